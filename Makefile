@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench golden clean
+
+$(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]' -e plugins/paraphina-example-policy
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/paraphina golden check event_logs/manifest.toml
+	$(VENV)/bin/paraphina replay event_logs/demo_5venue.arrow --policy fixed-spread --out $(VENV)/demo.actions
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py
+
+golden: $(STAMP)
+	$(VENV)/bin/paraphina golden check event_logs/manifest.toml
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,54 @@
+"""The ``paraphina`` command line (click).
+
+Every command turns bad input into one line on stderr and exit code 2: :func:`main` catches
+:class:`~paraphina.errors.UserError`, config and log errors, and anything raised while decoding
+input. Commands live next to the code they drive; this module only assembles the group.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from paraphina import __version__
+from paraphina.config import ConfigError
+from paraphina.errors import UserError
+from paraphina.eventlog import LogError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="paraphina")
+def cli() -> None:
+    """paraphina: deterministic event-sourced replay for multi-venue market making."""
+
+
+def _register() -> None:
+    # Each command module adds its commands to ``cli``; imported here so that the group is
+    # complete whichever entry point runs.
+    from paraphina import commands  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    try:
+        cli.main(args=argv, prog_name="paraphina", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("paraphina: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except (UserError, ConfigError, LogError) as exc:
+        click.echo(f"paraphina: error: {exc}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except BrokenPipeError:
+        sys.exit(0)
+    except SystemExit:
+        raise
+    else:
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""``paraphina verify`` and ``paraphina cat``: integrity and contents of a log."""
