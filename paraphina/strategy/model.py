@@ -22,7 +22,7 @@ from paraphina.strategy import exits as _exits
 from paraphina.strategy import hedge as _hedge
 from paraphina.strategy import quoting as _quoting
 from paraphina.strategy.accounting import aggregates
-from paraphina.strategy.common import NOT_YET_AVAILABLE, VenueInput, has_valid_book, is_fresh, is_tradeable
+from paraphina.strategy.common import HEALTHY, NOT_YET_AVAILABLE, VenueInput, has_valid_book, is_fresh, is_tradeable
 from paraphina.strategy.fair_value import KalmanState, kalman_step
 from paraphina.strategy.risk import (
     KillLatch,
@@ -58,6 +58,7 @@ class VenueMemory(msgspec.Struct, kw_only=True):
     pending: list[PendingMarkout] = []
     deviation: DeviationFlag = DeviationFlag()
     status: str = NOT_YET_AVAILABLE     # effective status of the last tick
+    tox_status: str = HEALTHY           # toxicity-only status of the last tick
     toxicity: float = 0.0               # effective toxicity of the last tick
 
 
@@ -116,13 +117,15 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     mems = model.venues
     tick_sec = cfg.loops.main_loop_interval_ms / 1000.0
 
-    # 1. Fair value. Venue statuses are last tick's (toxicity runs after fair value); a venue
-    # that had no status yet is judged by its health alone, so the first tick can initialise.
+    # 1. Fair value. Toxicity runs after fair value, so the filter sees last tick's toxicity
+    # status; health flags (book presence, staleness) are recomputed now, as decision 2 wants.
     kc, bc, tc = cfg.kalman, cfg.book, cfg.toxicity
     kf_statuses = [
-        health_status(v, now_ms, stale_ms=v.stale_ms_override or bc.stale_ms, catastrophic_stale_ms=tc.catastrophic_stale_ms,
-                      deviation_flagged=False)
-        if m.status == NOT_YET_AVAILABLE else m.status
+        effective_status(
+            m.tox_status,
+            health_status(v, now_ms, stale_ms=v.stale_ms_override or bc.stale_ms, catastrophic_stale_ms=tc.catastrophic_stale_ms,
+                          deviation_flagged=m.deviation.flagged),
+        )
         for v, m in zip(venues, mems)
     ]
     fv = kalman_step(
@@ -164,8 +167,9 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
                                              clean_count=tc.dev_clean_count)
         health = health_status(v, now_ms, stale_ms=v.stale_ms_override or bc.stale_ms,
                                catastrophic_stale_ms=tc.catastrophic_stale_ms, deviation_flagged=mem.deviation.flagged)
-        status = effective_status(toxicity_status(tox, tc.tox_med_threshold, tc.tox_high_threshold), health)
-        mem.status, mem.toxicity = status, tox
+        tox_status = toxicity_status(tox, tc.tox_med_threshold, tc.tox_high_threshold)
+        status = effective_status(tox_status, health)
+        mem.status, mem.tox_status, mem.toxicity = status, tox_status, tox
         statuses.append(status)
         toxes.append(tox)
 
