@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paraphina.config import load_config
-from paraphina.strategy.common import HEALTHY
+from paraphina.strategy.common import HEALTHY, floor_to_step
 from paraphina.strategy.exits import exits
 from paraphina.strategy.fixtures import calm_vol, make_tick, make_venue
 from paraphina.strategy.hedge import hedge, hedge_band
@@ -211,3 +211,14 @@ def test_mm_quotes_are_passive_and_bounded(mids, q, status):
             assert o.price >= v.best_ask + v.tick_size - 1e-9
         assert v.lot_size - 1e-12 <= o.size <= v.max_order_size
         assert abs(o.size / v.lot_size - round(o.size / v.lot_size)) < 1e-6
+
+
+@SET
+@given(st.floats(2.01, 4.0), st.floats(3.0, 10.0), st.floats(10.0, 40.0))
+def test_hedge_prefers_cutting_a_position_near_liquidation(dist, held, q):
+    # venue 0 is slightly dearer but holds a long near liquidation: selling there shrinks it
+    vs = [make_venue(0, 100.0, spread=0.04, position=held), make_venue(1, 100.0, spread=0.02)]
+    out = hedge(make_tick(2, q=q, dist_liq=(dist, math.inf)), CFG, vs)
+    assert out and out[0].venue == 0
+    # it takes all it can there: the step, the position, or the venue cap, whichever is least
+    assert out[0].size >= floor_to_step(min(held, 0.5 * q, CFG.hedge.max_venue_tao_per_tick), 0.01) - 1e-9
