@@ -22,7 +22,7 @@ from paraphina.errors import UserError
 from paraphina.replay import replay_log
 
 
-class GoldenEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class GoldenEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     name: str
     log: str
     policy: str
@@ -124,6 +124,7 @@ def update(manifest_path: str) -> list[Outcome]:
         if o.status == "skipped":
             outcomes.append(o)
             continue
+        os.chmod(pinned + ".new", 0o644)
         os.replace(pinned + ".new", pinned)
         e.events, e.actions, e.action_stream_sha256 = o.events, o.actions, o.sha256
         outcomes.append(o)
