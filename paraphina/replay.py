@@ -39,6 +39,7 @@ class ReplayResult:
     summary: dict
     warnings: list[str] = field(default_factory=list)
     first_seq: int = 0
+    gap_reports: list = field(default_factory=list)
 
 
 def load_checkpoint(path: str) -> bytes:
@@ -114,6 +115,7 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
         log=log_path, policy=host.name, plugins=host.plugins(), config_hash=chash,
         events=engine.state.core.next_seq - first_seq, actions=hasher.count, sha256=hasher.hexdigest(),
         summary=engine.summary(), warnings=result_warnings, first_seq=first_seq,
+        gap_reports=list(engine.state.core.gap_reports),
     )
 
 
