@@ -29,7 +29,7 @@ from paraphina.replay import progress_reporter, replay_log, summary_lines
 def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_path, resume) -> None:
     """Replay LOG through the engine with POLICY; print the summary and the stream hash."""
     cfg = load_cli_config(config_path, profile)
-    update, close = progress_reporter(None)
+    update, close = progress_reporter(log)
     try:
         r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
                        resume=resume, progress=update)
