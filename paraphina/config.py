@@ -50,6 +50,7 @@ class VenueConfig(_Section):
     max_order_size: Pos = 20.0
     min_notional_usd: NonNeg = 10.0
     is_hedge_allowed: bool = True
+    max_position: Pos = 1000.0
 
 
 class LoopConfig(_Section):

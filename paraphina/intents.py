@@ -1,10 +1,5 @@
-"""What a policy wants, before the shield turns it into orders.
-
-An intent is a float price and size in the instrument's natural units (quote currency per base
-unit, base units). The shield snaps it to the venue's integer ticks and lots (post-only rounds
-passive, IOC rounds aggressive, sizes round down), validates it, and order management turns the
-survivors into place/cancel actions.
-"""
+"""What a policy asks for. The engine decides how: the shield snaps, clips and validates each
+intent, then order management turns the survivors into place/cancel actions."""
 
 from __future__ import annotations
 

@@ -1,0 +1,3 @@
+from paraphina.cli import main
+
+main()

@@ -1,0 +1,32 @@
+"""Options and loaders shared by commands (reading files and the environment happens here)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from paraphina.config import Config, load_config, parse_config_text
+from paraphina.errors import UserError
+
+
+def config_options(f):
+    f = click.option("--profile", default=None, help="Risk profile: conservative, balanced or aggressive.")(f)
+    f = click.option("--config", "config_path", default=None, metavar="FILE",
+                     help="Config file (TOML, or YAML by extension).")(f)
+    return f
+
+
+def load_cli_config(config_path: str | None, profile: str | None = None, overrides: dict | None = None) -> Config:
+    data = None
+    if config_path:
+        try:
+            with open(config_path, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise UserError(f"{config_path}: cannot read config ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise UserError(f"{config_path}: not a text file") from None
+        data = parse_config_text(text, config_path)
+    cfg = load_config(data, dict(os.environ), profile, overrides)
+    return cfg

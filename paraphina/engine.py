@@ -1,0 +1,389 @@
+"""The reducer: events in, state changed, policies consulted through the shield, actions out.
+
+``Engine.apply_columns`` is the one way events enter. Market events are folded by the compiled
+book kernel in runs; the kernel stops at every other event, which is applied here:
+timers run the loops, the rest go through their mutator (:mod:`paraphina.mutators`).
+``Engine.step(event)`` is the same path for one event.
+
+Loops (STRATEGY.md section 5, decision 1), all in event time:
+
+* main loop every ``main_loop_interval_ms``: model update (fair value, PnL), risk (regime,
+  kill) on every main tick, then quotes through the shield and order management, then exits
+  after fills (at most once per ``fill_agg_interval_ms``), then the hedge when due;
+* hedge loop every ``hedge_loop_interval_ms`` (checked on main ticks).
+
+Kill behaviour (4.14): on the tick the kill switch latches, cancel all on every venue and emit
+the kill-switch action; afterwards nothing is placed again.
+
+Time comes only from event ``ts_ns`` (the largest seen so far); nothing here reads a clock,
+draws a random number or iterates an unordered container.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+import numpy as np
+
+from paraphina import events as ev
+from paraphina.actions import Action, CancelAll, PlaceOrder, SetKillSwitch
+from paraphina.book import F_VAR_LONG, F_VAR_SHORT, I_LAST_BOOK_TS, I_LAST_MID_TS, STATUS_GAP, fold_market
+from paraphina.columns import K_TIMER, EventColumns, decode_payload, from_events
+from paraphina.config import Config, config_hash
+from paraphina.context import TickContext, VenueView
+from paraphina.events import Instrument
+from paraphina.intents import OrderIntent
+from paraphina.mutators import MUTATORS, Units
+from paraphina.orders import manage_venue_quotes
+from paraphina.host import PolicyHost
+from paraphina.shield import Shield
+from paraphina.state import MAX_GAP_REPORTS, EngineState, GapReport
+
+NS_PER_MS = 1_000_000
+NS_PER_DAY = 86_400 * 1_000_000_000
+PURPOSE_CODE = {"mm": "m", "exit": "x", "hedge": "h"}
+
+
+class Engine:
+    def __init__(self, config: Config, instruments: Sequence[Instrument], policy: PolicyHost | object, *,
+                 observers: Sequence[object] = (), state: EngineState | None = None) -> None:
+        """``policy`` is a :class:`PolicyHost` or a plugin object (``paraphina.policies.load_policy``
+        resolves names)."""
+        if not instruments:
+            raise ValueError("the engine needs at least one instrument")
+        self.config = config
+        self.config_hash = config_hash(config)
+        self.instruments = list(instruments)
+        self.venue_configs = [config.venue(i.venue) for i in self.instruments]
+        ticks = [i.tick for i in self.instruments]
+        lots = [i.lot for i in self.instruments]
+        self.units = Units(ticks, lots)
+        self.host: PolicyHost = policy if isinstance(policy, PolicyHost) else PolicyHost(policy, observers)
+        self.state = state or EngineState.new(len(self.instruments), config.book.capacity_levels, ticks)
+        if self.state.books.n_venues != len(self.instruments):
+            raise ValueError("state and instruments disagree on the number of venues")
+        self.shield = Shield(config, self.venue_configs, ticks, lots)
+        loops = config.loops
+        self._main_ns = loops.main_loop_interval_ms * NS_PER_MS
+        self._hedge_ns = loops.hedge_loop_interval_ms * NS_PER_MS
+        self._risk_ns = loops.risk_loop_interval_ms * NS_PER_MS
+        self._fill_agg_ns = loops.fill_agg_interval_ms * NS_PER_MS
+        self._clock = _np_clock(self.state.core.now_ns)
+        self._alpha_s = 0.2
+        self._alpha_l = 0.05
+        self._day_offset_ns = _day_offset_ns(config.risk.pnl_day_boundary_utc)
+
+    # --- input ------------------------------------------------------------------------------
+
+    def step(self, event: ev.Event) -> list[Action]:
+        """Apply one event (numbered ``state.core.next_seq``); returns the actions it caused."""
+        return self.apply_columns(from_events([event], self.state.core.next_seq))
+
+    def apply_columns(self, cols: EventColumns) -> list[Action]:
+        """Apply a run of consecutive events; returns the actions they caused, in order."""
+        n = len(cols)
+        if n == 0:
+            return []
+        core = self.state.core
+        if int(cols.seq[0]) != core.next_seq:
+            raise ValueError(f"expected seq {core.next_seq}, got {int(cols.seq[0])}")
+        b = self.state.books
+        clock = self._clock
+        out: list[Action] = []
+        kind = cols.kind
+        i = 0
+        while i < n:
+            j, status = fold_market(
+                kind, cols.venue, cols.ts_ns, cols.venue_seq, cols.prev_venue_seq, cols.price, cols.size,
+                cols.flags, cols.bid_off, cols.bid_px, cols.bid_sz, cols.ask_off, cols.ask_px, cols.ask_sz,
+                i, n, b.bpx, b.bsz, b.bn, b.apx, b.asz, b.an, b.ints, b.floats, b.tick,
+                self._alpha_s, self._alpha_l, clock,
+            )
+            core.now_ns = int(clock[0])
+            if status == STATUS_GAP:
+                g = j - 1
+                core.gaps_total += 1
+                if len(core.gap_reports) < MAX_GAP_REPORTS:
+                    core.gap_reports.append(GapReport(seq=int(cols.seq[g]), venue=int(cols.venue[g]), ts_ns=int(cols.ts_ns[g])))
+                i = j
+                continue
+            if j >= n:
+                break
+            seq = int(cols.seq[j])
+            ts = int(cols.ts_ns[j])
+            if ts > core.now_ns:
+                core.now_ns = ts
+                clock[0] = ts
+            if kind[j] == K_TIMER:
+                out.extend(self._on_timer(seq))
+            else:
+                out.extend(self._on_event(decode_payload(cols.payload[j], seq), seq))
+            i = j + 1
+        core.next_seq = int(cols.seq[n - 1]) + 1
+        return out
+
+    def _on_event(self, e: ev.Event, seq: int) -> list[Action]:
+        core = self.state.core
+        MUTATORS[type(e)](core, e, self.units, seq)
+        if isinstance(e, (ev.GapDetected, ev.BookReset)):
+            self._invalidate_book(e.venue)
+        elif isinstance(e, ev.OperatorKill):
+            return self._kill_transition(seq)
+        return []
+
+    def _invalidate_book(self, v: int) -> None:
+        b = self.state.books
+        b.bn[v] = 0
+        b.an[v] = 0
+        b.ints[v, 0] = 0  # I_VALID
+
+    # --- loops ------------------------------------------------------------------------------
+
+    def _on_timer(self, seq: int) -> list[Action]:
+        core = self.state.core
+        now = core.now_ns
+        if core.next_main_ns < 0:
+            core.next_main_ns = now
+            core.next_hedge_ns = now
+            core.next_risk_ns = now
+        if now < core.next_main_ns:
+            return []
+        core.next_main_ns = now + self._main_ns
+        return self._main_tick(seq, now)
+
+    def _main_tick(self, seq: int, now: int) -> list[Action]:
+        core = self.state.core
+        core.tick_index += 1
+        tops = self.state.books.tops()
+        self._update_model(now, tops)
+        if self.config.loops.risk_every_main_tick or now >= core.next_risk_ns:
+            core.next_risk_ns = now + self._risk_ns
+            self._update_risk()
+        if core.kill_switch:
+            return self._kill_transition(seq)
+        ctx = self._context(seq, now, tops)
+        hook = self.host.hook
+        actions: list[Action] = []
+        if core.risk_regime != "HardLimit":
+            actions.extend(self._manage_quotes(hook.paraphina_quotes(ctx=ctx) or [], seq, now, tops))
+            if core.fills_pending and (core.last_fill_flush_ns < 0 or now - core.last_fill_flush_ns >= self._fill_agg_ns):
+                core.fills_pending = False
+                core.last_fill_flush_ns = now
+                actions.extend(self._place_ioc(hook.paraphina_exits(ctx=ctx) or [], seq, tops))
+        else:
+            actions.extend(self._manage_quotes([], seq, now, tops))
+        if now >= core.next_hedge_ns:
+            core.next_hedge_ns = now + self._hedge_ns
+            actions.extend(self._place_ioc(hook.paraphina_hedges(ctx=ctx) or [], seq, tops))
+        if self.host.observes_ticks:
+            hook.paraphina_on_tick(ctx=ctx, telemetry=self.telemetry())
+        if actions and self.host.observes_actions:
+            hook.paraphina_on_actions(ctx=ctx, actions=actions)
+        return actions
+
+    def _kill_transition(self, seq: int) -> list[Action]:
+        core = self.state.core
+        if core.kill_handled:
+            return []
+        core.kill_handled = True
+        core.risk_regime = "HardLimit"
+        out: list[Action] = [CancelAll(seq=seq, venue=v) for v in range(len(self.instruments))]
+        for acct in core.venues:
+            acct.open_orders.clear()
+            acct.mm_bid = None
+            acct.mm_ask = None
+        out.append(SetKillSwitch(seq=seq, venue=-1, active=True, reason=core.kill_reason))
+        return out
+
+    # --- model and risk (core, never a policy) ------------------------------------------------
+
+    def _update_model(self, now: int, tops: list) -> None:
+        core = self.state.core
+        last_mid = self.state.books.ints[:, I_LAST_MID_TS].tolist()
+        stale_ns = self.config.book.stale_ms * NS_PER_MS
+        mids = []
+        for v, top in enumerate(tops):
+            if top is None or now - last_mid[v] > stale_ns:
+                continue
+            mids.append(0.5 * (top[0] + top[2]) * self.units.ticks[v])
+        if mids:
+            core.fair_value = statistics.median(mids)
+            core.fv_available = True
+        else:
+            core.fv_available = False
+        self._update_pnl(now)
+
+    def _update_pnl(self, now: int) -> None:
+        core = self.state.core
+        day = (now - self._day_offset_ns) // NS_PER_DAY if self._day_offset_ns is not None else 0
+        realised = 0.0
+        unrealised = 0.0
+        S = core.fair_value
+        for v, acct in enumerate(core.venues):
+            realised += acct.realised
+            if acct.position and S > 0:
+                unrealised += acct.position * self.units.lots[v] * (S - acct.avg_entry)
+        if core.day_index != day:
+            if core.day_index >= 0:
+                core.realised_at_day_start = realised
+            core.day_index = day
+        core.daily_realised = realised - core.realised_at_day_start
+        core.daily_unrealised = unrealised
+        core.daily_total = core.daily_realised + unrealised
+
+    def _update_risk(self) -> None:
+        """Regime and kill from daily PnL and dollar delta (spec boundaries, decision 15)."""
+        core = self.state.core
+        risk = self.config.risk
+        if core.kill_switch:
+            core.risk_regime = "HardLimit"
+            return
+        dll = abs(risk.daily_loss_limit)
+        delta = self.position_base() * core.fair_value
+        limit = risk.delta_hard_limit_usd_base
+        reason = ""
+        if core.daily_total <= -dll:
+            reason = "PnlHardBreach"
+        elif abs(delta) > limit:
+            reason = "DeltaHardBreach"
+        if reason:
+            core.kill_switch = True
+            core.kill_reason = reason
+            core.risk_regime = "HardLimit"
+        elif core.daily_total < -risk.pnl_warn_frac * dll or abs(delta) > risk.delta_warn_frac * limit:
+            core.risk_regime = "Warning"
+        else:
+            core.risk_regime = "Normal"
+
+    # --- policy outputs through the shield ------------------------------------------------
+
+    def _next_id(self, order: PlaceOrder) -> str:
+        core = self.state.core
+        core.order_counter += 1
+        return f"{PURPOSE_CODE.get(order.purpose, 'o')}{order.venue}-{core.order_counter}"
+
+    def _manage_quotes(self, intents: list[OrderIntent], seq: int, now: int, tops: list) -> list[Action]:
+        core = self.state.core
+        n = len(self.instruments)
+        want: list[list[PlaceOrder | None]] = [[None, None] for _ in range(n)]
+        for it in intents:
+            if it.purpose != "mm" or it.time_in_force != "GTC":
+                self.shield._count("not_a_quote")
+                continue
+            order = self.shield.check(it, core, tops, seq, "")
+            if order is None:
+                continue
+            slot = 0 if order.side > 0 else 1
+            if want[order.venue][slot] is None:
+                want[order.venue][slot] = order
+            else:
+                self.shield._count("duplicate_quote")
+        out: list[Action] = []
+        for v in range(n):
+            acct = core.venues[v]
+            if want[v][0] is None and want[v][1] is None and acct.mm_bid is None and acct.mm_ask is None:
+                continue
+            out.extend(manage_venue_quotes(v, acct, want[v][0], want[v][1], tops[v], now, seq,
+                                           self.config.orders, self._next_id))
+        return out
+
+    def _place_ioc(self, intents: list[OrderIntent], seq: int, tops: list) -> list[Action]:
+        out: list[Action] = []
+        core = self.state.core
+        for it in intents:
+            if it.time_in_force != "IOC":
+                self.shield._count("not_ioc")
+                continue
+            order = self.shield.check(it, core, tops, seq, "")
+            if order is not None:
+                out.append(PlaceOrder(
+                    seq=order.seq, venue=order.venue, client_order_id=self._next_id(order), side=order.side,
+                    price=order.price, size=order.size, purpose=order.purpose, time_in_force="IOC",
+                    post_only=False, reduce_only=order.reduce_only,
+                ))
+        return out
+
+    # --- views ------------------------------------------------------------------------------
+
+    def position_base(self) -> float:
+        return sum(a.position * self.units.lots[v] for v, a in enumerate(self.state.core.venues))
+
+    def _context(self, seq: int, now: int, tops: list) -> TickContext:
+        core = self.state.core
+        b = self.state.books
+        views = []
+        ints = b.ints.tolist()
+        var = b.floats.tolist()
+        for v, ins in enumerate(self.instruments):
+            tick, lot = self.units.ticks[v], self.units.lots[v]
+            acct = core.venues[v]
+            top = tops[v]
+            valid = top is not None
+            vs, vl = math.sqrt(var[v][F_VAR_SHORT]), math.sqrt(var[v][F_VAR_LONG])
+            bid_o = acct.open_orders.get(acct.mm_bid) if acct.mm_bid else None
+            ask_o = acct.open_orders.get(acct.mm_ask) if acct.mm_ask else None
+            views.append(VenueView(
+                index=v, name=ins.venue, tick=tick, lot=lot, config=self.venue_configs[v], book_valid=valid,
+                best_bid=top[0] * tick if top else None, best_ask=top[2] * tick if top else None,
+                bid_size=top[1] * lot if top else 0.0, ask_size=top[3] * lot if top else 0.0,
+                mid=0.5 * (top[0] + top[2]) * tick if top else None,
+                spread=(top[2] - top[0]) * tick if top else None,
+                last_book_ns=ints[v][I_LAST_BOOK_TS], last_mid_ns=ints[v][I_LAST_MID_TS],
+                local_vol_short=vs, local_vol_long=vl, position=acct.position * lot, avg_entry=acct.avg_entry,
+                margin_available=acct.margin_available,
+                liquidation_price=acct.liquidation_price * tick if acct.liquidation_price >= 0 else None,
+                funding_rate=acct.funding_rate,
+                mm_bid_price=bid_o.price * tick if bid_o else None, mm_ask_price=ask_o.price * tick if ask_o else None,
+            ))
+        return TickContext(
+            now_ns=now, seq=seq, tick_index=core.tick_index, config=self.config, instruments=self.instruments,
+            venues=views, fair_value=core.fair_value if core.fv_available else None, fv_available=core.fv_available,
+            position=self.position_base(), risk_regime=core.risk_regime, state=core, books=b, memory=core.memory,
+            model=core.model,
+        )
+
+    def telemetry(self) -> dict:
+        """The research contract's per-tick telemetry (schema_version 1)."""
+        core = self.state.core
+        q = self.position_base()
+        return {
+            "schema_version": 1, "t": core.tick_index, "pnl_realised": core.daily_realised,
+            "pnl_unrealised": core.daily_unrealised, "pnl_total": core.daily_total,
+            "risk_regime": core.risk_regime, "kill_switch": core.kill_switch,
+            "kill_reason": core.kill_reason or None, "q_global_tao": q,
+            "dollar_delta_usd": q * core.fair_value, "basis_usd": self._basis(),
+            "fv_available": core.fv_available, "fair_value": core.fair_value if core.fv_available else None,
+        }
+
+    def _basis(self) -> float:
+        core = self.state.core
+        b = self.state.books
+        total = 0.0
+        for v, acct in enumerate(core.venues):
+            top = b.top(v)
+            if acct.position and top is not None and core.fv_available:
+                total += acct.position * self.units.lots[v] * (0.5 * (top[0] + top[2]) * self.units.ticks[v] - core.fair_value)
+        return total
+
+    def summary(self) -> dict:
+        core = self.state.core
+        return {
+            "events": core.next_seq, "realised": core.daily_realised, "unrealised": core.daily_unrealised,
+            "total": core.daily_total, "kill_switch": core.kill_switch, "kill_reason": core.kill_reason,
+            "risk_regime": core.risk_regime, "gaps": core.gaps_total, "ticks": core.tick_index,
+            "position": self.position_base(), "shield": dict(sorted(self.shield.counters.items())),
+        }
+
+
+def _np_clock(now: int) -> np.ndarray:
+    return np.array([now], dtype=np.int64)
+
+
+def _day_offset_ns(boundary: str | None) -> int | None:
+    if boundary is None:
+        return None
+    hh, _, mm = boundary.partition(":")
+    return (int(hh) * 60 + int(mm or 0)) * 60 * 1_000_000_000
+

@@ -1,0 +1,132 @@
+"""Golden logs: pinned replays that CI re-checks, so any behaviour change is seen and explained.
+
+A manifest (TOML) lists entries, each a log, a policy and an optional config (paths relative to
+the manifest), with the pinned event count and action-stream hash, and the pinned action stream
+itself (small: golden logs are small) so a mismatch can show *where* the stream moved, not only
+that it did. ``update`` re-pins after an intended change and reports what moved.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+
+import msgspec
+import tomli_w
+
+from paraphina.commands.common import load_cli_config  # reads the config file + env
+from paraphina.diff import attach_events, compare, read_actions, render_text
+from paraphina.errors import UserError
+from paraphina.replay import replay_log
+
+
+class GoldenEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    name: str
+    log: str
+    policy: str
+    actions_file: str
+    config: str = ""
+    profile: str = ""
+    events: int = -1
+    actions: int = -1
+    action_stream_sha256: str = ""
+    optional: bool = False
+    build: str = ""
+
+
+class Manifest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    golden: list[GoldenEntry] = []
+
+
+@dataclass
+class Outcome:
+    entry: GoldenEntry
+    status: str            # "match" | "differ" | "skipped"
+    events: int = 0
+    actions: int = 0
+    sha256: str = ""
+    detail: list[str] | None = None
+
+
+def load_manifest(path: str) -> Manifest:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read manifest ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return msgspec.convert(data, Manifest)
+    except msgspec.ValidationError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def save_manifest(path: str, manifest: Manifest) -> None:
+    header = "# Golden replays: `paraphina golden check` verifies, `paraphina golden update` re-pins.\n"
+    body = tomli_w.dumps(msgspec.to_builtins(manifest))
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(header + body)
+    os.replace(tmp, path)
+
+
+def _replay(entry: GoldenEntry, base: str, out: str):
+    cfg = load_cli_config(os.path.join(base, entry.config) if entry.config else None, entry.profile or None)
+    return replay_log(os.path.join(base, entry.log), entry.policy, cfg, out=out)
+
+
+def run_entry(entry: GoldenEntry, base: str, keep_actions: str | None = None) -> Outcome:
+    log = os.path.join(base, entry.log)
+    if not os.path.exists(log):
+        if entry.optional and os.environ.get("PARAPHINA_REQUIRE_REAL_DATA") != "1":
+            return Outcome(entry, "skipped", detail=[f"{entry.log} not built ({entry.build or 'no build recipe'})"])
+        raise UserError(f"{log}: golden log missing" + (f" (build it: {entry.build})" if entry.build else ""))
+    fd, tmp = tempfile.mkstemp(suffix=".actions")
+    os.close(fd)
+    try:
+        r = _replay(entry, base, tmp)
+        pinned = os.path.join(base, entry.actions_file)
+        ok = r.sha256 == entry.action_stream_sha256 and r.events == entry.events
+        detail = None
+        if not ok:
+            detail = [f"events {entry.events} -> {r.events}, actions {entry.actions} -> {r.actions}",
+                      f"sha256 {entry.action_stream_sha256[:16]} -> {r.sha256[:16]}"]
+            if os.path.exists(pinned):
+                d = compare(read_actions(pinned), read_actions(tmp))
+                if not d.identical:
+                    attach_events(d, log)
+                detail += render_text(d, "pinned", "now")
+        if keep_actions:
+            os.replace(tmp, keep_actions)
+        return Outcome(entry, "match" if ok else "differ", r.events, r.actions, r.sha256, detail)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def check(manifest_path: str) -> list[Outcome]:
+    m = load_manifest(manifest_path)
+    base = os.path.dirname(os.path.abspath(manifest_path))
+    return [run_entry(e, base) for e in m.golden]
+
+
+def update(manifest_path: str) -> list[Outcome]:
+    m = load_manifest(manifest_path)
+    base = os.path.dirname(os.path.abspath(manifest_path))
+    outcomes = []
+    for e in m.golden:
+        pinned = os.path.join(base, e.actions_file)
+        os.makedirs(os.path.dirname(pinned), exist_ok=True)
+        o = run_entry(e, base, keep_actions=pinned + ".new")
+        if o.status == "skipped":
+            outcomes.append(o)
+            continue
+        os.chmod(pinned + ".new", 0o644)
+        os.replace(pinned + ".new", pinned)
+        e.events, e.actions, e.action_stream_sha256 = o.events, o.actions, o.sha256
+        outcomes.append(o)
+    save_manifest(manifest_path, m)
+    return outcomes

@@ -1,0 +1,84 @@
+"""Policy plugins: discovery by name, the plugin manager, and the built-in policies.
+
+A policy is chosen by explicit name, never by registration order. Names resolve first to the
+built-ins below, then to the ``paraphina.policies`` entry-point group (third-party packages,
+see ``plugins/``). Exactly one policy is registered per engine; observers may be added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+
+from paraphina.errors import UserError
+from paraphina.host import PolicyHost
+from paraphina.hookspecs import hookimpl
+from paraphina.intents import OrderIntent
+
+ENTRY_POINT_GROUP = "paraphina.policies"
+
+
+class FixedSpreadPolicy:
+    """Quotes ``half_spread_ticks`` around each venue's mid, skewed against inventory.
+
+    The skew moves both quotes down by ``skew_ticks_per_unit`` ticks per base unit long (up when
+    short), so a long position sells more eagerly. At ``max_position`` (base units, per venue)
+    the side that would grow the position is not quoted. Never hedges or exits.
+    """
+
+    name = "fixed-spread"
+    version = "1.0"
+
+    @hookimpl
+    def paraphina_quotes(self, ctx) -> list[OrderIntent]:
+        cfg = ctx.config.fixed_spread
+        out: list[OrderIntent] = []
+        for v in ctx.venues:
+            if not v.quotable:
+                continue
+            skew = -cfg.skew_ticks_per_unit * v.position * v.tick
+            half = cfg.half_spread_ticks * v.tick
+            if v.position < cfg.max_position:
+                out.append(OrderIntent(venue=v.index, side=1, price=v.mid - half + skew, size=cfg.size))
+            if v.position > -cfg.max_position:
+                out.append(OrderIntent(venue=v.index, side=-1, price=v.mid + half + skew, size=cfg.size))
+        return out
+
+
+BUILTIN_POLICIES: dict[str, Callable[[], object]] = {
+    "fixed-spread": FixedSpreadPolicy,
+}
+
+
+def _entry_points() -> dict[str, object]:
+    eps = entry_points(group=ENTRY_POINT_GROUP)
+    return {ep.name: ep for ep in sorted(eps, key=lambda e: e.name)}
+
+
+def available_policies() -> dict[str, str]:
+    """name -> where it comes from ("builtin" or the entry point's module), sorted by name."""
+    found = {name: "builtin" for name in BUILTIN_POLICIES}
+    for name, ep in _entry_points().items():
+        found.setdefault(name, ep.value)
+    return dict(sorted(found.items()))
+
+
+def make_policy(name: str) -> object:
+    if name in BUILTIN_POLICIES:
+        return BUILTIN_POLICIES[name]()
+    eps = _entry_points()
+    if name not in eps:
+        raise UserError(f"unknown policy {name!r} (available: {', '.join(available_policies())})")
+    try:
+        factory = eps[name].load()
+        plugin = factory() if callable(factory) else factory
+    except Exception as exc:  # noqa: BLE001 - a broken third-party plugin is the user's input
+        raise UserError(f"policy {name!r} failed to load from {eps[name].value}: {exc}") from None
+    if not getattr(plugin, "name", None):
+        raise UserError(f"policy {name!r} from {eps[name].value} has no 'name' attribute")
+    return plugin
+
+
+def load_policy(policy: str | object, observers: Sequence[object] = ()) -> PolicyHost:
+    plugin = make_policy(policy) if isinstance(policy, str) else policy
+    return PolicyHost(plugin, observers)

@@ -1,0 +1,23 @@
+"""Plugins: discovery by entry point, listing, and the conformance suite on the built-in policy."""
+
+from __future__ import annotations
+
+from paraphina.testing import PolicyConformance
+
+from conftest import run_cli
+
+
+class TestFixedSpreadConformance(PolicyConformance):
+    policy_name = "fixed-spread"
+
+
+def test_plugins_lists_builtin_and_third_party():
+    r = run_cli("plugins")
+    assert r.returncode == 0
+    names = [line.split("\t")[0] for line in r.stdout.splitlines()]
+    assert "fixed-spread" in names and "touch-joiner" in names
+
+
+def test_replay_records_plugin_names_and_versions(sample_log):
+    r = run_cli("replay", str(sample_log), "--policy", "touch-joiner")
+    assert r.returncode == 0 and "plugins: touch-joiner==0.1.0" in r.stdout
