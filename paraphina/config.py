@@ -58,9 +58,7 @@ class LoopConfig(_Section):
 
     main_loop_interval_ms: PosInt = 250
     hedge_loop_interval_ms: PosInt = 500
-    risk_loop_interval_ms: PosInt = 3000
     fill_agg_interval_ms: PosInt = 1000
-    risk_every_main_tick: bool = True
 
 
 class RiskConfig(_Section):
@@ -282,13 +280,16 @@ class Config(_Section):
     hedge: HedgeConfig = HedgeConfig()
     exit: ExitConfig = ExitConfig()
     funding: FundingConfig = FundingConfig()
+    # Parameters for every venue the config does not list by name (e.g. an instrument whose
+    # price scale differs from the spec's TAO defaults).
+    venue_defaults: VenueConfig = VenueConfig()
 
     def venue(self, name: str) -> VenueConfig:
-        """The config of venue ``name``; venues the config does not list get the defaults."""
+        """The config of venue ``name``; venues the config does not list get ``venue_defaults``."""
         for v in self.venues:
             if v.name == name:
                 return v
-        return VenueConfig(name=name)
+        return msgspec.structs.replace(self.venue_defaults, name=name)
 
 
 class ConfigError(ValueError):
@@ -334,7 +335,6 @@ ENV_KNOBS: dict[str, tuple[str, Any]] = {
     "PARAPHINA_DAILY_LOSS_LIMIT": ("risk.daily_loss_limit", lambda s: abs(float(s))),
     "PARAPHINA_MAIN_LOOP_INTERVAL_MS": ("loops.main_loop_interval_ms", int),
     "PARAPHINA_HEDGE_LOOP_INTERVAL_MS": ("loops.hedge_loop_interval_ms", int),
-    "PARAPHINA_RISK_LOOP_INTERVAL_MS": ("loops.risk_loop_interval_ms", int),
     "PARAPHINA_FILL_AGG_INTERVAL_MS": ("loops.fill_agg_interval_ms", int),
     "PARAPHINA_INIT_Q_TAO": ("initial_q_tao", float),
     "PARAPHINA_HEDGE_BAND_BASE": ("hedge.band_base_tao", float),
