@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import msgspec
 import numpy as np
 
 from paraphina import events as ev
@@ -76,6 +77,11 @@ class Engine:
         self._depth = config.book.depth_levels
         self.tick_model: TickModel | None = None
         self.venue_inputs: list[VenueInput] = []
+        # The constant part of each venue's strategy input (config and instrument units).
+        self._venue_templates = [
+            venue_input_from_config(vc, venue=v, tick_size=t, lot_size=l, size_step=l)
+            for v, (vc, t, l) in enumerate(zip(self.venue_configs, ticks, lots))
+        ]
 
     # --- input ------------------------------------------------------------------------------
 
@@ -228,24 +234,15 @@ class Engine:
         b = self.state.books
         ints = b.ints.tolist()
         var = b.floats.tolist()
-        depth = self._depth
+        levels = b.float_levels(self._depth, self.units.lots)
         out = []
+        replace = msgspec.structs.replace
         for v, top in enumerate(tops):
             tick, lot = self.units.ticks[v], self.units.lots[v]
             acct = core.venues[v]
             last_mid = ints[v][I_LAST_MID_TS]
-            market = {}
-            if top is not None:
-                bid, ask = top[0] * tick, top[2] * tick
-                bsz, asz = top[1] * lot, top[3] * lot
-                market = dict(
-                    mid=0.5 * (bid + ask), spread=ask - bid, best_bid=bid, best_ask=ask, bid_size=bsz, ask_size=asz,
-                    bids=tuple((p * tick, q * lot) for p, q in b.levels(v, 1, depth)),
-                    asks=tuple((p * tick, q * lot) for p, q in b.levels(v, -1, depth)),
-                    depth_usd=bid * bsz + ask * asz,
-                )
-            out.append(venue_input_from_config(
-                self.venue_configs[v], venue=v, **market,
+            vi = replace(
+                self._venue_templates[v],
                 last_mid_update_ms=last_mid // NS_PER_MS if last_mid >= 0 else None,
                 local_vol_short=math.sqrt(var[v][F_VAR_SHORT]), local_vol_long=math.sqrt(var[v][F_VAR_LONG]),
                 position=acct.position * lot, avg_entry=acct.avg_entry,
@@ -253,8 +250,15 @@ class Engine:
                 funding_received_ms=acct.funding_received_ns // NS_PER_MS if acct.funding_received_ns >= 0 else None,
                 next_funding_ms=acct.next_funding_ns // NS_PER_MS if acct.next_funding_ns >= 0 else None,
                 price_liq=acct.liquidation_price * tick if acct.liquidation_price >= 0 else None,
-                margin_available_usd=acct.margin_available, tick_size=tick, lot_size=lot, size_step=lot,
-            ))
+                margin_available_usd=acct.margin_available,
+            )
+            if top is not None:
+                bids, asks = levels[v]
+                bid, bsz = bids[0]
+                ask, asz = asks[0]
+                vi = replace(vi, mid=0.5 * (bid + ask), spread=ask - bid, best_bid=bid, best_ask=ask, bid_size=bsz,
+                             ask_size=asz, bids=bids, asks=asks, depth_usd=bid * bsz + ask * asz)
+            out.append(vi)
         return out
 
     # --- policy outputs through the shield ------------------------------------------------
@@ -312,6 +316,15 @@ class Engine:
 
     def _context(self, seq: int, now: int, tops: list) -> TickContext:
         core = self.state.core
+        return TickContext(
+            now_ns=now, seq=seq, tick_index=core.tick_index, config=self.config, instruments=self.instruments,
+            venues=lambda: self._venue_views(tops), fair_value=core.fair_value if core.fv_available else None,
+            fv_available=core.fv_available, position=self.position_base(), risk_regime=core.risk_regime, state=core,
+            books=self.state.books, memory=core.memory, model=self.tick_model, venue_inputs=self.venue_inputs,
+        )
+
+    def _venue_views(self, tops: list) -> list[VenueView]:
+        core = self.state.core
         b = self.state.books
         views = []
         ints = b.ints.tolist()
@@ -337,12 +350,7 @@ class Engine:
                 funding_rate=acct.funding_rate,
                 mm_bid_price=bid_o.price * tick if bid_o else None, mm_ask_price=ask_o.price * tick if ask_o else None,
             ))
-        return TickContext(
-            now_ns=now, seq=seq, tick_index=core.tick_index, config=self.config, instruments=self.instruments,
-            venues=views, fair_value=core.fair_value if core.fv_available else None, fv_available=core.fv_available,
-            position=self.position_base(), risk_regime=core.risk_regime, state=core, books=b, memory=core.memory,
-            model=self.tick_model, venue_inputs=self.venue_inputs,
-        )
+        return views
 
     def telemetry(self) -> dict:
         """The research contract's per-tick telemetry (schema_version 1)."""
