@@ -62,14 +62,16 @@ import_cmd.help = (f"Import capture FILEs of one venue (in order) from SOURCE ({
 @cli.command("merge")
 @click.argument("logs", nargs=-1, required=True, metavar="LOG...")
 @click.option("-o", "--out", required=True, metavar="OUT.arrow", help="The merged log to write.")
+@click.option("--timer-ms", type=int, default=0, show_default=True, metavar="N",
+              help="Add a Timer event every N ms of event time (the engine's loops run on them; 0: none).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-def merge_cmd(logs, out, force) -> None:
+def merge_cmd(logs, out, timer_ms, force) -> None:
     """Merge single-venue logs into one multi-venue log ordered by ts_ns (ties: input order, then seq)."""
     from paraphina.importers.merge import merge_logs
 
     update, close = _progress("merging", 0)
     try:
-        summary = merge_logs(list(logs), out, force=force, progress=update)
+        summary = merge_logs(list(logs), out, force=force, timer_ms=timer_ms, progress=update)
     finally:
         if close:
             close()

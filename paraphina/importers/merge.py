@@ -10,6 +10,9 @@ Instruments: the output's table is the inputs' tables concatenated in input orde
 are shifted accordingly, in the ``venue`` column and inside the payload of the rare kinds stored
 as msgpack (gap, funding, mark price...), which are re-encoded.
 
+Clock: imported captures have no ``Timer`` events; ``timer_ms`` adds them on a fixed grid of
+event time so the engine's loops run (``paraphina merge ... --timer-ms 250``).
+
 Streaming: one record batch per input is held at a time; whole runs of events from one input
 are copied as column slices, so memory stays flat and the output is byte-for-byte deterministic.
 """
@@ -24,7 +27,7 @@ import msgspec
 import numpy as np
 
 from paraphina import events as ev
-from paraphina.columns import EventColumns, decode_payload, encode_payload
+from paraphina.columns import EventColumns, decode_payload, encode_payload, from_events
 from paraphina.eventlog import LogError, LogReader, LogWriter
 from paraphina.importers.common import BadInput
 
@@ -84,9 +87,16 @@ def _remap(chunk: EventColumns, offset: int) -> EventColumns:
     return chunk
 
 
-def merge_logs(paths: list[str], out: str, *, force: bool = False,
+def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int = 0,
                progress: Callable[[int], None] | None = None) -> list[str]:
-    """Write the merge of ``paths`` to ``out``; returns the summary lines."""
+    """Write the merge of ``paths`` to ``out``; returns the summary lines.
+
+    ``timer_ms > 0`` adds a ``Timer`` event at every multiple of ``timer_ms`` from the first
+    event to the last (placed after the market events of the same ``ts_ns``): imported captures
+    carry no clock events, and the engine's loops only run on them.
+    """
+    if timer_ms < 0:
+        raise BadInput("--timer-ms must be >= 0")
     if not paths:
         raise BadInput("merge: no input logs")
     for p in paths:
@@ -110,7 +120,7 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False,
         raise BadInput(str(exc)) from None
     names = [i.venue for i in instruments]
     dupes = sorted({n for n in names if names.count(n) > 1})
-    session = {"source": "merge", "inputs": [
+    session = {"source": "merge", "timer_ms": timer_ms, "inputs": [
         {"file": os.path.basename(p), "venues": [i.venue for i in inp.reader.info.instruments],
          "session": inp.reader.info.session} for p, inp in zip(paths, inputs)]}
     tmp = f"{out}.partial"
@@ -125,9 +135,23 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False,
             for inp in inputs:
                 if inp.load():
                     heap.append((inp.head(), inp.k))
+            tk = len(inputs)  # the timer pseudo-input sorts after every real input at equal ts
+            timers = 0
+            if timer_ms and heap:
+                step = timer_ms * 1_000_000
+                first = min(t for t, _ in heap)
+                heap.append((-(-first // step) * step, tk))
             heapq.heapify(heap)
             while heap:
                 ts, k = heapq.heappop(heap)
+                if k == tk:
+                    if not heap:  # every input is done: no timers after the last event
+                        break
+                    w.append_columns(from_events([ev.Timer(ts_ns=ts)]))
+                    timers += 1
+                    total += 1
+                    heapq.heappush(heap, (ts + step, tk))
+                    continue
                 inp = inputs[k]
                 arr = inp.cols.ts_ns
                 n = len(arr)
@@ -157,7 +181,8 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False,
     finally:
         if not ok and os.path.exists(tmp):
             os.unlink(tmp)
-    lines = [f"inputs: {len(paths)} | venues: {len(instruments)} | events: {total}"]
+    lines = [f"inputs: {len(paths)} | venues: {len(instruments)} | events: {total}"
+             + (f" (timers every {timer_ms} ms: {timers})" if timer_ms else "")]
     for v, ins in enumerate(instruments):
         lines.append(f"venue {v}: {ins.venue} {ins.symbol} tick {ins.tick_size} lot {ins.lot_size}")
     for inp in inputs:
