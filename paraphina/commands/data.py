@@ -78,3 +78,18 @@ def merge_cmd(logs, out, timer_ms, force) -> None:
     click.echo(f"wrote {out}")
     for line in summary:
         click.echo(line)
+
+
+@cli.command("build-real")
+@click.argument("manifest", default="event_logs/real_manifest.toml")
+@click.option("--data", "data_dir", default=None, metavar="DIR", help="Real data directory (default: <repo>/../shared/data/real).")
+@click.option("--out-dir", default="build/real", show_default=True, metavar="DIR", help="Where the built logs go.")
+@click.option("--name", "names", multiple=True, help="Build only this log (repeatable).")
+@click.option("--force", is_flag=True, help="Replace logs that exist.")
+def build_real_cmd(manifest, data_dir, out_dir, names, force) -> None:
+    """Build the logs a real-data MANIFEST describes (sha256-checked sources, import, merge)."""
+    from pathlib import Path
+
+    from paraphina.importers.manifest import build
+
+    build(Path(manifest), Path(data_dir) if data_dir else None, Path(out_dir), list(names), force, echo=click.echo)

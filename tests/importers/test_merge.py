@@ -93,3 +93,30 @@ def test_merge_three_binance_venues(binance_logs):
             timers += 1
     assert counts == {0: 6547, 1: 26824, 2: 3449}
     assert timers > 1300
+
+
+def test_build_real_manifest(real_data_dir, tmp_path):
+    from pathlib import Path
+
+    from paraphina.importers.manifest import build, load_manifest
+
+    manifest = Path(__file__).resolve().parents[2] / "event_logs" / "real_manifest.toml"
+    assert [l["name"] for l in load_manifest(manifest)] == ["binance_btc_3venue"]
+    out = build(manifest, real_data_dir, tmp_path, echo=lambda s: None)
+    r = LogReader(out[0])
+    assert [i.venue for i in r.info.instruments] == ["binance-usdm", "binance-coinm", "binance-spot"]
+    assert r.info.instruments[1].lot_size == "0.00000001"
+    assert sum(len(c) for c in r.iter_columns()) == 71562
+
+
+def test_build_real_rejects_a_changed_source(real_data_dir, tmp_path):
+    from pathlib import Path
+
+    from paraphina.importers.manifest import build
+
+    src = Path(__file__).resolve().parents[2] / "event_logs" / "real_manifest.toml"
+    text = src.read_text().replace("0ad7b3a0f5", "1ad7b3a0f5")
+    m = tmp_path / "m.toml"
+    m.write_text(text)
+    with pytest.raises(BadInput, match="usdm_btcusdt_20240808.gz: sha256 0ad7b3a0f5"):
+        build(m, real_data_dir, tmp_path / "out", echo=lambda s: None)
