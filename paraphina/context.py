@@ -50,12 +50,13 @@ class TickContext:
     """
 
     __slots__ = ("now_ns", "seq", "tick_index", "config", "instruments", "venues", "fair_value",
-                 "fv_available", "position", "risk_regime", "state", "books", "memory", "model")
+                 "fv_available", "position", "risk_regime", "state", "books", "memory", "model",
+                 "venue_inputs")
 
     def __init__(self, *, now_ns: int, seq: int, tick_index: int, config: Config,
                  instruments: list[Instrument], venues: list[VenueView], fair_value: float | None,
                  fv_available: bool, position: float, risk_regime: str, state: Any, books: Any,
-                 memory: dict, model: Any = None) -> None:
+                 memory: dict, model: Any = None, venue_inputs: Any = ()) -> None:
         self.now_ns = now_ns
         self.seq = seq
         self.tick_index = tick_index
@@ -69,7 +70,8 @@ class TickContext:
         self.state = state
         self.books = books
         self.memory = memory
-        self.model = model
+        self.model = model                # the core's TickModel of this tick (fair value, vol, risk)
+        self.venue_inputs = venue_inputs  # per-venue strategy inputs (paraphina.strategy.common.VenueInput)
 
     @property
     def now_ms(self) -> int:

@@ -202,7 +202,9 @@ class LogReader:
         if p.is_dir():
             raise LogError(f"{self.path}: is a directory, not a log")
         self._size = p.stat().st_size
-        self._source = pa.memory_map(self.path, "r") if self._size else None
+        # A plain file, not a memory map: mapped pages stay resident and would make RSS grow with
+        # the log length; read buffers are freed batch by batch.
+        self._source = pa.OSFile(self.path, "r") if self._size else None
         try:
             if self._source is None:
                 raise pa.ArrowInvalid("empty file")

@@ -39,6 +39,7 @@ class ReplayResult:
     summary: dict
     warnings: list[str] = field(default_factory=list)
     first_seq: int = 0
+    gap_reports: list = field(default_factory=list)
 
 
 def load_checkpoint(path: str) -> bytes:
@@ -61,7 +62,7 @@ def iter_from(reader: LogReader, first_seq: int) -> Iterator[EventColumns]:
 
 def replay_log(log_path: str, policy: str | object, config: Config, *, out: str | None = None,
                checkpoint_at: int | None = None, checkpoint_path: str | None = None,
-               resume: str | None = None, observers=(), progress: Callable[[int], None] | None = None,
+               resume: str | None = None, observers=(), progress: Callable[[int], None] | None = None,  # called with bytes read so far
                sink: Callable[[list[Action]], None] | None = None) -> ReplayResult:
     reader = LogReader(log_path)
     instruments = reader.info.instruments
@@ -97,7 +98,7 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             if len(cols):
                 _emit(engine.apply_columns(cols), hasher, out_f, sink)
             if progress:
-                progress(len(cols))
+                progress(reader.info.end_offset)
     except msgspec.DecodeError as exc:
         raise LogError(f"{log_path}: {exc}") from None
     finally:
@@ -114,6 +115,7 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
         log=log_path, policy=host.name, plugins=host.plugins(), config_hash=chash,
         events=engine.state.core.next_seq - first_seq, actions=hasher.count, sha256=hasher.hexdigest(),
         summary=engine.summary(), warnings=result_warnings, first_seq=first_seq,
+        gap_reports=list(engine.state.core.gap_reports),
     )
 
 
@@ -153,12 +155,21 @@ def summary_lines(r: ReplayResult) -> list[str]:
     ]
 
 
-def progress_reporter(total_events: int | None):
-    """A click progress bar on stderr when it is a terminal; otherwise nothing."""
-    if not sys.stderr.isatty():
+def progress_reporter(log_path: str):
+    """A click progress bar over the log's bytes on stderr when it is a terminal; else nothing.
+
+    Returns ``(update(bytes_read_so_far), close)``.
+    """
+    if not sys.stderr.isatty() or not os.path.exists(log_path):
         return None, None
     import click
 
-    bar = click.progressbar(length=total_events or 0, label="replaying", file=sys.stderr, show_pos=True)
+    bar = click.progressbar(length=max(1, os.path.getsize(log_path)), label="replaying", file=sys.stderr)
     bar.__enter__()
-    return bar.update, lambda: bar.__exit__(None, None, None)
+    done = [0]
+
+    def update(offset: int) -> None:
+        bar.update(offset - done[0])
+        done[0] = offset
+
+    return update, lambda: bar.__exit__(None, None, None)

@@ -12,6 +12,8 @@ from paraphina.cli import cli
 from paraphina.commands.common import config_options, load_cli_config
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
+from paraphina.eventlog import LogReader
+from paraphina.logs import event_time, get_logger
 from paraphina.replay import progress_reporter, replay_log, summary_lines
 
 
@@ -27,7 +29,7 @@ from paraphina.replay import progress_reporter, replay_log, summary_lines
 def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_path, resume) -> None:
     """Replay LOG through the engine with POLICY; print the summary and the stream hash."""
     cfg = load_cli_config(config_path, profile)
-    update, close = progress_reporter(None)
+    update, close = progress_reporter(log)
     try:
         r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
                        resume=resume, progress=update)
@@ -36,6 +38,14 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
             close()
     for w in r.warnings:
         click.echo(w, err=True)
+    if r.gap_reports:
+        log = get_logger("replay")
+        names = [i.venue for i in LogReader(r.log).info.instruments]
+        for g in r.gap_reports[:20]:
+            log.warning("book_gap", seq=g.seq, venue=names[g.venue] if 0 <= g.venue < len(names) else g.venue,
+                        event_time=event_time(g.ts_ns), source=g.source)
+        if len(r.gap_reports) > 20:
+            log.warning("book_gap", more=len(r.gap_reports) - 20)
     click.echo(f"log: {r.log}")
     click.echo(f"policy: {r.policy} | plugins: {', '.join(f'{k}=={v}' for k, v in r.plugins.items())}")
     click.echo(f"config_hash: {r.config_hash[:16]} | profile: {cfg.profile}")
