@@ -169,3 +169,18 @@ def test_with_the_real_engine_replay_gives_the_same_action_stream(tmp_path):
     logged = [e for _, e in LogReader(r.log_path).events()]
     rejected = [e for e in logged if isinstance(e, ev.OrderRejected) and e.reason == "venue_unavailable"]
     assert all(e.venue == 0 for e in rejected)
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_library_scenario_runs_and_replays_to_the_same_hash(tmp_path, path):
+    from paraphina.engine import Engine
+    from paraphina.policies import load_policy
+    from paraphina.replay import replay_log
+
+    sc = load_scenario(path)
+    cfg = load_config(profile=sc.initial_state.profile, overrides={"fixed_spread.size": 0.01})
+    r = run_simulation(sc, cfg, "fixed-spread", sc.seeds.base_seed, 120, str(tmp_path / "run.arrow"),
+                       lambda c, i: Engine(c, i, load_policy("fixed-spread")))
+    rr = replay_log(r.log_path, "fixed-spread", cfg)
+    assert (rr.sha256, rr.actions, rr.events) == (r.sha256, r.actions, r.events)
+    assert r.actions > 0
