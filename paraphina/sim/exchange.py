@@ -147,8 +147,8 @@ class SimExchange:
 
     def on_actions(self, actions: Sequence[Action], now_ns: int) -> list[ev.Event]:
         """Queue the actions to take effect after each venue's latency; returns the events of
-        those already due (zero latency)."""
-        self.now_ns = max(self.now_ns, now_ns)
+        those already due by the exchange's clock (zero latency, or sent at ``now_ns`` earlier
+        than the clock, by the engine reacting to an event that happened in the past)."""
         for a in actions:
             if isinstance(a, SetKillSwitch):
                 continue  # the engine's own latch; its CancelAll actions reach the venues
@@ -157,7 +157,7 @@ class SimExchange:
                     self._enqueue(CancelAll(seq=a.seq, venue=v), now_ns)
             else:
                 self._enqueue(a, now_ns)
-        return self.advance(now_ns)
+        return self.advance(max(now_ns, self.now_ns))
 
     def advance(self, now_ns: int) -> list[ev.Event]:
         """Execute every queued action due at or before ``now_ns``; their events carry the time

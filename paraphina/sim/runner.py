@@ -9,7 +9,8 @@ Per market event ``e`` the loop is:
 2. ``e`` is logged and stepped; the exchange folds it (``on_market``: trade and book-move fills,
    funding) and then receives the engine's actions (``on_actions``), so an order never fills
    against the very event that caused it;
-3. the resulting events are logged and stepped in order, and any actions they cause go back to
+3. the resulting events are logged and stepped in time order (then arrival order), and any
+   actions they cause go back to
    the exchange, until nothing is left.
 
 The engine interface assumed (``paraphina.engine.Engine`` satisfies it)::
@@ -22,7 +23,7 @@ The engine interface assumed (``paraphina.engine.Engine`` satisfies it)::
 from __future__ import annotations
 
 import math
-from collections import deque
+import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,7 +104,7 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
                "config_hash": chash, "steps": steps}
     hasher = StreamHasher()
     actions_f = open(actions_path, "wb") if actions_path else None
-    work: deque[ev.Event] = deque()
+    work: list[tuple[int, int, ev.Event]] = []   # (ts_ns, arrival, event): delivered in time order
     st = _RunState()
 
     def step(e: ev.Event) -> list[Action]:
@@ -121,29 +122,34 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
                 st.killed_at_tick = st.ticks
         return actions
 
+    def push(events: list[ev.Event]) -> None:
+        for x in events:
+            st.arrivals += 1
+            heapq.heappush(work, (x.ts_ns, st.arrivals, x))
+
     def drain() -> None:
         while work:
-            x = work.popleft()
+            x = heapq.heappop(work)[2]
             actions = step(x)
             if actions:
-                work.extend(exchange.on_actions(actions, x.ts_ns))
+                push(exchange.on_actions(actions, x.ts_ns))
 
     try:
         with LogWriter.create(log_path, instruments, session, overwrite=overwrite) as writer:
-            work.append(ev.SessionStart(ts_ns=T0_NS, source="paraphina.sim", config_hash=chash, versions=_versions(),
-                                        note=f"scenario={scenario.scenario_id} seed={seed} policy={policy_name}"))
+            push([ev.SessionStart(ts_ns=T0_NS, source="paraphina.sim", config_hash=chash, versions=_versions(),
+                                        note=f"scenario={scenario.scenario_id} seed={seed} policy={policy_name}")])
             init = scenario.initial_state
             lots = round(init.inventory / gen.lots[init.inventory_venue])
             if lots:
-                work.extend(exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS))
+                push(exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS))
             drain()
             for e in gen.events():
-                work.extend(exchange.advance(e.ts_ns))
+                push(exchange.advance(e.ts_ns))
                 drain()
                 actions = step(e)
-                work.extend(exchange.on_market(e))
+                push(exchange.on_market(e))
                 if actions:
-                    work.extend(exchange.on_actions(actions, e.ts_ns))
+                    push(exchange.on_actions(actions, e.ts_ns))
                 drain()
                 if stop_on_kill and st.killed_at_tick is not None:
                     break
@@ -162,9 +168,10 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
 
 
 class _RunState:
-    __slots__ = ("events", "ticks", "killed_at_tick", "peak", "max_dd", "finite")
+    __slots__ = ("arrivals", "events", "ticks", "killed_at_tick", "peak", "max_dd", "finite")
 
     def __init__(self) -> None:
+        self.arrivals = 0
         self.events = 0
         self.ticks = 0
         self.killed_at_tick: int | None = None

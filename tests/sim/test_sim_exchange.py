@@ -135,6 +135,14 @@ def test_latency_delays_effect_and_event_times():
     assert [(type(e).__name__, e.ts_ns) for e in out] == [("OrderCanceled", now + 22 * MS)]
 
 
+def test_actions_sent_in_the_past_take_effect_by_the_exchange_clock():
+    x = make(latency_ms=10)
+    x.advance(T + 50 * MS)                      # the exchange has seen time T + 50 ms
+    out = x.on_actions([place("b", 1, 1000, 3)], T + 30 * MS)   # reacting to an ack stamped T + 30 ms
+    assert [(type(e).__name__, e.ts_ns) for e in out] == [("OrderAccepted", T + 40 * MS)]
+    assert x.on_actions([place("c", 1, 999, 3)], T + 45 * MS) == []   # due at T + 55 ms
+
+
 def test_latency_jitter_is_seeded():
     def acks(seed):
         ins = [ev.Instrument(venue="v", symbol="B", tick_size="0.1", lot_size="0.001")]
