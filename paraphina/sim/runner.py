@@ -10,8 +10,7 @@ Per market event ``e`` the loop is:
    funding) and then receives the engine's actions (``on_actions``), so an order never fills
    against the very event that caused it;
 3. the resulting events are logged and stepped in time order (then arrival order), and any
-   actions they cause go back to
-   the exchange, until nothing is left.
+   actions they cause go back to the exchange, until nothing is left.
 
 The engine interface assumed (``paraphina.engine.Engine`` satisfies it)::
 
