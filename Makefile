@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench golden clean
+.PHONY: install demo test bench bench-import golden clean real-logs
 
 $(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) bench-import
 	$(PY) benchmarks/bench.py
+
+bench-import: $(STAMP)
+	$(PY) benchmarks/bench_import.py
+
+# Logs built from ../shared/data/real (never committed): see event_logs/real_manifest.toml.
+real-logs: $(STAMP)
+	$(VENV)/bin/paraphina build-real event_logs/real_manifest.toml --out-dir build/real --force
 
 golden: $(STAMP)
 	$(VENV)/bin/paraphina golden check event_logs/manifest.toml

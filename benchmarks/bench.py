@@ -61,8 +61,13 @@ def child(argv: list[str]) -> None:
                 w.append_columns(c)
         out = {"events": n}
     elif what == "replay":
-        path, policy = argv[1], argv[2]
-        r = replay_log(path, policy, load_config(), out=os.devnull)
+        path, policy, config_path = argv[1], argv[2], argv[3]
+        from paraphina.config import parse_config_text
+
+        with open(config_path, encoding="utf-8") as f:
+            cfg = load_config(parse_config_text(f.read(), config_path))
+        t0 = time.perf_counter()
+        r = replay_log(path, policy, cfg, out=os.devnull)
         out = {"events": r.events, "actions": r.actions, "sha256": r.sha256, "ticks": r.summary["ticks"]}
     out["seconds"] = time.perf_counter() - t0
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -80,7 +85,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--long-factor", type=int, default=10)
-    ap.add_argument("--policies", default="fixed-spread")
+    ap.add_argument("--policies", default="fixed-spread,heuristic")
+    ap.add_argument("--config", default=os.path.join(HERE, "..", "event_logs", "configs", "btc.toml"))
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     n = args.events
@@ -89,7 +95,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="paraphina-bench-") as tmp:
         log = os.path.join(tmp, "bench.arrow")
         run_child("generate", os.path.join(tmp, "warm.arrow"), "2000")  # warm the numba cache
-        run_child("replay", os.path.join(tmp, "warm.arrow"), "fixed-spread")
+        run_child("replay", os.path.join(tmp, "warm.arrow"), "heuristic", args.config)
         print(f"generating and writing a {n:,}-event 5-venue log ...", file=sys.stderr)
         w = min((run_child("write-columns", log, str(n)) for _ in range(3)), key=lambda r: r["seconds"])
         results["write_columns_eps"] = n / w["seconds"]
@@ -101,19 +107,23 @@ def main() -> None:
         for policy in args.policies.split(","):
             best = None
             for _ in range(2):
-                r = run_child("replay", log, policy)
+                r = run_child("replay", log, policy, args.config)
                 best = r if best is None or r["seconds"] < best["seconds"] else best
             eps = n / best["seconds"]
             results[f"replay_{policy}_eps"] = eps
             results[f"replay_{policy}_rss_mb"] = best["rss_mb"]
-            rows.append((f"replay {n:,} events, {policy}", f"{eps / 1e6:.2f} M events/s, {best['ticks']} ticks, "
-                         f"{best['actions']} actions, peak RSS {best['rss_mb']:.0f} MB"))
+            rows.append((f"replay {n:,} events, {policy}", f"{eps / 1e6:.2f} M events/s ({1e9 / eps:.0f} ns/event), "
+                         f"{best['ticks']} ticks, {best['actions']} actions, peak RSS {best['rss_mb']:.0f} MB"))
+        if "replay_heuristic_eps" in results and "replay_fixed-spread_eps" in results:
+            cost = results["replay_fixed-spread_eps"] / results["replay_heuristic_eps"]
+            results["heuristic_cost_ratio"] = cost
+            rows.append(("heuristic cost per event vs fixed-spread", f"{cost:.2f}x"))
         long_n = n * args.long_factor
         if args.long_factor > 1:
             os.remove(log)
             print(f"generating a {long_n:,}-event log for the memory check ...", file=sys.stderr)
             run_child("generate", log, str(long_n))
-            r = run_child("replay", log, "fixed-spread")
+            r = run_child("replay", log, "fixed-spread", args.config)
             results["replay_long_rss_mb"] = r["rss_mb"]
             results["replay_long_eps"] = long_n / r["seconds"]
             ratio = r["rss_mb"] / results["replay_fixed-spread_rss_mb"] if "replay_fixed-spread_rss_mb" in results else float("nan")

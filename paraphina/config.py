@@ -27,6 +27,7 @@ Pos = Annotated[float, Meta(gt=0)]
 PosInt = Annotated[int, Meta(gt=0)]
 NonNegInt = Annotated[int, Meta(ge=0)]
 Fraction = Annotated[float, Meta(ge=0, le=1)]
+LimitComparison = Literal["spec", "reference"]
 
 
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -57,9 +58,7 @@ class LoopConfig(_Section):
 
     main_loop_interval_ms: PosInt = 250
     hedge_loop_interval_ms: PosInt = 500
-    risk_loop_interval_ms: PosInt = 3000
     fill_agg_interval_ms: PosInt = 1000
-    risk_every_main_tick: bool = True
 
 
 class RiskConfig(_Section):
@@ -77,6 +76,9 @@ class RiskConfig(_Section):
     liq_crit_sigma: NonNeg = 2.0
     liq_sigma_horizon_sec: Pos = 86_400.0
     pnl_day_boundary_utc: str | None = "00:00"
+    # "spec": hard breach on |x| > limit, warnings strictly above the fraction (decision 15);
+    # "reference": the Rust code's >= everywhere plus a liquidation Warning at dist <= liq_warn.
+    limit_comparison: LimitComparison = "spec"
 
 
 class BookConfig(_Section):
@@ -104,6 +106,160 @@ class FixedSpreadConfig(_Section):
     max_position: Pos = 10.0
 
 
+# --- canonical heuristic strategy (STRATEGY.md 2.3); consumed by paraphina.strategy ----------
+
+VenueTargetSign = Literal["intent", "literal"]
+
+
+class KalmanConfig(_Section):
+    """Robust 1-D Kalman filter on log fair value (STRATEGY.md 4.1)."""
+
+    q_base: NonNeg = 1e-6
+    r_a: NonNeg = 1e-6
+    r_b: NonNeg = 1e2
+    r_min: Pos = 1e-8
+    r_max: Pos = 1e-2
+    p_init: Pos = 1.0
+
+
+class VolatilityConfig(_Section):
+    """Fair-value volatility and the control scalars derived from it (STRATEGY.md 4.2)."""
+
+    fv_vol_alpha_short: Fraction = 0.2
+    fv_vol_alpha_long: Fraction = 0.05
+    sigma_min: Pos = 0.001
+    vol_ref: Pos = 0.028125
+    vol_ref_cadence_sec: Pos = 86_400.0
+    sigma_min_cadence_sec: Pos = 86_400.0
+    vol_ratio_min: Pos = 0.25
+    vol_ratio_max: Pos = 4.0
+    spread_vol_mult_coeff: NonNeg = 1.0
+    size_vol_mult_coeff: NonNeg = 2.0
+    band_vol_mult_coeff: NonNeg = 1.0
+
+
+class ToxicityConfig(_Section):
+    """Markout toxicity and venue health (STRATEGY.md 4.4, decision 2)."""
+
+    vol_tox_scale: Pos = 0.5
+    tox_med_threshold: Fraction = 0.6
+    tox_high_threshold: Fraction = 0.9
+    markout_horizon_ms: NonNegInt = 5000
+    markout_alpha: Fraction = 0.1
+    markout_scale_usd_per_tao: Pos = 2.0
+    max_pending_per_venue: PosInt = 100
+    catastrophic_stale_ms: PosInt = 120_000
+    decay_half_life_ms: PosInt = 60_000
+    # Floor of both vols in the venue-vol feature. Local vol is per book update and sigma_eff
+    # per main tick, so a per-tick floor would make toxicity depend on a venue's update rate
+    # (docs/drift-register.md D2b).
+    vol_floor: Pos = 0.001
+    dev_limit: NonNeg = 0.02
+    dev_breach_count: PosInt = 3
+    dev_clean_count: PosInt = 3
+
+
+class MMConfig(_Section):
+    """Market-making quotes: reservation price, half-spread, sizes (STRATEGY.md 4.6-4.8)."""
+
+    basis_weight: NonNeg = 0.3
+    funding_weight: NonNeg = 0.3
+    funding_enabled: bool = False
+    edge_local_min: NonNeg = 0.5
+    edge_vol_mult: NonNeg = 0.2
+    lambda_inv: NonNeg = 0.3
+    quote_horizon_sec: Pos = 30.0
+    funding_target_rate_scale: Pos = 0.001
+    funding_target_max_tao: NonNeg = 5.0
+    quote_max_age_ms: NonNegInt | None = None
+    size_eta: Pos = 0.10
+    # "intent": a venue above its target quotes lower (decision 14); "literal": spec/code sign.
+    venue_target_sign: VenueTargetSign = "intent"
+    # Spec subtracts the vol buffer from the edge too; the reference only inside the floor.
+    edge_subtracts_vol_buffer: bool = False
+    # Reference widens the half-spread up to x3 between LIQ_WARN and LIQ_CRIT.
+    liq_spread_widening: bool = True
+    liq_spread_widening_max: NonNeg = 2.0
+    warning_status_size_mult: Fraction = 0.5
+    tox_size_floor: Fraction = 0.1
+
+
+class HedgeConfig(_Section):
+    """Global LQ hedge with a dead band, allocated over venues by cost (STRATEGY.md 4.12)."""
+
+    band_base_tao: NonNeg = 5.625
+    # False: band = base * band_mult, narrowing with vol (decision 13); True: reference base*(1+c*vr).
+    band_grows_with_vol: bool = False
+    band_vol_mult: NonNeg = 1.0
+    k_hedge: Fraction = 0.5
+    max_step_tao: NonNeg = 20.0
+    max_venue_tao_per_tick: NonNeg = 10.0
+    depth_fraction: Fraction = 0.10
+    min_depth_usd: NonNeg = 500.0
+    funding_enabled: bool = False
+    funding_weight: NonNeg = 0.20
+    basis_weight: NonNeg = 0.20
+    funding_horizon_sec: Pos = 30.0
+    slippage_buffer: NonNeg = 0.05
+    guard_mult: NonNeg = 0.5
+    frag_penalty: NonNeg = 0.02
+    liq_penalty_scale: NonNeg = 0.10
+    liq_warn_sigma: NonNeg = 5.0
+    liq_crit_sigma: NonNeg = 2.0
+    margin_safety_buffer: Fraction = 0.95
+    max_leverage: Pos = 10.0
+    chunk_size_tao: NonNeg = 0.0
+    chunk_convexity_cost_bps: NonNeg = 0.0
+    # True: mark every hedge reduce-only as the reference did (decision 12 turns it off).
+    reduce_only_always: bool = False
+
+
+class ExitConfig(_Section):
+    """Cross-venue profit-taking exits (STRATEGY.md 4.10)."""
+
+    enabled: bool = True
+    max_total_tao_per_tick: NonNeg = 10.0
+    max_venue_tao_per_tick: NonNeg = 6.0
+    min_global_abs_tao: NonNeg = 0.25
+    min_intent_size_tao: NonNeg = 0.01
+    edge_min_usd: NonNeg = 0.25
+    edge_vol_mult: NonNeg = 0.10
+    basis_weight: NonNeg = 0.20
+    funding_weight: NonNeg = 0.20
+    funding_enabled: bool = False
+    funding_horizon_sec: Pos = 30.0
+    fragmentation_penalty_per_tao: NonNeg = 0.05
+    fragmentation_reduction_bonus: NonNeg = 0.02
+    basis_risk_penalty_weight: NonNeg = 0.10
+    slippage_linear_coeff: NonNeg = 0.01
+    slippage_quadratic_coeff: NonNeg = 0.001
+    slippage_spread_mult: NonNeg = 1.0
+    depth_fraction: Fraction = 0.10
+    min_depth_usd: NonNeg = 500.0
+    vol_buffer_mult: NonNeg = 0.5
+    liq_penalty_scale: NonNeg = 0.10
+    reduce_only_always: bool = False
+
+
+class FundingConfig(_Section):
+    """When a venue's funding rate may feed decisions (STRATEGY.md 4.6)."""
+
+    stale_ms: PosInt = 600_000
+    avoid_window_ms: NonNegInt = 60_000
+
+
+TAO_INSTRUMENTS = ("TAO-PERP", "TAO-USD-PERP", "TAO")
+
+# STRATEGY.md 2.2, venue index order 0..4. Everything else per venue takes VenueConfig defaults.
+TAO_VENUES: list[VenueConfig] = [
+    VenueConfig(name="extended", maker_fee_bps=2.0, gamma=0.10, k=1.5, w_liq=0.25, w_fund=0.25),
+    VenueConfig(name="hyperliquid", maker_fee_bps=1.5, gamma=0.09, k=1.6, w_liq=0.25, w_fund=0.25, stale_ms_override=2000),
+    VenueConfig(name="aster", maker_fee_bps=2.0, gamma=0.11, k=1.4, w_liq=0.20, w_fund=0.20),
+    VenueConfig(name="lighter", maker_fee_bps=2.0, gamma=0.10, k=1.5, w_liq=0.15, w_fund=0.15),
+    VenueConfig(name="paradex", maker_fee_bps=2.0, gamma=0.10, k=1.5, w_liq=0.15, w_fund=0.15, stale_ms_override=3000),
+]
+
+
 Profile = Literal["conservative", "balanced", "aggressive"]
 
 
@@ -115,13 +271,25 @@ class Config(_Section):
     book: BookConfig = BookConfig()
     orders: OrderConfig = OrderConfig()
     fixed_spread: FixedSpreadConfig = FixedSpreadConfig()
+    instrument: str = ""
+    initial_q_tao: float = 0.0
+    kalman: KalmanConfig = KalmanConfig()
+    volatility: VolatilityConfig = VolatilityConfig()
+    toxicity: ToxicityConfig = ToxicityConfig()
+    mm: MMConfig = MMConfig()
+    hedge: HedgeConfig = HedgeConfig()
+    exit: ExitConfig = ExitConfig()
+    funding: FundingConfig = FundingConfig()
+    # Parameters for every venue the config does not list by name (e.g. an instrument whose
+    # price scale differs from the spec's TAO defaults).
+    venue_defaults: VenueConfig = VenueConfig()
 
     def venue(self, name: str) -> VenueConfig:
-        """The config of venue ``name``; venues the config does not list get the defaults."""
+        """The config of venue ``name``; venues the config does not list get ``venue_defaults``."""
         for v in self.venues:
             if v.name == name:
                 return v
-        return VenueConfig(name=name)
+        return msgspec.structs.replace(self.venue_defaults, name=name)
 
 
 class ConfigError(ValueError):
@@ -133,14 +301,26 @@ PROFILES: dict[str, dict[str, Any]] = {
     "conservative": {
         "risk.delta_hard_limit_usd_base": 46_600.0,
         "risk.daily_loss_limit": 2000.0,
+        "hedge.band_base_tao": 2.62125,
+        "mm.size_eta": 0.0466,
+        "volatility.vol_ref": 0.028125,
+        "initial_q_tao": 0.0,
     },
     "balanced": {
         "risk.delta_hard_limit_usd_base": 100_000.0,
         "risk.daily_loss_limit": 5000.0,
+        "hedge.band_base_tao": 5.625,
+        "mm.size_eta": 0.10,
+        "volatility.vol_ref": 0.028125,
+        "initial_q_tao": 0.0,
     },
     "aggressive": {
         "risk.delta_hard_limit_usd_base": 86_400.0,
         "risk.daily_loss_limit": 2000.0,
+        "hedge.band_base_tao": 4.86,
+        "mm.size_eta": 0.0864,
+        "volatility.vol_ref": 0.028125,
+        "initial_q_tao": 0.0,
     },
 }
 
@@ -155,9 +335,26 @@ ENV_KNOBS: dict[str, tuple[str, Any]] = {
     "PARAPHINA_DAILY_LOSS_LIMIT": ("risk.daily_loss_limit", lambda s: abs(float(s))),
     "PARAPHINA_MAIN_LOOP_INTERVAL_MS": ("loops.main_loop_interval_ms", int),
     "PARAPHINA_HEDGE_LOOP_INTERVAL_MS": ("loops.hedge_loop_interval_ms", int),
-    "PARAPHINA_RISK_LOOP_INTERVAL_MS": ("loops.risk_loop_interval_ms", int),
     "PARAPHINA_FILL_AGG_INTERVAL_MS": ("loops.fill_agg_interval_ms", int),
+    "PARAPHINA_INIT_Q_TAO": ("initial_q_tao", float),
+    "PARAPHINA_HEDGE_BAND_BASE": ("hedge.band_base_tao", float),
+    "PARAPHINA_HEDGE_MAX_STEP": ("hedge.max_step_tao", float),
+    "PARAPHINA_HEDGE_K_HEDGE": ("hedge.k_hedge", float),
+    "PARAPHINA_MM_SIZE_ETA": ("mm.size_eta", float),
+    "PARAPHINA_VOL_REF": ("volatility.vol_ref", float),
+    "PARAPHINA_MM_FUNDING_ENABLED": ("mm.funding_enabled", lambda s: _parse_bool(s)),
+    "PARAPHINA_HEDGE_FUNDING_ENABLED": ("hedge.funding_enabled", lambda s: _parse_bool(s)),
+    "PARAPHINA_EXIT_FUNDING_ENABLED": ("exit.funding_enabled", lambda s: _parse_bool(s)),
 }
+
+
+def _parse_bool(s: str) -> bool:
+    v = s.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(s)
 
 
 def resolve_profile(cli: str | None, env: Mapping[str, str], file_value: str | None) -> tuple[str, str]:
@@ -214,6 +411,9 @@ def load_config(
             _set_path(layered, path, value)
     for path, value in (overrides or {}).items():
         _set_path(layered, path, value)
+    if not layered.get("venues") and str(layered.get("instrument", "")).upper() in TAO_INSTRUMENTS:
+        # A config naming the TAO perp without its own venue table gets STRATEGY.md 2.2's.
+        layered["venues"] = [msgspec.to_builtins(v) for v in TAO_VENUES]
     try:
         return msgspec.convert(layered, Config, strict=False)
     except msgspec.ValidationError as exc:

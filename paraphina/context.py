@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -49,19 +50,21 @@ class TickContext:
     most policies need only ``venues``, ``fair_value``, ``position`` and ``config``.
     """
 
-    __slots__ = ("now_ns", "seq", "tick_index", "config", "instruments", "venues", "fair_value",
-                 "fv_available", "position", "risk_regime", "state", "books", "memory", "model")
+    __slots__ = ("now_ns", "seq", "tick_index", "config", "instruments", "_venues", "fair_value",
+                 "fv_available", "position", "risk_regime", "state", "books", "memory", "model",
+                 "venue_inputs")
 
     def __init__(self, *, now_ns: int, seq: int, tick_index: int, config: Config,
-                 instruments: list[Instrument], venues: list[VenueView], fair_value: float | None,
+                 instruments: list[Instrument], venues: list[VenueView] | Callable[[], list[VenueView]],
+                 fair_value: float | None,
                  fv_available: bool, position: float, risk_regime: str, state: Any, books: Any,
-                 memory: dict, model: Any = None) -> None:
+                 memory: dict, model: Any = None, venue_inputs: Any = ()) -> None:
         self.now_ns = now_ns
         self.seq = seq
         self.tick_index = tick_index
         self.config = config
         self.instruments = instruments
-        self.venues = venues
+        self._venues = venues  # built on first use: policies that read only the model skip the cost
         self.fair_value = fair_value
         self.fv_available = fv_available
         self.position = position
@@ -69,7 +72,15 @@ class TickContext:
         self.state = state
         self.books = books
         self.memory = memory
-        self.model = model
+        self.model = model                # the core's TickModel of this tick (fair value, vol, risk)
+        self.venue_inputs = venue_inputs  # per-venue strategy inputs (paraphina.strategy.common.VenueInput)
+
+    @property
+    def venues(self) -> list[VenueView]:
+        """One :class:`VenueView` per venue, in venue order."""
+        if callable(self._venues):
+            self._venues = self._venues()
+        return self._venues
 
     @property
     def now_ms(self) -> int:

@@ -22,9 +22,9 @@ draws a random number or iterates an unordered container.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 
+import msgspec
 import numpy as np
 
 from paraphina import events as ev
@@ -40,9 +40,11 @@ from paraphina.orders import manage_venue_quotes
 from paraphina.host import PolicyHost
 from paraphina.shield import Shield
 from paraphina.state import MAX_GAP_REPORTS, EngineState, GapReport
+from paraphina.strategy.common import VenueInput
+from paraphina.strategy.model import main_tick, record_fill, venue_input_from_config
+from paraphina.strategy.tick import TickModel
 
 NS_PER_MS = 1_000_000
-NS_PER_DAY = 86_400 * 1_000_000_000
 PURPOSE_CODE = {"mm": "m", "exit": "x", "hedge": "h"}
 
 
@@ -68,12 +70,18 @@ class Engine:
         loops = config.loops
         self._main_ns = loops.main_loop_interval_ms * NS_PER_MS
         self._hedge_ns = loops.hedge_loop_interval_ms * NS_PER_MS
-        self._risk_ns = loops.risk_loop_interval_ms * NS_PER_MS
         self._fill_agg_ns = loops.fill_agg_interval_ms * NS_PER_MS
         self._clock = _np_clock(self.state.core.now_ns)
-        self._alpha_s = 0.2
-        self._alpha_l = 0.05
-        self._day_offset_ns = _day_offset_ns(config.risk.pnl_day_boundary_utc)
+        self._alpha_s = config.volatility.fv_vol_alpha_short
+        self._alpha_l = config.volatility.fv_vol_alpha_long
+        self._depth = config.book.depth_levels
+        self.tick_model: TickModel | None = None
+        self.venue_inputs: list[VenueInput] = []
+        # The constant part of each venue's strategy input (config and instrument units).
+        self._venue_templates = [
+            venue_input_from_config(vc, venue=v, tick_size=t, lot_size=l, size_step=l)
+            for v, (vc, t, l) in enumerate(zip(self.venue_configs, ticks, lots))
+        ]
 
     # --- input ------------------------------------------------------------------------------
 
@@ -127,7 +135,14 @@ class Engine:
     def _on_event(self, e: ev.Event, seq: int) -> list[Action]:
         core = self.state.core
         MUTATORS[type(e)](core, e, self.units, seq)
-        if isinstance(e, (ev.GapDetected, ev.BookReset)):
+        if isinstance(e, ev.Fill):
+            top = self.state.books.tops()[e.venue]
+            tick = self.units.ticks[e.venue]
+            record_fill(core.model, self.config, venue=e.venue, side=e.side, price=e.price * tick,
+                        size=e.size * self.units.lots[e.venue], t_fill_ms=e.ts_ns // NS_PER_MS,
+                        mid=0.5 * (top[0] + top[2]) * tick if top else None,
+                        fair_value=core.fair_value if core.fv_available else None)
+        elif isinstance(e, (ev.GapDetected, ev.BookReset)):
             self._invalidate_book(e.venue)
         elif isinstance(e, ev.OperatorKill):
             return self._kill_transition(seq)
@@ -147,7 +162,6 @@ class Engine:
         if core.next_main_ns < 0:
             core.next_main_ns = now
             core.next_hedge_ns = now
-            core.next_risk_ns = now
         if now < core.next_main_ns:
             return []
         core.next_main_ns = now + self._main_ns
@@ -158,9 +172,6 @@ class Engine:
         core.tick_index += 1
         tops = self.state.books.tops()
         self._update_model(now, tops)
-        if self.config.loops.risk_every_main_tick or now >= core.next_risk_ns:
-            core.next_risk_ns = now + self._risk_ns
-            self._update_risk()
         if core.kill_switch:
             return self._kill_transition(seq)
         ctx = self._context(seq, now, tops)
@@ -200,62 +211,55 @@ class Engine:
     # --- model and risk (core, never a policy) ------------------------------------------------
 
     def _update_model(self, now: int, tops: list) -> None:
+        """Fair value, volatility, inventory, PnL, toxicity and risk for this tick (the core's
+        model, :func:`paraphina.strategy.model.main_tick`); latches the kill switch."""
         core = self.state.core
-        last_mid = self.state.books.ints[:, I_LAST_MID_TS].tolist()
-        stale_ns = self.config.book.stale_ms * NS_PER_MS
-        mids = []
-        for v, top in enumerate(tops):
-            if top is None or now - last_mid[v] > stale_ns:
-                continue
-            mids.append(0.5 * (top[0] + top[2]) * self.units.ticks[v])
-        if mids:
-            core.fair_value = statistics.median(mids)
-            core.fv_available = True
-        else:
-            core.fv_available = False
-        self._update_pnl(now)
-
-    def _update_pnl(self, now: int) -> None:
-        core = self.state.core
-        day = (now - self._day_offset_ns) // NS_PER_DAY if self._day_offset_ns is not None else 0
-        realised = 0.0
-        unrealised = 0.0
-        S = core.fair_value
-        for v, acct in enumerate(core.venues):
-            realised += acct.realised
-            if acct.position and S > 0:
-                unrealised += acct.position * self.units.lots[v] * (S - acct.avg_entry)
-        if core.day_index != day:
-            if core.day_index >= 0:
-                core.realised_at_day_start = realised
-            core.day_index = day
-        core.daily_realised = realised - core.realised_at_day_start
-        core.daily_unrealised = unrealised
-        core.daily_total = core.daily_realised + unrealised
-
-    def _update_risk(self) -> None:
-        """Regime and kill from daily PnL and dollar delta (spec boundaries, decision 15)."""
-        core = self.state.core
-        risk = self.config.risk
-        if core.kill_switch:
-            core.risk_regime = "HardLimit"
-            return
-        dll = abs(risk.daily_loss_limit)
-        delta = self.position_base() * core.fair_value
-        limit = risk.delta_hard_limit_usd_base
-        reason = ""
-        if core.daily_total <= -dll:
-            reason = "PnlHardBreach"
-        elif abs(delta) > limit:
-            reason = "DeltaHardBreach"
-        if reason:
+        self.venue_inputs = inputs = self._venue_inputs(tops)
+        realised = sum(a.realised for a in core.venues)
+        tick = main_tick(core.model, self.config, now // NS_PER_MS, inputs, realised)
+        self.tick_model = tick
+        core.fv_available = tick.fv_available
+        if tick.fair_value is not None:
+            core.fair_value = tick.fair_value
+        core.daily_realised = tick.realised_daily
+        core.daily_unrealised = tick.unrealised_daily
+        core.daily_total = tick.pnl_daily
+        if tick.kill_switch and not core.kill_switch:
             core.kill_switch = True
-            core.kill_reason = reason
-            core.risk_regime = "HardLimit"
-        elif core.daily_total < -risk.pnl_warn_frac * dll or abs(delta) > risk.delta_warn_frac * limit:
-            core.risk_regime = "Warning"
-        else:
-            core.risk_regime = "Normal"
+            core.kill_reason = tick.kill_reason or "Kill"
+        core.risk_regime = "HardLimit" if core.kill_switch else tick.regime
+
+    def _venue_inputs(self, tops: list) -> list[VenueInput]:
+        core = self.state.core
+        b = self.state.books
+        ints = b.ints.tolist()
+        var = b.floats.tolist()
+        levels = b.float_levels(self._depth, self.units.lots)
+        out = []
+        replace = msgspec.structs.replace
+        for v, top in enumerate(tops):
+            tick, lot = self.units.ticks[v], self.units.lots[v]
+            acct = core.venues[v]
+            last_mid = ints[v][I_LAST_MID_TS]
+            vi = replace(
+                self._venue_templates[v],
+                last_mid_update_ms=last_mid // NS_PER_MS if last_mid >= 0 else None,
+                local_vol_short=math.sqrt(var[v][F_VAR_SHORT]), local_vol_long=math.sqrt(var[v][F_VAR_LONG]),
+                position=acct.position * lot, avg_entry=acct.avg_entry,
+                funding_8h=acct.funding_rate * (28_800_000 / acct.funding_interval_ms),
+                funding_received_ms=acct.funding_received_ns // NS_PER_MS if acct.funding_received_ns >= 0 else None,
+                next_funding_ms=acct.next_funding_ns // NS_PER_MS if acct.next_funding_ns >= 0 else None,
+                price_liq=acct.liquidation_price * tick if acct.liquidation_price >= 0 else None,
+                margin_available_usd=acct.margin_available,
+            )
+            if top is not None:
+                bids, asks = levels[v]
+                bid, bsz = bids[0]
+                ask, asz = asks[0]
+                vi = replace(vi, mid=0.5 * (bid + ask), spread=ask - bid, best_bid=bid, best_ask=ask, bid_size=bsz,
+                             ask_size=asz, bids=bids, asks=asks, depth_usd=bid * bsz + ask * asz)
+            out.append(vi)
+        return out
 
     # --- policy outputs through the shield ------------------------------------------------
 
@@ -312,6 +316,15 @@ class Engine:
 
     def _context(self, seq: int, now: int, tops: list) -> TickContext:
         core = self.state.core
+        return TickContext(
+            now_ns=now, seq=seq, tick_index=core.tick_index, config=self.config, instruments=self.instruments,
+            venues=lambda: self._venue_views(tops), fair_value=core.fair_value if core.fv_available else None,
+            fv_available=core.fv_available, position=self.position_base(), risk_regime=core.risk_regime, state=core,
+            books=self.state.books, memory=core.memory, model=self.tick_model, venue_inputs=self.venue_inputs,
+        )
+
+    def _venue_views(self, tops: list) -> list[VenueView]:
+        core = self.state.core
         b = self.state.books
         views = []
         ints = b.ints.tolist()
@@ -337,35 +350,23 @@ class Engine:
                 funding_rate=acct.funding_rate,
                 mm_bid_price=bid_o.price * tick if bid_o else None, mm_ask_price=ask_o.price * tick if ask_o else None,
             ))
-        return TickContext(
-            now_ns=now, seq=seq, tick_index=core.tick_index, config=self.config, instruments=self.instruments,
-            venues=views, fair_value=core.fair_value if core.fv_available else None, fv_available=core.fv_available,
-            position=self.position_base(), risk_regime=core.risk_regime, state=core, books=b, memory=core.memory,
-            model=core.model,
-        )
+        return views
 
     def telemetry(self) -> dict:
         """The research contract's per-tick telemetry (schema_version 1)."""
         core = self.state.core
-        q = self.position_base()
+        t = self.tick_model
         return {
             "schema_version": 1, "t": core.tick_index, "pnl_realised": core.daily_realised,
             "pnl_unrealised": core.daily_unrealised, "pnl_total": core.daily_total,
             "risk_regime": core.risk_regime, "kill_switch": core.kill_switch,
-            "kill_reason": core.kill_reason or None, "q_global_tao": q,
-            "dollar_delta_usd": q * core.fair_value, "basis_usd": self._basis(),
+            "kill_reason": core.kill_reason or None, "q_global_tao": self.position_base(),
+            "dollar_delta_usd": t.delta_usd if t else 0.0, "basis_usd": t.basis_usd if t else 0.0,
             "fv_available": core.fv_available, "fair_value": core.fair_value if core.fv_available else None,
+            "sigma_eff": t.vol.sigma_eff if t else None,
+            "healthy_venues_used_count": len(t.venues_used) if t else 0,
+            "healthy_venues_used": list(t.venues_used) if t else [],
         }
-
-    def _basis(self) -> float:
-        core = self.state.core
-        b = self.state.books
-        total = 0.0
-        for v, acct in enumerate(core.venues):
-            top = b.top(v)
-            if acct.position and top is not None and core.fv_available:
-                total += acct.position * self.units.lots[v] * (0.5 * (top[0] + top[2]) * self.units.ticks[v] - core.fair_value)
-        return total
 
     def summary(self) -> dict:
         core = self.state.core
@@ -380,10 +381,4 @@ class Engine:
 def _np_clock(now: int) -> np.ndarray:
     return np.array([now], dtype=np.int64)
 
-
-def _day_offset_ns(boundary: str | None) -> int | None:
-    if boundary is None:
-        return None
-    hh, _, mm = boundary.partition(":")
-    return (int(hh) * 60 + int(mm or 0)) * 60 * 1_000_000_000
 

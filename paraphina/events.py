@@ -277,6 +277,9 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     kind: str = "perp"
     quote: str = "USD"
     base: str = ""
+    contract_size: str = ""
+    """Empty: sizes are in the base asset. Otherwise one unit of size is a contract worth
+    ``contract_size`` units of ``quote`` (inverse contracts, e.g. Binance COIN-M BTCUSD_PERP: "100")."""
 
     @property
     def tick(self) -> float:

@@ -26,14 +26,16 @@ class GoldenEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     name: str
     log: str
     policy: str
-    actions_file: str
+    # The pinned action stream (for showing where a mismatch starts). Empty for logs built from
+    # real data: their outputs are not committed, only the hash.
+    actions_file: str = ""
     config: str = ""
     profile: str = ""
     events: int = -1
     actions: int = -1
     action_stream_sha256: str = ""
-    optional: bool = False
-    build: str = ""
+    optional: bool = False          # skipped (not failed) when it cannot be built, unless PARAPHINA_REQUIRE_REAL_DATA=1
+    build: str = ""                 # "MANIFEST.toml:NAME": build the log from ../shared when it is missing
 
 
 class Manifest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -80,31 +82,52 @@ def _replay(entry: GoldenEntry, base: str, out: str):
 
 def run_entry(entry: GoldenEntry, base: str, keep_actions: str | None = None) -> Outcome:
     log = os.path.join(base, entry.log)
+    if not os.path.exists(log) and entry.build:
+        why = _build(entry, base, log)
+        if why is not None:
+            if entry.optional and os.environ.get("PARAPHINA_REQUIRE_REAL_DATA") != "1":
+                return Outcome(entry, "skipped", detail=[f"{entry.log} not built: {why}"])
+            raise UserError(f"{log}: golden log could not be built: {why}")
     if not os.path.exists(log):
-        if entry.optional and os.environ.get("PARAPHINA_REQUIRE_REAL_DATA") != "1":
-            return Outcome(entry, "skipped", detail=[f"{entry.log} not built ({entry.build or 'no build recipe'})"])
-        raise UserError(f"{log}: golden log missing" + (f" (build it: {entry.build})" if entry.build else ""))
+        raise UserError(f"{log}: golden log missing")
     fd, tmp = tempfile.mkstemp(suffix=".actions")
     os.close(fd)
     try:
         r = _replay(entry, base, tmp)
-        pinned = os.path.join(base, entry.actions_file)
+        pinned = os.path.join(base, entry.actions_file) if entry.actions_file else ""
         ok = r.sha256 == entry.action_stream_sha256 and r.events == entry.events
         detail = None
         if not ok:
             detail = [f"events {entry.events} -> {r.events}, actions {entry.actions} -> {r.actions}",
                       f"sha256 {entry.action_stream_sha256[:16]} -> {r.sha256[:16]}"]
-            if os.path.exists(pinned):
+            if pinned and os.path.exists(pinned):
                 d = compare(read_actions(pinned), read_actions(tmp))
                 if not d.identical:
                     attach_events(d, log)
                 detail += render_text(d, "pinned", "now")
-        if keep_actions:
+        if keep_actions and pinned:
             os.replace(tmp, keep_actions)
         return Outcome(entry, "match" if ok else "differ", r.events, r.actions, r.sha256, detail)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _build(entry: GoldenEntry, base: str, log: str) -> str | None:
+    """Build a real-data log from its manifest recipe; returns why it could not, or None."""
+    from pathlib import Path
+
+    from paraphina.importers.common import BadInput
+    from paraphina.importers.manifest import build
+
+    manifest, _, name = entry.build.partition(":")
+    try:
+        built = build(Path(base) / manifest, None, Path(log).parent, [name] if name else None, echo=lambda *_: None)
+    except BadInput as exc:
+        return str(exc)
+    if not any(os.path.samefile(p, log) for p in built if os.path.exists(p)):
+        return f"{entry.build} does not produce {entry.log}"
+    return None
 
 
 def check(manifest_path: str) -> list[Outcome]:
@@ -118,14 +141,16 @@ def update(manifest_path: str) -> list[Outcome]:
     base = os.path.dirname(os.path.abspath(manifest_path))
     outcomes = []
     for e in m.golden:
-        pinned = os.path.join(base, e.actions_file)
-        os.makedirs(os.path.dirname(pinned), exist_ok=True)
-        o = run_entry(e, base, keep_actions=pinned + ".new")
+        pinned = os.path.join(base, e.actions_file) if e.actions_file else ""
+        if pinned:
+            os.makedirs(os.path.dirname(pinned), exist_ok=True)
+        o = run_entry(e, base, keep_actions=pinned + ".new" if pinned else None)
         if o.status == "skipped":
             outcomes.append(o)
             continue
-        os.chmod(pinned + ".new", 0o644)
-        os.replace(pinned + ".new", pinned)
+        if pinned:
+            os.chmod(pinned + ".new", 0o644)
+            os.replace(pinned + ".new", pinned)
         e.events, e.actions, e.action_stream_sha256 = o.events, o.actions, o.sha256
         outcomes.append(o)
     save_manifest(manifest_path, m)

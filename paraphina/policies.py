@@ -14,6 +14,7 @@ from paraphina.errors import UserError
 from paraphina.host import PolicyHost
 from paraphina.hookspecs import hookimpl
 from paraphina.intents import OrderIntent
+from paraphina.strategy import model
 
 ENTRY_POINT_GROUP = "paraphina.policies"
 
@@ -45,8 +46,34 @@ class FixedSpreadPolicy:
         return out
 
 
+class HeuristicPolicy:
+    """The canonical multi-venue strategy of STRATEGY.md (``paraphina.strategy``).
+
+    Fair value, volatility, toxicity and risk are the core's (the engine runs them every main
+    tick and hands the result over as ``ctx.model``); this plugin turns them into quotes
+    (Avellaneda-Stoikov reservation price per venue, vol-scaled half-spread, edge filters,
+    sizes), exits after fills and the global LQ hedge.
+    """
+
+    name = "heuristic"
+    version = "1.0"
+
+    @hookimpl
+    def paraphina_quotes(self, ctx) -> list[OrderIntent] | None:
+        return model.quote(ctx.model, ctx.config, ctx.venue_inputs) if ctx.model is not None else None
+
+    @hookimpl
+    def paraphina_exits(self, ctx) -> list[OrderIntent] | None:
+        return model.exits(ctx.model, ctx.config, ctx.venue_inputs) if ctx.model is not None else None
+
+    @hookimpl
+    def paraphina_hedges(self, ctx) -> list[OrderIntent] | None:
+        return model.hedge(ctx.model, ctx.config, ctx.venue_inputs) if ctx.model is not None else None
+
+
 BUILTIN_POLICIES: dict[str, Callable[[], object]] = {
     "fixed-spread": FixedSpreadPolicy,
+    "heuristic": HeuristicPolicy,
 }
 
 

@@ -47,10 +47,13 @@ class Shield:
 
     def __init__(self, config: Config, venue_configs: list, ticks: list[float], lots: list[float]) -> None:
         self.config = config
-        self.venue_configs = venue_configs
         self.ticks = ticks
         self.lots = lots
         self.counters: dict[str, int] = {}
+        # Per-venue limits, precomputed: (max order size, max position in lots, min notional).
+        self._limits = [(vc.max_order_size, to_lots(vc.max_position, lot), vc.min_notional_usd)
+                        for vc, lot in zip(venue_configs, lots)]
+        self._q_warn_cap = config.risk.q_warn_cap
 
     def _count(self, rule: str) -> None:
         self.counters[rule] = self.counters.get(rule, 0) + 1
@@ -58,7 +61,8 @@ class Shield:
     def check(self, intent: OrderIntent, core: CoreState, tops: list, seq: int, client_order_id: str) -> PlaceOrder | None:
         """The safe order for ``intent``, or None; ``tops`` is :meth:`Books.tops` of this tick."""
         v = intent.venue
-        if core.kill_switch or core.risk_regime == "HardLimit":
+        regime = core.risk_regime
+        if core.kill_switch or regime == "HardLimit":
             self._count("regime")
             return None
         if v < 0 or v >= len(self.ticks):
@@ -68,52 +72,52 @@ class Shield:
         if top is None:
             self._count("no_book")
             return None
-        price, size = intent.price, intent.size
-        if not (math.isfinite(price) and math.isfinite(size)) or price <= 0 or size <= 0 or intent.side not in (1, -1):
+        price, size, side = intent.price, intent.size, intent.side
+        if not (math.isfinite(price) and math.isfinite(size)) or price <= 0 or size <= 0 or (side != 1 and side != -1):
             self._count("bad_number")
             return None
-        vc = self.venue_configs[v]
+        max_size, cap, min_notional = self._limits[v]
         tick, lot = self.ticks[v], self.lots[v]
         post_only = intent.post_only and intent.time_in_force == "GTC"
-        buy = intent.side > 0
-        px = to_ticks(price, tick, up=(not buy) if post_only else buy)
-        max_size = vc.max_order_size
-        if core.risk_regime == "Warning":
-            max_size = min(max_size, self.config.risk.q_warn_cap)
+        buy = side > 0
+        x = price / tick
+        if post_only != buy:  # post-only sell or IOC buy: round up
+            px = math.ceil(x - _EPS)
+        else:
+            px = math.floor(x + _EPS)
+        if regime == "Warning" and self._q_warn_cap < max_size:
+            max_size = self._q_warn_cap
         if size > max_size:
             self._count("size_cap")
             size = max_size
-        lots = to_lots(size, lot)
+        lots = math.floor(size / lot + _EPS)
         if lots <= 0:
             self._count("zero_size")
             return None
-        bid, _, ask, _ = top
         if post_only:
-            if buy and px >= ask:
+            if buy and px >= top[2]:
                 self._count("post_only_cross")
-                px = ask - 1
-            elif not buy and px <= bid:
+                px = top[2] - 1
+            elif not buy and px <= top[0]:
                 self._count("post_only_cross")
-                px = bid + 1
+                px = top[0] + 1
         if px <= 0:
             self._count("bad_number")
             return None
         pos = core.venues[v].position
-        cap = to_lots(vc.max_position, lot)
-        new_pos = pos + intent.side * lots
+        new_pos = pos + side * lots
         if abs(new_pos) > cap and abs(new_pos) > abs(pos):
             fit = cap - pos if buy else cap + pos
-            if fit <= 0:
-                self._count("position_cap")
-                return None
             self._count("position_cap")
+            if fit <= 0:
+                return None
             lots = fit
-        if px * tick * lots * lot < vc.min_notional_usd:
+        if px * tick * lots * lot < min_notional:
             self._count("min_notional")
             return None
         reduces = pos != 0 and (pos > 0) != buy and lots <= abs(pos)
         return PlaceOrder(
-            seq=seq, venue=v, client_order_id=client_order_id, side=intent.side, price=px, size=lots,
+            seq=seq, venue=v, client_order_id=client_order_id, side=side, price=px, size=lots,
             purpose=intent.purpose, time_in_force="GTC" if post_only else intent.time_in_force,
             post_only=post_only, reduce_only=reduces,
         )

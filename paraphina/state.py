@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from paraphina.book import Books
+from paraphina.strategy.model import StrategyModel, new_model
 
 
 class OpenOrder(msgspec.Struct, kw_only=True):
@@ -81,7 +82,7 @@ class CoreState(msgspec.Struct, kw_only=True):
     gaps_total: int = 0
     venues: list[VenueAccount] = []
     memory: dict[str, Any] = {}     # policy memory (msgpack-serialisable values only)
-    model: dict[str, Any] = {}      # strategy model state owned by the core
+    model: StrategyModel = msgspec.field(default_factory=StrategyModel)  # fair value, vol, toxicity, risk memory
 
 
 MAX_GAP_REPORTS = 1000
@@ -98,7 +99,7 @@ class EngineState:
 
     @classmethod
     def new(cls, n_venues: int, capacity: int, ticks: list[float]) -> "EngineState":
-        core = CoreState(venues=[VenueAccount() for _ in range(n_venues)])
+        core = CoreState(venues=[VenueAccount() for _ in range(n_venues)], model=new_model(n_venues))
         return cls(core, Books(n_venues, capacity, ticks))
 
 

@@ -24,7 +24,7 @@ from paraphina import events as ev
 from paraphina import samplegen
 from paraphina.actions import PlaceOrder, StreamHasher
 from paraphina.columns import from_events
-from paraphina.config import load_config
+from paraphina.config import load_config, parse_config_text
 from paraphina.engine import Engine
 from paraphina.hookspecs import hookimpl
 from paraphina.intents import OrderIntent
@@ -97,11 +97,19 @@ class PolicyConformance:
     """Inherit and set ``policy_name``; pytest runs the ``test_*`` methods below."""
 
     policy_name: str = ""
+    #: optional config file (TOML/YAML) for the synthetic BTC-like session
+    config_path: str | None = None
+
+    def _config(self):
+        if not self.config_path:
+            return load_config()
+        with open(self.config_path, encoding="utf-8") as f:
+            return load_config(parse_config_text(f.read(), self.config_path))
 
     def _run(self, observers=()):
         events = conformance_events()
         instruments = samplegen.instruments(3)
-        engine = Engine(load_config(), instruments, load_policy(self.policy_name, observers))
+        engine = Engine(self._config(), instruments, load_policy(self.policy_name, observers))
         hasher = StreamHasher()
         hasher.add(engine.apply_columns(from_events(events)))
         return engine, hasher

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from paraphina.testing import PolicyConformance
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 
 class TestFixedSpreadConformance(PolicyConformance):
     policy_name = "fixed-spread"
+
+
+class TestHeuristicConformance(PolicyConformance):
+    policy_name = "heuristic"
+    config_path = str(ROOT / "event_logs" / "configs" / "btc.toml")
 
 
 def test_plugins_lists_builtin_and_third_party():

@@ -1,0 +1,95 @@
+"""``paraphina import`` and ``paraphina merge``: real market data into event logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from paraphina.cli import cli
+from paraphina.importers import SOURCES, run_import
+from paraphina.importers.common import ImportOptions
+
+
+def _progress(label: str, total: int):
+    """A click progress bar on stderr when it is a terminal; otherwise nothing."""
+    if not sys.stderr.isatty():
+        return None, None
+    bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+    bar.__enter__()
+    state = {"pos": 0}
+
+    def update(pos: int) -> None:
+        if pos > state["pos"]:
+            bar.update(pos - state["pos"])
+            state["pos"] = pos
+
+    return update, lambda: bar.__exit__(None, None, None)
+
+
+@cli.command("import")
+@click.argument("source", metavar="SOURCE")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("-o", "--out", required=True, metavar="OUT.arrow", help="The log to write.")
+@click.option("--venue", default=None, metavar="NAME", help="Venue name in the instrument table (default per source).")
+@click.option("--instrument", default=None, metavar="SYMBOL", help="Symbol to import (default: the first one seen).")
+@click.option("--tick-size", default=None, metavar="D", help="Price tick (decimal string); default per source and symbol.")
+@click.option("--lot-size", default=None, metavar="D", help="Size lot (decimal string); default per source and symbol.")
+@click.option("--skip-bad", is_flag=True, help="Count malformed lines and continue (default: stop with exit 2).")
+@click.option("--contract-size-to-base", is_flag=True, help="Convert contract sizes (Binance COIN-M) to the base asset.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def import_cmd(source, files, out, venue, instrument, tick_size, lot_size, skip_bad, contract_size_to_base, force) -> None:
+    """Import capture FILEs of one venue (in order) from SOURCE into the log OUT.arrow."""
+    opts = ImportOptions(venue=venue, instrument=instrument, tick_size=tick_size, lot_size=lot_size,
+                         skip_bad=skip_bad, contract_size_to_base=contract_size_to_base)
+    total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+    update, close = _progress(f"importing {source}", total)
+    try:
+        summary = run_import(source, list(files), out, opts, progress=update, force=force)
+    finally:
+        if close:
+            close()
+    click.echo(f"wrote {out}")
+    for line in summary.lines():
+        click.echo(line)
+
+
+import_cmd.help = (f"Import capture FILEs of one venue (in order) from SOURCE ({', '.join(SOURCES)}) into the "
+                   "log OUT.arrow. Malformed lines stop the import (exit 2) unless --skip-bad.")
+
+
+@cli.command("merge")
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.option("-o", "--out", required=True, metavar="OUT.arrow", help="The merged log to write.")
+@click.option("--timer-ms", type=int, default=0, show_default=True, metavar="N",
+              help="Add a Timer event every N ms of event time (the engine's loops run on them; 0: none).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def merge_cmd(logs, out, timer_ms, force) -> None:
+    """Merge single-venue logs into one multi-venue log ordered by ts_ns (ties: input order, then seq)."""
+    from paraphina.importers.merge import merge_logs
+
+    update, close = _progress("merging", 0)
+    try:
+        summary = merge_logs(list(logs), out, force=force, timer_ms=timer_ms, progress=update)
+    finally:
+        if close:
+            close()
+    click.echo(f"wrote {out}")
+    for line in summary:
+        click.echo(line)
+
+
+@cli.command("build-real")
+@click.argument("manifest", default="event_logs/real_manifest.toml")
+@click.option("--data", "data_dir", default=None, metavar="DIR", help="Real data directory (default: <repo>/../shared/data/real).")
+@click.option("--out-dir", default="build/real", show_default=True, metavar="DIR", help="Where the built logs go.")
+@click.option("--name", "names", multiple=True, help="Build only this log (repeatable).")
+@click.option("--force", is_flag=True, help="Replace logs that exist.")
+def build_real_cmd(manifest, data_dir, out_dir, names, force) -> None:
+    """Build the logs a real-data MANIFEST describes (sha256-checked sources, import, merge)."""
+    from pathlib import Path
+
+    from paraphina.importers.manifest import build
+
+    build(Path(manifest), Path(data_dir) if data_dir else None, Path(out_dir), list(names), force, echo=click.echo)
