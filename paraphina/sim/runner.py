@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import math
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
 import numpy as np
 
 import paraphina
@@ -94,13 +95,31 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
     """
     instruments = scenario.instruments()
     steps = steps_for_ticks(scenario, config, ticks)
-    chash = config_hash(config)
     gen = MarketGenerator(scenario, seed, timer_ms=config.loops.main_loop_interval_ms, steps=steps)
     exchange = SimExchange(instruments, [venue_params(v) for v in scenario.venues], seed=_exchange_seed(seed))
-    engine = engine_factory(config, instruments)
     session = {"source": "paraphina.sim", "scenario_id": scenario.scenario_id,
-               "scenario_version": scenario.scenario_version, "seed": seed, "policy": policy_name,
-               "config_hash": chash, "steps": steps}
+               "scenario_version": scenario.scenario_version, "seed": seed, "policy": policy_name, "steps": steps}
+    init = scenario.initial_state
+    lots = round(init.inventory / gen.lots[init.inventory_venue])
+    opening = (exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
+    r = closed_loop(gen.events(), instruments, exchange, config, policy_name, log_path, engine_factory,
+                    session=session, opening=opening, note=f"scenario={scenario.scenario_id} seed={seed} policy={policy_name}",
+                    stop_on_kill=stop_on_kill, overwrite=overwrite, actions_path=actions_path)
+    r.scenario_id, r.seed, r.steps = scenario.scenario_id, seed, gen.step_index
+    return r
+
+
+def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument], exchange: SimExchange, config: Config,
+                policy_name: str, log_path: str, engine_factory: EngineFactory, *, session: dict,
+                opening: list[ev.Event] = (), note: str = "", stop_on_kill: bool = True, overwrite: bool = False,
+                actions_path: str | None = None) -> SimResult:
+    """The engine and the simulated exchange in a loop over ``market`` events (a generator's or
+    a recorded log's), every event logged in the order it is stepped."""
+    chash = config_hash(config)
+    # The full resolved config travels with the log, so `paraphina replay` reproduces the run
+    # without being told how it was configured.
+    session = {**session, "config_hash": chash, "config": msgspec.to_builtins(config)}
+    engine = engine_factory(config, instruments)
     hasher = StreamHasher()
     actions_f = open(actions_path, "wb") if actions_path else None
     work: list[tuple[int, int, ev.Event]] = []   # (ts_ns, arrival, event): delivered in time order
@@ -135,14 +154,14 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
 
     try:
         with LogWriter.create(log_path, instruments, session, overwrite=overwrite) as writer:
-            push([ev.SessionStart(ts_ns=T0_NS, source="paraphina.sim", config_hash=chash, versions=_versions(),
-                                        note=f"scenario={scenario.scenario_id} seed={seed} policy={policy_name}")])
-            init = scenario.initial_state
-            lots = round(init.inventory / gen.lots[init.inventory_venue])
-            if lots:
-                push(exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS))
-            drain()
-            for e in gen.events():
+            first = True
+            for e in market:
+                if first:
+                    push([ev.SessionStart(ts_ns=min(e.ts_ns, T0_NS), source=session.get("source", ""), config_hash=chash,
+                                          versions=_versions(), note=note)])
+                    push(list(opening))
+                    drain()
+                    first = False
                 push(exchange.advance(e.ts_ns))
                 drain()
                 actions = step(e)
@@ -156,14 +175,37 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
         if actions_f is not None:
             actions_f.close()
     acc = exchange.venues
+    lots = [float(i.lot_size) for i in instruments]
     return SimResult(
-        log_path=log_path, scenario_id=scenario.scenario_id, seed=seed, policy=policy_name, config_hash=chash,
-        ticks=st.ticks, steps=gen.step_index, events=st.events, actions=hasher.count, sha256=hasher.hexdigest(),
+        log_path=log_path, scenario_id="", seed=0, policy=policy_name, config_hash=chash,
+        ticks=st.ticks, steps=0, events=st.events, actions=hasher.count, sha256=hasher.hexdigest(),
         summary=engine.summary(), killed_at_tick=st.killed_at_tick, max_drawdown_usd=st.max_dd,
-        pnl_finite=st.finite, positions=[a.position * gen.lots[v] for v, a in enumerate(acc)],
+        pnl_finite=st.finite, positions=[a.position * lots[v] for v, a in enumerate(acc)],
         fills=exchange.fill_count, fees=sum(a.fees for a in acc),
         funding=sum(a.funding_paid for a in acc),
     )
+
+
+MARKET_EVENTS = (ev.BookSnapshot, ev.BookDelta, ev.Trade, ev.FundingRate, ev.MarkPrice, ev.Timer, ev.BookReset, ev.GapDetected)
+
+
+def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, engine_factory: EngineFactory, *,
+                 params: Sequence[VenueParams] | None = None, overwrite: bool = False, stop_on_kill: bool = False,
+                 actions_path: str | None = None) -> SimResult:
+    """Counterfactual replay: the market of any log (recorded or simulated) with the simulated
+    exchange in the loop. Account events of the input (its own fills, acks) are dropped; the
+    exchange answers this policy's orders instead. The output log replays byte for byte."""
+    from paraphina.eventlog import LogReader
+
+    reader = LogReader(in_log)
+    instruments = reader.info.instruments
+    params = list(params) if params is not None else [VenueParams() for _ in instruments]
+    exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
+    market = (e for _, e in reader.events() if isinstance(e, MARKET_EVENTS))
+    session = {"source": "paraphina.backtest", "input": str(in_log), "policy": policy_name}
+    return closed_loop(market, instruments, exchange, config, policy_name, out_log, engine_factory, session=session,
+                       note=f"backtest of {in_log} with {policy_name}", stop_on_kill=stop_on_kill,
+                       overwrite=overwrite, actions_path=actions_path)
 
 
 class _RunState:
