@@ -1,7 +1,7 @@
 """Golden logs: pinned replays that CI re-checks, so any behaviour change is seen and explained.
 
-A manifest (TOML) lists entries, each a log, a policy and an optional config (paths relative to
-the manifest), with the pinned event count and action-stream hash, and the pinned action stream
+A manifest (TOML) lists entries, each a log, a policy and an optional config (a file relative to
+the manifest, or a preset name), with the pinned event count and action-stream hash, and the pinned action stream
 itself (small: golden logs are small) so a mismatch can show *where* the stream moved, not only
 that it did. ``update`` re-pins after an intended change and reports what moved.
 """
@@ -76,7 +76,10 @@ def save_manifest(path: str, manifest: Manifest) -> None:
 
 
 def _replay(entry: GoldenEntry, base: str, out: str):
-    cfg = load_cli_config(os.path.join(base, entry.config) if entry.config else None, entry.profile or None)
+    config = entry.config
+    if config and os.path.exists(os.path.join(base, config)):
+        config = os.path.join(base, config)  # a file beside the manifest; otherwise a preset name
+    cfg = load_cli_config(config or None, entry.profile or None)
     return replay_log(os.path.join(base, entry.log), entry.policy, cfg, out=out)
 
 

@@ -22,7 +22,9 @@ _OPTION_KEYS = ("venue", "instrument", "tick_size", "lot_size", "contract_size_t
 
 
 def default_data_dir(manifest: Path) -> Path:
-    """``<repo>/../shared/data/real`` for a manifest in ``<repo>/event_logs/``."""
+    """``$PARAPHINA_DATA_DIR``, else ``<repo>/../shared/data/real`` for a manifest in ``<repo>/event_logs/``."""
+    if os.environ.get("PARAPHINA_DATA_DIR"):
+        return Path(os.environ["PARAPHINA_DATA_DIR"])
     return manifest.resolve().parent.parent.parent / "shared" / "data" / "real"
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
+
+import tomli_w
 
 from conftest import ROOT, run_cli
 
@@ -18,6 +21,10 @@ def test_golden_check_passes():
 def test_a_behaviour_change_is_caught_with_its_first_divergence(tmp_path):
     work = tmp_path / "event_logs"
     shutil.copytree(ROOT / "event_logs", work)
+    # Only the committed sample entries: the real-data ones build from ../shared, not from a copy.
+    manifest = tomllib.loads((work / "manifest.toml").read_text())
+    manifest["golden"] = [e for e in manifest["golden"] if not e.get("optional")]
+    (work / "manifest.toml").write_text(tomli_w.dumps(manifest))
     (work / "configs" / "wide.toml").write_text("[fixed_spread]\nhalf_spread_ticks = 13\nsize = 0.5\nskew_ticks_per_unit = 4.0\n")
     r = run_cli("golden", "check", str(work / "manifest.toml"))
     assert r.returncode == 1
