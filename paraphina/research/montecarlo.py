@@ -31,6 +31,7 @@ joins shards and rejects duplicates and gaps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -232,12 +233,19 @@ def _execute_local(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, emit:
             raise
 
 
-def _execute_ray(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, address: str | None,
-                 emit: Callable) -> None:
+def _import_ray():
     try:
         import ray
     except ImportError:
         raise MCError("the ray backend needs Ray: pip install 'paraphina[ray]'") from None
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None, jobs: int):
+    """Connect to Ray (``address``, e.g. ``auto`` or ``ray://host:10001``) or start a local Ray with
+    ``jobs`` CPUs, unless Ray is already initialised; shut down only what was started here."""
+    ray = _import_ray()
     started = False
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
@@ -251,12 +259,24 @@ def _execute_ray(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, address
             raise MCError(f"ray.init({address or 'local'}) failed: {type(exc).__name__}: {exc}") from None
         started = True
     try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _execute_ray(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, address: str | None,
+                 emit: Callable) -> None:
+    with ray_session(address, jobs) as ray:
         remote = ray.remote(num_cpus=1)(_run_batch)
         fn_ref = ray.put(run_fn)
-        pending = [remote.remote(fn_ref, b) for b in _batches(tasks, jobs)]
+        first_index = {}
+        for b in _batches(tasks, jobs):
+            first_index[remote.remote(fn_ref, b)] = b[0][0]
+        pending = list(first_index)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            for ref in done:
+            for ref in sorted(done, key=first_index.__getitem__):
                 try:
                     items = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
@@ -264,9 +284,6 @@ def _execute_ray(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, address
                     raise cause or MCError(f"ray task failed: {str(exc).strip().splitlines()[-1]}") from None
                 for item in items:
                     emit(*item)
-    finally:
-        if started:
-            ray.shutdown()
 
 
 class _Progress:

@@ -43,12 +43,12 @@ def toy_candidate_run(env: Mapping[str, str], run_index: int, seed: int, *, tick
     """Toy evaluation of a candidate's env overlay (a test double for the simulator).
 
     Wider hedge band and bigger size raise both drift and volatility; the daily loss limit is the
-    kill level (scaled down by 100 so that kills happen in a few hundred ticks).
+    kill level (scaled down by 50 so that kills happen in a few hundred ticks).
     """
     band = float(env.get("PARAPHINA_HEDGE_BAND_BASE", "0.05"))
     eta = float(env.get("PARAPHINA_MM_SIZE_ETA", "1.0"))
     vol_ref = float(env.get("PARAPHINA_VOL_REF", "0.10"))
-    limit = float(env.get("PARAPHINA_DAILY_LOSS_LIMIT", "1000")) / 100.0
-    drift = 0.02 * eta + 0.2 * band
-    vol = 0.5 * eta * (1.0 + 4.0 * band) * (vol_ref / 0.10)
+    limit = float(env.get("PARAPHINA_DAILY_LOSS_LIMIT", "1000")) / 50.0
+    drift = 0.2 * eta + 2.0 * band
+    vol = 1.5 * eta * (1.0 + 4.0 * band) * (vol_ref / 0.10)
     return toy_run(run_index, seed, ticks=ticks, drift=drift, vol=vol, loss_limit=limit)

@@ -1,0 +1,1 @@
+"""Research batch harness: run the engine's command line over grids of knobs and collect metrics."""
