@@ -108,8 +108,8 @@ def tail_risk(losses: Iterable[float], level: float = DEFAULT_LEVEL) -> TailRisk
     var = worst_first[k]
     frac = m - k
     cvar = (math.fsum(worst_first[:k]) + frac * var) / m
-    # Guard the last bit: a mean of values >= var is >= var.
-    return TailRisk(level=level, var=var, cvar=max(cvar, var), tail_mass_runs=m)
+    # Guard the last bit: a mean of values in [var, worst] lies in [var, worst].
+    return TailRisk(level=level, var=var, cvar=min(max(cvar, var), worst_first[0]), tail_mass_runs=m)
 
 
 def pnl_tail_risk(pnl: Iterable[float], level: float = DEFAULT_LEVEL) -> TailRisk:
