@@ -49,7 +49,7 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
         hi = lo + 1.0
     raw = (hi - lo) / n
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= 0.75 * raw)
     first = math.ceil(lo / step - 1e-9) * step
     ticks = []
     t = first
