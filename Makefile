@@ -13,9 +13,12 @@ $(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproj
 
 install: $(STAMP)
 
+# The main job on embedded samples: simulate a 5-venue session with the heuristic, replay its log
+# byte for byte, and re-check every pinned golden replay.
 demo: $(STAMP)
+	$(VENV)/bin/paraphina run --scenario scenarios/synth_baseline.yaml --ticks 600 --log $(VENV)/demo-run.arrow --force
+	$(VENV)/bin/paraphina replay $(VENV)/demo-run.arrow --out $(VENV)/demo-run.actions
 	$(VENV)/bin/paraphina golden check event_logs/manifest.toml
-	$(VENV)/bin/paraphina replay event_logs/demo_5venue.arrow --policy fixed-spread --out $(VENV)/demo.actions
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -1,1 +1,1 @@
-"""Research batch harness: run the engine's command line over grids of knobs and collect metrics."""
+"""Research harness: batch runs, metrics, experiments (RESEARCH_CONTRACTS.md section 1)."""

@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--long-factor", type=int, default=10)
     ap.add_argument("--policies", default="fixed-spread,heuristic")
-    ap.add_argument("--config", default=os.path.join(HERE, "..", "event_logs", "configs", "btc.toml"))
+    ap.add_argument("--config", default=os.path.join(HERE, "..", "paraphina", "presets", "btc.toml"))
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     n = args.events

@@ -26,6 +26,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -235,47 +236,64 @@ class LogReader:
     def __iter__(self) -> Iterator[EventColumns]:
         return self.iter_columns()
 
-    def iter_columns(self) -> Iterator[EventColumns]:
-        info = self.info
-        expected_seq = 0
-        while True:
-            start = self._source.tell()
-            try:
-                batch, custom = self._reader.read_next_batch_with_custom_metadata()
-            except StopIteration:
-                info.closed_cleanly = self._source.tell() >= self._size and self._ends_with_eos()
-                return
-            except (pa.ArrowInvalid, OSError, pa.ArrowException) as exc:
-                what = "torn tail: the last batch is incomplete" if self._looks_torn(start) else f"unreadable batch ({_short(exc)})"
-                damage = LogDamaged(self.path, info.batches, expected_seq, what)
-                if self._looks_torn(start):
-                    info.damage = damage
+    def iter_columns(self, prefetch: bool = True) -> Iterator[EventColumns]:
+        """Batches in order. With ``prefetch`` a worker thread reads and verifies the next batch
+        while the caller works on this one (file reads and SHA-256 release the GIL); the
+        caller still sees batches strictly in order, so nothing depends on thread timing."""
+        if not prefetch:
+            while (cols := self._next_batch()) is not None:
+                yield cols
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paraphina-log-reader") as pool:
+            pending = pool.submit(self._next_batch)
+            while True:
+                cols = pending.result()
+                if cols is None:
                     return
-                raise damage from None
-            n = batch.num_rows
-            seqs = batch.column(0).to_numpy()
-            if n == 0 or seqs[0] != expected_seq or seqs[-1] != expected_seq + n - 1 or (n > 1 and not np.all(np.diff(seqs) == 1)):
-                first = int(seqs[0]) if n else expected_seq
-                raise LogDamaged(self.path, info.batches, expected_seq, f"sequence gap or disorder (expected seq {expected_seq}, batch starts at {first})")
-            if self.verify_hashes:
-                self._hash = _chain_next(self._hash, batch)
-                stored = (custom or {}).get(BATCH_HASH)
-                if stored is None or stored != self._hash.hex().encode():
-                    raise LogDamaged(self.path, info.batches, expected_seq, "checksum mismatch: the batch's bytes changed")
-            else:
-                stored = (custom or {}).get(BATCH_HASH, b"")
-                self._hash = bytes.fromhex(stored.decode()) if stored else self._hash
-            kinds = batch.column(2).to_numpy()
-            unknown = np.setdiff1d(np.unique(kinds), _KNOWN_KINDS)
-            if unknown.size:
-                at = int(seqs[int(np.flatnonzero(np.isin(kinds, unknown))[0])])
-                raise LogDamaged(self.path, info.batches, expected_seq, f"seq {at}: unknown event kind {int(unknown[0])}")
-            expected_seq += n
-            info.batches += 1
-            info.events += n
-            info.end_offset = self._source.tell()
-            info.last_hash = self._hash
-            yield batch_to_columns(batch)
+                pending = pool.submit(self._next_batch)
+                yield cols
+
+    def _next_batch(self) -> EventColumns | None:
+        """Read and check one batch; None at the end (a torn tail is recorded in ``info``)."""
+        info = self.info
+        expected_seq = info.events
+        start = self._source.tell()
+        try:
+            batch, custom = self._reader.read_next_batch_with_custom_metadata()
+        except StopIteration:
+            info.closed_cleanly = self._source.tell() >= self._size and self._ends_with_eos()
+            return None
+        except (pa.ArrowInvalid, OSError, pa.ArrowException) as exc:
+            torn = self._looks_torn(start)
+            what = "torn tail: the last batch is incomplete" if torn else f"unreadable batch ({_short(exc)})"
+            damage = LogDamaged(self.path, info.batches, expected_seq, what)
+            if torn:
+                info.damage = damage
+                return None
+            raise damage from None
+        n = batch.num_rows
+        seqs = batch.column(0).to_numpy()
+        if n == 0 or seqs[0] != expected_seq or seqs[-1] != expected_seq + n - 1 or (n > 1 and not np.all(np.diff(seqs) == 1)):
+            first = int(seqs[0]) if n else expected_seq
+            raise LogDamaged(self.path, info.batches, expected_seq, f"sequence gap or disorder (expected seq {expected_seq}, batch starts at {first})")
+        if self.verify_hashes:
+            self._hash = _chain_next(self._hash, batch)
+            stored = (custom or {}).get(BATCH_HASH)
+            if stored is None or stored != self._hash.hex().encode():
+                raise LogDamaged(self.path, info.batches, expected_seq, "checksum mismatch: the batch's bytes changed")
+        else:
+            stored = (custom or {}).get(BATCH_HASH, b"")
+            self._hash = bytes.fromhex(stored.decode()) if stored else self._hash
+        kinds = batch.column(2).to_numpy()
+        unknown = np.setdiff1d(np.unique(kinds), _KNOWN_KINDS)
+        if unknown.size:
+            at = int(seqs[int(np.flatnonzero(np.isin(kinds, unknown))[0])])
+            raise LogDamaged(self.path, info.batches, expected_seq, f"seq {at}: unknown event kind {int(unknown[0])}")
+        info.batches += 1
+        info.events += n
+        info.end_offset = self._source.tell()
+        info.last_hash = self._hash
+        return batch_to_columns(batch)
 
     def events(self) -> Iterator[tuple[int, ev.Event]]:
         """(seq, event) pairs, decoding every event (for ``cat``, tests and small tools)."""
@@ -317,7 +335,7 @@ _KNOWN_KINDS = np.array(sorted(ev.TYPE_BY_CODE), dtype=np.uint8)
 def read_info(path: str | os.PathLike) -> LogInfo:
     """Read the whole log (verifying it) and return what was learned; raises LogDamaged."""
     r = LogReader(path)
-    for cols in r.iter_columns():
+    for cols in r.iter_columns(prefetch=False):
         for i in np.flatnonzero(~np.isin(cols.kind, _HOT_KINDS)):
             raw = cols.payload[int(i)]
             if raw is None:
@@ -406,7 +424,7 @@ class LogWriter:
                   flush_interval_s: float | None = None, fsync: bool = False) -> "LogWriter":
         path = str(path)
         reader = LogReader(path)
-        for _ in reader.iter_columns():
+        for _ in reader.iter_columns(prefetch=False):
             pass
         info = reader.info
         schema = reader.schema

@@ -13,12 +13,18 @@ from paraphina.errors import UserError
 def config_options(f):
     f = click.option("--profile", default=None, help="Risk profile: conservative, balanced or aggressive.")(f)
     f = click.option("--config", "config_path", default=None, metavar="FILE",
-                     help="Config file (TOML, or YAML by extension).")(f)
+                     help="Config file (TOML, or YAML by extension), or a preset name (btc).")(f)
     return f
 
 
 def load_cli_config(config_path: str | None, profile: str | None = None, overrides: dict | None = None) -> Config:
     data = None
+    if config_path and not os.path.exists(config_path) and os.sep not in config_path and "." not in config_path:
+        from paraphina.presets import available, preset_path
+
+        if config_path not in available():
+            raise UserError(f"--config {config_path!r}: no such file, and not a preset ({', '.join(available())})")
+        config_path = str(preset_path(config_path))
     if config_path:
         try:
             with open(config_path, encoding="utf-8") as fh:

@@ -19,7 +19,8 @@ from paraphina.replay import progress_reporter, replay_log, summary_lines
 
 @cli.command()
 @click.argument("log")
-@click.option("--policy", default="fixed-spread", show_default=True, help="Policy plugin name (see `paraphina plugins`).")
+@click.option("--policy", default=None, help="Policy plugin name (see `paraphina plugins`); default: the policy the "
+              "log was recorded with, else fixed-spread.")
 @click.option("--out", default=None, metavar="ACTIONS", help="Write the action stream (JSON lines) here.")
 @config_options
 @click.option("--checkpoint-at", type=click.IntRange(min=0), default=None, metavar="N",
@@ -27,8 +28,13 @@ from paraphina.replay import progress_reporter, replay_log, summary_lines
 @click.option("--checkpoint", "checkpoint_path", default=None, metavar="FILE", help="Where --checkpoint-at writes.")
 @click.option("--resume", default=None, metavar="CHECKPOINT", help="Start from a saved state (replays the rest of LOG).")
 def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_path, resume) -> None:
-    """Replay LOG through the engine with POLICY; print the summary and the stream hash."""
-    cfg = load_cli_config(config_path, profile)
+    """Replay LOG through the engine with POLICY; print the summary and the stream hash.
+
+    Without --config and --profile, a log that carries its run's config (simulated runs,
+    backtests) is replayed with that config.
+    """
+    cfg, cfg_source = config_for_log(log, config_path, profile)
+    policy = policy or policy_for_log(log)
     update, close = progress_reporter(log)
     try:
         r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
@@ -48,7 +54,7 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
             log.warning("book_gap", more=len(r.gap_reports) - 20)
     click.echo(f"log: {r.log}")
     click.echo(f"policy: {r.policy} | plugins: {', '.join(f'{k}=={v}' for k, v in r.plugins.items())}")
-    click.echo(f"config_hash: {r.config_hash[:16]} | profile: {cfg.profile}")
+    click.echo(f"config_hash: {r.config_hash[:16]} | profile: {cfg.profile} | config: {cfg_source}")
     if r.first_seq:
         click.echo(f"resumed at seq {r.first_seq}")
     s = r.summary
@@ -61,12 +67,39 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
         click.echo(line)
 
 
+def policy_for_log(log: str) -> str:
+    """The policy a log was recorded or simulated with, else ``fixed-spread``."""
+    try:
+        return str(LogReader(log).info.session.get("policy") or "fixed-spread")
+    except Exception:  # noqa: BLE001 - an unreadable log is reported by the replay itself
+        return "fixed-spread"
+
+
+def config_for_log(log: str, config_path: str | None, profile: str | None):
+    """(config, where it came from): the flags' config, else the one embedded in the log."""
+    if config_path is None and profile is None and os.path.exists(log):
+        try:
+            embedded = LogReader(log).info.session.get("config")
+        except Exception:  # noqa: BLE001 - an unreadable log is reported by the replay itself
+            embedded = None
+        if embedded is not None:
+            import msgspec
+
+            from paraphina.config import Config
+
+            try:
+                return msgspec.convert(embedded, Config), "from the log"
+            except msgspec.ValidationError as exc:
+                raise UserError(f"{log}: the config stored in the log is not valid here: {exc}") from None
+    return load_cli_config(config_path, profile), config_path or "defaults"
+
+
 def _actions_for(path: str, policy: str, config_path: str | None, profile: str | None) -> tuple[list, str | None]:
     """Actions of ``path``: read an actions file, or replay a log with ``policy``."""
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(b"\xff\xff\xff\xff") or head[:4] == b"ARROW":
-        cfg = load_cli_config(config_path, profile)
+        cfg, _ = config_for_log(path, config_path, profile)
         fd, tmp = tempfile.mkstemp(suffix=".actions")
         os.close(fd)
         try:

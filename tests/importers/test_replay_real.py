@@ -21,7 +21,7 @@ from paraphina.replay import replay_log
 from helpers import RefBook
 from conftest import ROOT
 
-BTC = ROOT / "event_logs" / "configs" / "btc.toml"
+BTC = ROOT / "paraphina" / "presets" / "btc.toml"
 
 
 @pytest.fixture(scope="module")

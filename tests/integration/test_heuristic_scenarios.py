@@ -17,7 +17,7 @@ MID = 600_000  # ticks of 0.1: 60,000 USD
 
 
 def btc_config(**over):
-    path = ROOT / "event_logs" / "configs" / "btc.toml"
+    path = ROOT / "paraphina" / "presets" / "btc.toml"
     return load_config(parse_config_text(path.read_text(), str(path)), overrides=over)
 
 

@@ -13,7 +13,7 @@ class TestFixedSpreadConformance(PolicyConformance):
 
 class TestHeuristicConformance(PolicyConformance):
     policy_name = "heuristic"
-    config_path = str(ROOT / "event_logs" / "configs" / "btc.toml")
+    config_path = str(ROOT / "paraphina" / "presets" / "btc.toml")
 
 
 def test_plugins_lists_builtin_and_third_party():

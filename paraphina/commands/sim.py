@@ -1,0 +1,159 @@
+"""``paraphina run``, ``backtest`` and ``suite``: the simulator with the engine in the loop."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+import click
+
+from paraphina import __version__
+from paraphina.cli import cli
+from paraphina.commands.common import load_cli_config
+from paraphina.config import Config, config_hash, resolve_profile
+from paraphina.engine import Engine
+from paraphina.errors import UserError
+from paraphina.policies import load_policy
+from paraphina.presets import preset_path
+from paraphina.sim.exchange import VenueParams
+from paraphina.sim.runner import run_backtest, run_simulation
+from paraphina.sim.scenario import Scenario, load_scenario
+from paraphina.sim.suite import check_invariants, load_suite
+from paraphina.sim.summary import format_run_output
+from paraphina.telemetry import from_env
+
+CFG_VERSION = f"paraphina-{__version__}"
+
+
+def engine_factory(policy: str, observers=()):
+    def make(cfg: Config, instruments):
+        return Engine(cfg, instruments, load_policy(policy, observers))
+
+    return make
+
+
+def scenario_config(scenario: Scenario, config_path: str | None, profile: str | None) -> Config:
+    """The engine's config for a scenario: the given file (default: the ``btc`` preset, sized for
+    the simulator's BTC-like market), with each scenario venue's fees unless the file lists it."""
+    cfg = load_cli_config(config_path or str(preset_path("btc")), profile or None)
+    listed = {v.name for v in cfg.venues}
+    import msgspec
+
+    extra = [msgspec.structs.replace(cfg.venue(v.name), maker_fee_bps=v.maker_fee_bps, taker_fee_bps=v.taker_fee_bps)
+             for v in scenario.venues if v.name not in listed]
+    return msgspec.structs.replace(cfg, venues=[*cfg.venues, *extra])
+
+
+@cli.command()
+@click.option("--ticks", type=click.IntRange(min=1), default=None, help="Main-loop ticks (default: the scenario's horizon).")
+@click.option("--profile", default=None, help="Risk profile (CLI > PARAPHINA_RISK_PROFILE > scenario > balanced).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: the scenario's base seed).")
+@click.option("--scenario", "scenario_path", default=None, metavar="FILE", help="Scenario YAML (default: a calm 5-venue market).")
+@click.option("--log", "log_path", default=None, metavar="OUT.arrow", help="Where the run's event log goes (default: a temporary file).")
+@click.option("--policy", default="heuristic", show_default=True)
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
+@click.option("--force", is_flag=True, help="Overwrite --log if it exists.")
+def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force) -> None:
+    """Simulate a scenario with the engine and the simulated exchange; print the research summary."""
+    scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
+    name, source = resolve_profile(profile, os.environ, scenario.initial_state.profile if scenario_path else None)
+    click.echo(f"effective_risk_profile={name} source={source}", err=True)
+    cfg = scenario_config(scenario, config_path, name)
+    seed = scenario.seeds.base_seed if seed is None else seed
+    telemetry = from_env()
+    tmpdir = None
+    if log_path is None:
+        tmpdir = tempfile.TemporaryDirectory(prefix="paraphina-run-")
+        log_path = os.path.join(tmpdir.name, "run.arrow")
+    try:
+        r = run_simulation(scenario, cfg, policy, seed, ticks, log_path,
+                           engine_factory(policy, [telemetry] if telemetry else ()), overwrite=force)
+    finally:
+        if telemetry:
+            telemetry.close()
+        if tmpdir:
+            tmpdir.cleanup()
+    if r.killed_at_tick is not None:
+        click.echo(f"Kill switch active at tick {r.killed_at_tick} - stopping simulation early "
+                   f"(reason: {r.summary['kill_reason']}).")
+    click.echo(format_run_output(cfg_version=CFG_VERSION, cfg_hash=config_hash(cfg), profile=name, ticks=r.ticks,
+                                 seed=seed, events=r.events, actions=r.actions, sha256=r.sha256, summary=r.summary,
+                                 killed_at_tick=r.killed_at_tick), nl=False)
+
+
+@cli.command()
+@click.argument("log")
+@click.option("--policy", default="heuristic", show_default=True)
+@click.option("-o", "--out", "out", required=True, metavar="OUT.arrow", help="The backtest's own log (replays byte for byte).")
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset.")
+@click.option("--profile", default=None)
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def backtest(log, policy, out, config_path, profile, force) -> None:
+    """Replay LOG's market with the simulated exchange in the loop, counterfactually, with POLICY."""
+    cfg = load_cli_config(config_path, profile)
+    from paraphina.eventlog import LogReader
+
+    params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
+              for i in LogReader(log).info.instruments]
+    r = run_backtest(log, cfg, policy, out, engine_factory(policy), params=params, overwrite=force)
+    s = r.summary
+    click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
+    from paraphina.replay import signed
+
+    click.echo(f"events: {r.events}\nactions: {r.actions}\naction_stream_sha256: {r.sha256}")
+    click.echo(f"Daily PnL (realised / unrealised / total): {signed(s['realised'])} / {signed(s['unrealised'])} / {signed(s['total'])}")
+    click.echo(f"Kill switch: {'true' if s['kill_switch'] else 'false'}\nRisk regime: {s['risk_regime']}")
+
+
+@cli.command()
+@click.argument("suite_path", metavar="SUITE.yaml")
+@click.option("--output-dir", default="runs/suite", show_default=True)
+@click.option("--policy", default="heuristic", show_default=True)
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
+def suite(suite_path, output_dir, policy, config_path) -> None:
+    """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails."""
+    s = load_suite(suite_path)
+    os.makedirs(output_dir, exist_ok=True)
+    results = []
+    failed = 0
+    total = sum(len(r.seeds) for r in s.runs) * s.repeat_runs
+    done = 0
+    for entry in s.runs:
+        cfg = scenario_config(entry.scenario, config_path, entry.scenario.initial_state.profile)
+        for seed in entry.seeds:
+            hashes = []
+            for rep in range(s.repeat_runs):
+                log = os.path.join(output_dir, f"{entry.scenario.scenario_id}-{seed}-{rep}.arrow")
+                r = run_simulation(entry.scenario, cfg, policy, seed, s.ticks, log, engine_factory(policy), overwrite=True)
+                hashes.append(r.sha256)
+                done += 1
+                if sys.stderr.isatty():
+                    click.echo(f"\r[{done}/{total}] {entry.scenario.scenario_id} seed {seed}", err=True, nl=False)
+            fails = check_invariants(entry.invariants, r)
+            if len(set(hashes)) != 1:
+                fails.append(f"determinism: {len(set(hashes))} different action-stream hashes over {s.repeat_runs} repeats")
+            failed += bool(fails)
+            row = {"scenario": entry.scenario.scenario_id, "seed": seed, "events": r.events, "actions": r.actions,
+                   "sha256": r.sha256, "pnl_total": r.summary["total"], "kill_switch": r.summary["kill_switch"],
+                   "kill_reason": r.summary["kill_reason"], "max_drawdown_usd": r.max_drawdown_usd,
+                   "fills": r.fills, "failures": fails}
+            results.append(row)
+            with open(os.path.join(output_dir, f"{entry.scenario.scenario_id}-{seed}.json"), "w") as f:
+                json.dump(row, f, indent=2, sort_keys=True)
+            status = "FAIL" if fails else "ok"
+            click.echo(f"{status:4} {entry.scenario.scenario_id} seed={seed} pnl={r.summary['total']:+.2f} "
+                       f"kill={str(r.summary['kill_switch']).lower()} actions={r.actions}" +
+                       "".join(f"\n       {x}" for x in fails))
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    summary = {"suite_id": s.suite_id, "suite_version": s.suite_version, "policy": policy, "runs": len(results),
+               "failed": failed, "results": results}
+    with open(os.path.join(output_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+    click.echo(f"{len(results) - failed} of {len(results)} runs passed their invariants ({output_dir}/summary.json)")
+    sys.exit(1 if failed else 0)
+
+
+__all__ = ["run", "backtest", "suite", "UserError"]
