@@ -1,7 +1,7 @@
 """Experiment 03, the template experiment: risk profiles x starting inventory x repeats.
 
-grid -> EngineRunConfig per cell -> run_many -> rows -> ``exp03_stress_runs.csv`` -> aggregate per
-(profile, init_q_tao) -> ``exp03_stress_summary.csv``, both under ``runs/exp03_stress_search/``.
+grid -> EngineRunConfig per cell -> run_many -> rows -> ``exp03_stress_runs.csv`` -> ``aggregate_basic``
+per (profile, init_q_tao) -> ``exp03_stress_summary.csv``, both under ``runs/exp03_stress_search/``.
 
 Each cell runs ``paraphina run --ticks T --seed S`` with the profile's knob centres as
 ``PARAPHINA_*`` env. Repeat ``r`` uses seed ``base_seed + r`` (the reference repeats identical
@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from batch_runs.orchestrator import EngineRunConfig, results_to_dataframe, run_many, summarise_runs, write_csv
+from batch_runs.metrics import aggregate_basic, parse_daily_summary
+from batch_runs.orchestrator import EngineRunConfig, results_to_dataframe, run_many, write_csv
 
 EXPERIMENT = "exp03_stress_search"
 PROFILES = ("conservative", "balanced", "aggressive")
@@ -31,7 +32,6 @@ CENTRES: dict[str, dict[str, float]] = {
 }
 DAILY_LOSS_LIMIT = {"aggressive": 2000.0, "balanced": 5000.0, "conservative": 750.0}
 GROUP_KEYS = ("profile", "init_q_tao")
-SUMMARY_METRICS = ("pnl_realised", "pnl_unrealised", "pnl_total")
 RUNS_CSV = "exp03_stress_runs.csv"
 SUMMARY_CSV = "exp03_stress_summary.csv"
 
@@ -77,7 +77,7 @@ def run_experiment(out_dir: str | Path, base_cmd: Sequence[str], parse_metrics: 
     cfgs = build_grid(base_cmd, profiles, init_q_grid, repeats, base_seed, workdir)
     rows = results_to_dataframe(run_many(cfgs, parse_metrics, timeout_sec=timeout_sec, jobs=jobs, verbose=verbose))
     runs_csv = write_csv(rows, out / RUNS_CSV)
-    summary = summarise_runs(rows, GROUP_KEYS, SUMMARY_METRICS)
+    summary = aggregate_basic(rows, GROUP_KEYS)
     summary_csv = write_csv(summary, out / SUMMARY_CSV)
     return runs_csv, summary_csv
 
@@ -91,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=None, help="seconds per run (recorded, not raised)")
     ap.add_argument("--out", default=f"runs/{EXPERIMENT}")
     args = ap.parse_args(argv)
-    from batch_runs.metrics import parse_daily_summary  # the contract parser (batch_runs/metrics.py)
-
     runs_csv, summary_csv = run_experiment(args.out, default_command(args.ticks), parse_daily_summary,
                                            repeats=args.repeats, base_seed=args.base_seed, jobs=args.jobs,
                                            timeout_sec=args.timeout, verbose=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import subprocess
 import sys
 
 import pytest
 
 from batch_runs import exp03_stress_search as exp03
+from batch_runs.metrics import parse_daily_summary
 from batch_runs.orchestrator import (
     EngineRunConfig,
     results_to_dataframe,
@@ -20,24 +20,7 @@ from batch_runs.orchestrator import (
     write_csv,
 )
 
-# A local stand-in for batch_runs.metrics.parse_daily_summary (same contract regexes), so these
-# tests do not depend on the other branch.
-PNL_RE = re.compile(r"Daily PnL \(realised\s*/\s*unrealised\s*/\s*total\):\s*(?P<realised>[+-]?\d+(?:\.\d+)?)\s*/"
-                    r"\s*(?P<unrealised>[+-]?\d+(?:\.\d+)?)\s*/\s*(?P<total>[+-]?\d+(?:\.\d+)?)", re.IGNORECASE)
-KILL_RE = re.compile(r"Kill\s*switch(?:\s*active)?\s*[:=]\s*(?P<val>true|false)", re.IGNORECASE)
-
-
-def parse(stdout: str) -> dict:
-    pnl = list(PNL_RE.finditer(stdout))
-    kill = list(KILL_RE.finditer(stdout))
-    out = {"pnl_realised": math.nan, "pnl_unrealised": math.nan, "pnl_total": math.nan, "kill_switch": False}
-    if pnl:
-        m = pnl[-1]
-        out.update(pnl_realised=float(m["realised"]), pnl_unrealised=float(m["unrealised"]),
-                   pnl_total=float(m["total"]))
-    if kill:
-        out["kill_switch"] = kill[-1]["val"].lower() == "true"
-    return out
+parse = parse_daily_summary  # the contract parser (batch_runs/metrics.py)
 
 
 # Fake engine: PnL = init_q_tao + seed, killed when init_q_tao < -30. Prints the contract block.
@@ -140,10 +123,9 @@ def _paraphina_run_available() -> bool:
 def test_exp03_with_real_engine(tmp_path):
     if not _paraphina_run_available():
         pytest.skip("`paraphina run` does not exist on this branch yet")
-    pytest.importorskip("batch_runs.metrics", reason="batch_runs/metrics.py not merged yet")
-    from batch_runs.metrics import parse_daily_summary
-
-    runs_csv, _ = exp03.run_experiment(tmp_path, exp03.default_command(100), parse_daily_summary,
-                                       profiles=("balanced",), init_q_grid=(0.0,), repeats=1)
-    row = next(csv.DictReader(runs_csv.open()))
-    assert row["returncode"] == "0" and row["pnl_total"] not in ("", "nan")
+    runs_csv, summary_csv = exp03.run_experiment(tmp_path, exp03.default_command(50), parse_daily_summary,
+                                                 profiles=("balanced",), init_q_grid=(0.0,), repeats=2, jobs=2)
+    rows = list(csv.DictReader(runs_csv.open()))
+    assert [r["returncode"] for r in rows] == ["0", "0"], rows
+    assert all(r["pnl_total"] not in ("", "nan") for r in rows)
+    assert next(csv.DictReader(summary_csv.open()))["num_runs"] == "2"
