@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP) bench-import
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench_mc.py
 
 bench-import: $(STAMP)
 	$(PY) benchmarks/bench_import.py

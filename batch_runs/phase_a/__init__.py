@@ -1,0 +1,1 @@
+"""Phase A: seeded candidate search, Monte Carlo per candidate, Pareto frontier, promotion per tier."""

@@ -1,0 +1,95 @@
+"""``python -m batch_runs.phase_a``: run a Phase A study from one command.
+
+Example (a synthetic smoke study with the toy evaluate function)::
+
+    python -m batch_runs.phase_a --study-dir runs/phaseA_smoke --seed 7 --candidates 4 --runs 20 \\
+        --evaluate paraphina.research.toy:toy_candidate_run
+
+Exit 0 when the study finished and its evidence tree verifies, 3 when verification failed,
+2 on bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from paraphina.errors import UserError
+
+from batch_runs.phase_a.pipeline import run_study
+from batch_runs.phase_a.spec import DEFAULT_BUDGETS, DEFAULT_KNOBS, SpecError, load_budgets, load_knob_spec
+
+
+def resolve_function(spec: str):
+    """``module:function`` to the function; SpecError in one line otherwise."""
+    mod_name, _, attr = spec.partition(":")
+    if not mod_name or not attr:
+        raise SpecError(f"--evaluate {spec!r}: expected module:function")
+    try:
+        obj = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise SpecError(f"--evaluate {spec!r}: cannot import {mod_name} ({exc})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise SpecError(f"--evaluate {spec!r}: {mod_name} has no {attr}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise SpecError(f"--evaluate {spec!r}: not callable")
+    return obj
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(prog="python -m batch_runs.phase_a", description="Phase A promotion study.")
+    ap.add_argument("--study-dir", required=True)
+    ap.add_argument("--study-name", default="study")
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--candidates", type=int, default=8)
+    ap.add_argument("--runs", type=int, default=50, help="Monte Carlo runs per candidate")
+    ap.add_argument("--knobs", default=str(DEFAULT_KNOBS), help="knob ranges (YAML or TOML)")
+    ap.add_argument("--budgets", default=str(DEFAULT_BUDGETS), help="risk budgets per tier (YAML)")
+    ap.add_argument("--evaluate", required=True,
+                    help="module:function, evaluate(env, run_index, seed) -> dict for one simulated run")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--backend", choices=("local", "ray"), default="local")
+    ap.add_argument("--ray-address", default=None)
+    ap.add_argument("--no-report", action="store_true")
+    args = ap.parse_args(argv)
+    # The recorded command names the study directory generically so that two identical studies in
+    # different directories have identical artefacts.
+    recorded = []
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            recorded.append("STUDY_DIR")
+        elif a == "--study-dir":
+            recorded.append(a)
+            skip = True
+        elif a.startswith("--study-dir="):
+            recorded.append("--study-dir=STUDY_DIR")
+        else:
+            recorded.append(a)
+    try:
+        spec = load_knob_spec(args.knobs)
+        alpha, budgets = load_budgets(args.budgets)
+        evaluate = resolve_function(args.evaluate)
+        res = run_study(args.study_dir, evaluate, seed=args.seed, candidates=args.candidates, runs=args.runs,
+                        knob_spec=spec, alpha=alpha, budgets=budgets, study_name=args.study_name, jobs=args.jobs,
+                        backend=args.backend, ray_address=args.ray_address,
+                        commands=[" ".join(["python -m batch_runs.phase_a", *recorded])],
+                        report=not args.no_report)
+    except UserError as exc:
+        print(f"phase_a: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"study: {res.study_dir} ({res.trials} trials)")
+    print(f"pareto: {len(res.pareto)} candidates: {', '.join(res.pareto)}")
+    for tier, cid in res.winners.items():
+        print(f"tier {tier}: {cid or 'no winner'}")
+    print(f"evidence: {'verified' if res.evidence_ok else 'FAILED'}")
+    return 0 if res.evidence_ok else 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Phase A promotion pipeline: candidates -> Monte Carlo each -> Pareto -> per-tier winners.
+
+One injected function evaluates a candidate for one run: ``evaluate(env, run_index, seed) ->
+dict`` (the Monte Carlo ``run_fn`` contract of :mod:`paraphina.research.montecarlo`, with the
+candidate's ``PARAPHINA_*`` overlay first). The simulator provides the real one; tests use
+``paraphina.research.toy.toy_candidate_run``. For ``jobs > 1`` or Ray it must be picklable
+(a module-level function).
+
+Study directory (every path in every artefact is relative to it; no timestamps, no absolute
+paths, so a fixed seed gives byte-identical artefacts)::
+
+    study.json                      inputs: seed, counts, knob spec, budgets, evaluate function
+    trials/<trial_id>/candidate.env the candidate's overlay
+    trials/<trial_id>/mc/           Monte Carlo output with its own evidence pack
+    trials.jsonl                    one line per trial, sorted by trial_id
+    pareto.json, pareto.csv         the frontier (sorted by candidate_id)
+    promotion.json                  per tier: winner or why none
+    promoted/<tier>/phaseA_<study>.env, promoted/<tier>/PROMOTION_RECORD.json
+    report.html                     plots (paraphina.research.report)
+    evidence_pack/                  seals the whole tree (nested packs included)
+
+Seeds: candidates come from ``numpy.random.default_rng(seed)``; every trial's Monte Carlo uses
+the *same* base seed ``seed`` (common random numbers: candidates meet the same market paths, so
+their differences are the knobs', not the noise's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from batch_runs.orchestrator import write_csv
+from batch_runs.phase_a.spec import (
+    Candidate,
+    KnobSpec,
+    SpecError,
+    env_file_text,
+    generate_candidates,
+)
+from paraphina.config import ConfigError, config_hash, load_config
+from paraphina.research import stats
+from paraphina.research.evidence import (
+    EXIT_OK,
+    canonical_json,
+    verify_evidence,
+    versions,
+    write_atomic,
+    write_evidence_pack,
+)
+from paraphina.research.montecarlo import SEED_RULE, ray_session, run_mc
+
+EvaluateFn = Callable[[Mapping[str, str], int, int], Mapping[str, Any]]
+STUDY_SCHEMA = 1
+RECORD_SCHEMA = 3
+
+
+class StudyResult(msgspec.Struct, frozen=True, kw_only=True):
+    study_dir: str
+    trials: int
+    pareto: tuple[str, ...]  # candidate ids
+    winners: dict[str, str | None]  # tier -> candidate id
+    evidence_ok: bool
+
+
+def function_name(fn: Callable) -> str:
+    """``module:qualname`` of a function (through functools.partial)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def trial_id(i: int, cand: Candidate) -> str:
+    return f"trial_{i:04d}_{cand.candidate_id}"
+
+
+def resolved_config_hash(env: Mapping[str, str]) -> str:
+    """Hash of the paraphina Config this overlay resolves to (knobs the config does not know yet
+    are ignored by it; ``candidate_hash`` covers the full overlay)."""
+    try:
+        return config_hash(load_config(None, dict(env), None))
+    except ConfigError as exc:
+        raise SpecError(f"candidate overlay does not make a valid config: {exc}") from None
+
+
+def _score(cid: str, summary: Mapping[str, Any]) -> stats.CandidateScore:
+    return stats.CandidateScore(key=cid, mean_pnl=summary["pnl"]["mean"], kill_ucb=summary["kill"]["ucb"],
+                                dd_cvar=summary["max_drawdown"]["cvar"], pnl_lcb=summary["pnl"]["lcb"])
+
+
+def _metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
+    p, d, k = summary["pnl"], summary["max_drawdown"], summary["kill"]
+    return {"pnl_mean": p["mean"], "pnl_stdev": p["std"], "pnl_var": p["var"], "pnl_cvar": p["cvar"],
+            "pnl_lcb": p["lcb"], "dd_mean": d["mean"], "dd_var": d["var"], "dd_cvar": d["cvar"],
+            "kill_rate": k["probability"], "kill_k": k["count"], "kill_n": k["runs"], "kill_ucb": k["ucb"],
+            "kill_ci_lower": k["ci_lower"], "kill_ci_upper": k["ci_upper"]}
+
+
+def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candidates: int, runs: int,
+              knob_spec: KnobSpec, alpha: float, budgets: Mapping[str, stats.Budget], study_name: str = "study",
+              jobs: int = 1, backend: str = "local", ray_address: str | None = None,
+              commands: Sequence[str] = (), progress: bool | None = None, report: bool = True) -> StudyResult:
+    """Run a whole Phase A study into ``study_dir`` (resumable: finished Monte Carlo runs are kept)."""
+    out = Path(study_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    level = 1.0 - alpha
+    inputs = {
+        "schema_version": STUDY_SCHEMA,
+        "study_name": study_name,
+        "seed": seed,
+        "candidates": candidates,
+        "runs": runs,
+        "alpha": alpha,
+        "knob_spec": msgspec.to_builtins(knob_spec),
+        "budgets": {t: msgspec.to_builtins(b) for t, b in budgets.items()},
+        "evaluate": function_name(evaluate),
+        "seeds": {"candidates": f"numpy.random.default_rng({seed})", "mc_base_seed": seed, "mc_rule": SEED_RULE},
+        "versions": versions(),
+    }
+    study_json = out / "study.json"
+    if study_json.exists():
+        have = json.loads(study_json.read_text(encoding="utf-8"))
+        if have != json.loads(canonical_json(inputs)):
+            raise SpecError(f"{study_json}: this directory holds a different study; use another --study-dir")
+    write_atomic(study_json, canonical_json(inputs))
+
+    cands = generate_candidates(knob_spec, candidates, seed)
+    trial_rows: list[dict[str, Any]] = []
+    scores: list[stats.CandidateScore] = []
+    by_id: dict[str, tuple[str, Candidate, dict[str, Any]]] = {}
+    session = ray_session(ray_address, jobs) if backend == "ray" else contextlib.nullcontext()
+    with session:
+        for i, cand in enumerate(cands):
+            tid = trial_id(i, cand)
+            tdir = out / "trials" / tid
+            env_text = env_file_text(cand.env, [f"paraphina Phase A candidate {cand.candidate_id} ({tid})"])
+            write_atomic(tdir / "candidate.env", env_text)
+            cfg_hash = resolved_config_hash(cand.env)
+            res = run_mc(functools.partial(evaluate, cand.env), runs, seed, jobs=jobs, backend=backend,
+                         output_dir=tdir / "mc", ray_address=ray_address, level=level, alpha=alpha,
+                         progress=progress,
+                         config_extra={"candidate_id": cand.candidate_id, "evaluate": function_name(evaluate)},
+                         manifest_extra={"config_hash": cfg_hash, "commands": list(commands),
+                                         "candidate_id": cand.candidate_id, "env_overlay": cand.env})
+            verified = verify_evidence(tdir / "mc").code == EXIT_OK
+            score = _score(cand.candidate_id, res.summary)
+            valid = verified and stats.is_valid(score)
+            if valid:
+                scores.append(score)
+            row = {"trial_id": tid, "candidate_id": cand.candidate_id, "profile": cand.profile, "env": cand.env,
+                   "config_hash": cfg_hash, "mc_base_seed": seed, "runs": runs, "evidence_verified": verified,
+                   "valid": valid, "metrics": _metrics(res.summary)}
+            trial_rows.append(row)
+            by_id[cand.candidate_id] = (tid, cand, row)
+    trial_rows.sort(key=lambda r: r["trial_id"])
+    write_atomic(out / "trials.jsonl", "".join(canonical_json(r, indent=None) + "\n" for r in trial_rows))
+
+    frontier = stats.pareto_frontier(scores)
+    front_ids = [s.key for s in frontier]
+    pareto_rows = []
+    for rank, s in enumerate(sorted(frontier, key=stats.winner_sort_key), 1):
+        tid, cand, row = by_id[s.key]
+        pareto_rows.append({"candidate_id": s.key, "trial_id": tid, "profile": cand.profile, "pareto_rank": rank,
+                            "mean_pnl": s.mean_pnl, "kill_ucb": s.kill_ucb, "dd_cvar": s.dd_cvar, "pnl_lcb": s.pnl_lcb,
+                            "kill_k": row["metrics"]["kill_k"], "kill_n": row["metrics"]["kill_n"]})
+    pareto_rows.sort(key=lambda r: r["candidate_id"])
+    write_atomic(out / "pareto.json", canonical_json({
+        "schema_version": 1, "pareto_size": len(pareto_rows),
+        "objectives": {"mean_pnl": "max", "kill_ucb": "min", "dd_cvar": "min"},
+        "rank": "pareto_rank orders the frontier by the winner tie-breaks (-mean_pnl, dd_cvar, kill_ucb, candidate_id)",
+        "candidates": pareto_rows}))
+    write_csv([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()} for r in pareto_rows],
+              out / "pareto.csv",
+              columns=["pareto_rank", "candidate_id", "trial_id", "profile", "mean_pnl", "kill_ucb", "dd_cvar",
+                       "pnl_lcb", "kill_k", "kill_n"])
+
+    winners: dict[str, str | None] = {}
+    promotion: dict[str, Any] = {}
+    for tier, budget in budgets.items():
+        win = stats.pick_winner(scores, budget)
+        if win is None:
+            winners[tier] = None
+            promotion[tier] = {"winner": None, "reason": "no valid candidate passes this tier's budget",
+                               "budget": msgspec.to_builtins(budget)}
+            continue
+        winners[tier] = win.key
+        tid, cand, row = by_id[win.key]
+        m = row["metrics"]
+        env_text = env_file_text(cand.env, [
+            f"paraphina promoted preset: tier={tier} study={study_name} candidate={cand.candidate_id} trial={tid}",
+            f"Metrics: pnl={m['pnl_mean']:.4f}, pnl_lcb={m['pnl_lcb']:.4f}, kill_ucb={m['kill_ucb']:.4f}, "
+            f"dd_cvar={m['dd_cvar']:.4f}",
+        ])
+        pdir = out / "promoted" / tier
+        env_name = f"phaseA_{study_name}.env"
+        write_atomic(pdir / env_name, env_text)
+        record = {
+            "schema_version": RECORD_SCHEMA,
+            "study_name": study_name,
+            "tier": tier,
+            "candidate_id": cand.candidate_id,
+            "candidate_hash": hashlib.sha256(env_text.encode("utf-8")).hexdigest(),
+            "preset_file": f"promoted/{tier}/{env_name}",
+            "trial_id": tid,
+            "trial_dir": f"trials/{tid}",
+            "config_hash": row["config_hash"],
+            "env_overlay": cand.env,
+            "commands_run": list(commands),
+            "evaluate": function_name(evaluate),
+            "seeds": {"study_seed": seed, "mc_base_seed": seed, "runs": runs, "mc_rule": SEED_RULE},
+            "evidence_verified": row["evidence_verified"],
+            "on_pareto_frontier": win.key in front_ids,
+            "budget": msgspec.to_builtins(budget),
+            "metrics": m,
+            "statistics": {
+                "alpha": alpha,
+                "methods": {"kill_ucb": "wilson one-sided", "pnl_lcb": "normal (sample std)",
+                            "cvar": "Acerbi-Tasche expected shortfall of losses"},
+                "z_source": "statistics.NormalDist().inv_cdf",
+                "description": "pass = kill_ucb <= max_kill_ucb and dd_cvar <= max_dd_cvar and pnl_lcb >= "
+                               "min_pnl_lcb_usd (inclusive); winner = best by (-mean_pnl, dd_cvar, kill_ucb, "
+                               "candidate_id)",
+            },
+            "suites_passed": None,  # scenario suites are not wired into Phase A yet
+            "versions": versions(),
+        }
+        write_atomic(pdir / "PROMOTION_RECORD.json", canonical_json(record))
+        promotion[tier] = {"winner": cand.candidate_id, "trial_id": tid, "preset_file": record["preset_file"]}
+    write_atomic(out / "promotion.json", canonical_json({"schema_version": 1, "tiers": promotion}))
+    if report:
+        from paraphina.research.report import render_report
+
+        write_atomic(out / "report.html", render_report(out))
+    write_evidence_pack(out, {"seeds": inputs["seeds"], "commands": list(commands),
+                              "study_name": study_name, "evaluate": function_name(evaluate)})
+    ok = verify_evidence(out, recursive=True).code == EXIT_OK
+    return StudyResult(study_dir=str(out), trials=len(cands), pareto=tuple(front_ids), winners=winners,
+                       evidence_ok=ok)
+

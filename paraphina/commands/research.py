@@ -1,0 +1,136 @@
+"""Research commands: ``verify-evidence``, ``report``, ``mc-merge``; and the Monte Carlo command body.
+
+``paraphina mc`` needs the simulator's run function, so it is wired where the simulator lives:
+decorate a click command with :func:`mc_options` and call :func:`mc_command_impl` with the run
+function, e.g.::
+
+    @cli.command("mc")
+    @click.option("--scenario", required=True)
+    @mc_options
+    def mc(scenario, **kw):
+        run_fn = functools.partial(simulate_one_run, scenario_path=scenario)  # (run_index, seed) -> dict
+        sys.exit(mc_command_impl(run_fn, config_extra={"scenario": scenario}, **kw))
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from paraphina import __version__
+from paraphina.cli import cli
+from paraphina.errors import UserError
+from paraphina.research.evidence import EXIT_OK, verify_evidence, write_atomic
+
+
+@cli.command("verify-evidence")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--recursive", "-r", is_flag=True, help="Verify every evidence_pack found below DIRECTORY.")
+def verify_evidence_cmd(directory: Path, recursive: bool) -> None:
+    """Check an evidence pack: exit 0 ok, 3 a file is modified, missing or unexpected, 2 error."""
+    rep = verify_evidence(directory, recursive=recursive)
+    for p in rep.problems:
+        click.echo(p, err=True)
+    if rep.code == EXIT_OK:
+        click.echo(f"ok: {len(rep.packs)} evidence pack{'s' if len(rep.packs) != 1 else ''} verified")
+    else:
+        click.echo(f"{'MISMATCH' if rep.code == 3 else 'ERROR'}: {len(rep.problems)} problem(s) "
+                   f"in {len(rep.packs)} pack(s)", err=True)
+    sys.exit(rep.code)
+
+
+@cli.command("report")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output HTML (default: DIRECTORY/report.html).")
+def report_cmd(directory: Path, out: Path | None) -> None:
+    """Render a Monte Carlo or Phase A study directory as an HTML page with plots."""
+    from paraphina.research.report import render_report
+
+    if not directory.is_dir():
+        raise UserError(f"{directory}: not a directory")
+    page = render_report(directory)
+    out = out or directory / "report.html"
+    try:
+        write_atomic(out, page)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write ({exc.strerror})") from None
+    click.echo(f"Wrote: {out}")
+
+
+@cli.command("mc-merge")
+@click.argument("shards", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the merged Monte Carlo (must not already hold runs).")
+def mc_merge_cmd(shards: tuple[Path, ...], out: Path) -> None:
+    """Join Monte Carlo shard directories; rejects duplicate and missing run indices (exit 2)."""
+    from paraphina.research.montecarlo import format_summary, merge_shards
+
+    summary = merge_shards(shards, out, manifest_extra={"commands": [_command_line()],
+                                                        "merged_from": [str(s) for s in shards]})
+    for line in format_summary(summary):
+        click.echo(line)
+    for name in ("mc_runs.jsonl", "mc_summary.json", "evidence_pack/SHA256SUMS"):
+        click.echo(f"Wrote: {out / name}")
+
+
+def _command_line() -> str:
+    return " ".join(["paraphina", *sys.argv[1:]])
+
+
+def mc_options(f):
+    """The Monte Carlo flags; the decorated command receives them as keyword arguments matching
+    :func:`mc_command_impl`."""
+    opts = [
+        click.option("--runs", type=int, default=50, show_default=True, help="Total runs of the Monte Carlo."),
+        click.option("--seed", type=int, default=1, show_default=True, help="Base seed (run seeds derive from it)."),
+        click.option("--jobs", type=int, default=1, show_default=True, help="Parallel workers (1 = inline)."),
+        click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True),
+        click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray)."),
+        click.option("--output-dir", default="runs/mc", show_default=True, type=click.Path(file_okay=False)),
+        click.option("--run-start-index", "start_index", type=int, default=0, show_default=True,
+                     help="First run index of this shard."),
+        click.option("--run-count", "count", type=int, default=None, help="Runs in this shard (default: to the end)."),
+        click.option("--quiet", is_flag=True, help="Only errors."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str = "local",
+                    ray_address: str | None = None, output_dir: str = "runs/mc", start_index: int = 0,
+                    count: int | None = None, quiet: bool = False, config_hash: str | None = None,
+                    config_extra: Mapping[str, Any] | None = None, commands: Sequence[str] | None = None) -> int:
+    """Everything ``paraphina mc`` does except simulating: run, summarise, print, evidence.
+
+    ``run_fn(run_index, seed) -> dict`` is one simulated run (see paraphina.research.montecarlo).
+    Returns the exit code (0). Errors raise UserError subclasses (the CLI prints one line, exit 2).
+    """
+    from paraphina.research.montecarlo import format_summary, run_mc
+
+    end = start_index + (count if count is not None else runs - start_index)
+    if not quiet:
+        click.echo(f"paraphina-mc v{__version__} | runs={runs} | range=[{start_index},{end}) | seed={seed} | "
+                   f"backend={backend} | jobs={jobs}")
+    extra: dict[str, Any] = {"commands": list(commands) if commands is not None else [_command_line()]}
+    if config_hash is not None:
+        extra["config_hash"] = config_hash
+    cfg_extra = dict(config_extra or {})
+    if config_hash is not None:
+        cfg_extra.setdefault("config_hash", config_hash)
+    res = run_mc(run_fn, runs, seed, jobs=jobs, backend=backend, output_dir=output_dir, start_index=start_index,
+                 count=count, ray_address=ray_address, progress=None if not quiet else False,
+                 manifest_extra=extra, config_extra=cfg_extra)
+    if not quiet:
+        if res.runs_skipped:
+            click.echo(f"resumed: {res.runs_skipped} runs already present, {res.runs_executed} run now")
+        for line in format_summary(res.summary):
+            click.echo(line)
+        for name in ("mc_runs.jsonl", "mc_summary.json", "evidence_pack/SHA256SUMS"):
+            click.echo(f"Wrote: {Path(output_dir) / name}")
+    return 0

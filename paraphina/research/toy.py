@@ -1,0 +1,54 @@
+"""A toy stand-in for one simulated run: a seeded random-walk PnL with a loss-limit kill.
+
+This is NOT the market simulator. It exists so the Monte Carlo driver, the promotion pipeline,
+the benchmarks and the tests can run before (and independently of) ``paraphina run``; its numbers
+mean nothing about the strategy. It has exactly the plug-in signatures the real simulator will
+provide:
+
+* ``toy_run(run_index, seed, *, ticks, drift, vol, loss_limit) -> dict`` (bind the keywords with
+  :func:`functools.partial` to get a ``run_fn``);
+* ``toy_candidate_run(env, run_index, seed, *, ticks) -> dict``: an ``evaluate`` function for the
+  promotion pipeline, mapping a few ``PARAPHINA_*`` knobs onto drift, volatility and loss limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def toy_run(run_index: int, seed: int, *, ticks: int = 200, drift: float = 0.05, vol: float = 1.0,
+            loss_limit: float = 25.0) -> dict:
+    """One toy run: PnL steps ~ N(drift, vol); killed (and stopped) when PnL <= -loss_limit."""
+    rng = np.random.default_rng(seed)
+    path = np.cumsum(rng.normal(drift, vol, size=ticks))
+    below = np.flatnonzero(path <= -loss_limit)
+    kill = below.size > 0
+    executed = int(below[0]) + 1 if kill else ticks
+    path = path[:executed]
+    peak = np.maximum.accumulate(np.concatenate(([0.0], path)))
+    dd = float(np.max(peak[1:] - path)) if executed else 0.0
+    return {
+        "pnl": float(path[-1]) if executed else 0.0,
+        "max_drawdown": max(dd, 0.0),
+        "kill": bool(kill),
+        "kill_reason": "PnlHardBreach" if kill else None,
+        "ticks": executed,
+        "kill_tick": int(below[0]) if kill else None,
+    }
+
+
+def toy_candidate_run(env: Mapping[str, str], run_index: int, seed: int, *, ticks: int = 200) -> dict:
+    """Toy evaluation of a candidate's env overlay (a test double for the simulator).
+
+    Wider hedge band and bigger size raise both drift and volatility; the daily loss limit is the
+    kill level (scaled down by 50 so that kills happen in a few hundred ticks).
+    """
+    band = float(env.get("PARAPHINA_HEDGE_BAND_BASE", "0.05"))
+    eta = float(env.get("PARAPHINA_MM_SIZE_ETA", "1.0"))
+    vol_ref = float(env.get("PARAPHINA_VOL_REF", "0.10"))
+    limit = float(env.get("PARAPHINA_DAILY_LOSS_LIMIT", "1000")) / 50.0
+    drift = 0.2 * eta + 2.0 * band
+    vol = 1.5 * eta * (1.0 + 4.0 * band) * (vol_ref / 0.10)
+    return toy_run(run_index, seed, ticks=ticks, drift=drift, vol=vol, loss_limit=limit)
