@@ -3,3 +3,4 @@
 from paraphina.commands import golden, log, plugins, replay, sim  # noqa: F401
 from paraphina.commands import data  # noqa: F401
 from paraphina.commands import rl  # noqa: F401
+from paraphina.commands import shadow  # noqa: F401
