@@ -72,7 +72,8 @@ MAX_OFFSET_TICKS = 10.0
 OFFSET_TICKS = (-MAX_OFFSET_TICKS, MAX_OFFSET_TICKS)
 HEDGE_SCALE = (0.0, 1.0)
 WEIGHT = (0.0, 1.0)
-ACTION_QUANTUM = 1e-6
+ACTION_DIGITS = 6
+ACTION_QUANTUM = 10.0 ** -ACTION_DIGITS
 
 
 def obs_dim(n_venues: int) -> int:
@@ -122,8 +123,8 @@ def identity_action(n_venues: int, hedge_weights: Sequence[float] | None = None)
 
 
 def _q(x: float) -> float:
-    # Round to the quantum; "+ 0.0" turns -0.0 into 0.0 so equal actions encode equally.
-    return round(x / ACTION_QUANTUM) * ACTION_QUANTUM + 0.0
+    # Round to the quantum (decimal rounding, so 0.2 stays 0.2); "+ 0.0" turns -0.0 into 0.0.
+    return round(x, ACTION_DIGITS) + 0.0
 
 
 def _clip(x: float, bounds: tuple[float, float]) -> float:
