@@ -6,17 +6,12 @@ reason. The Makefile installs the extra, so CI runs them.
 
 from __future__ import annotations
 
-import importlib.util
 from types import SimpleNamespace
 
 import pytest
 
-RL_MISSING = [m for m in ("onnxruntime", "onnx", "gymnasium") if importlib.util.find_spec(m) is None]
-RL_SKIP_REASON = f"RL tests need the rl extra ({', '.join(RL_MISSING)} missing): pip install 'paraphina[rl]'"
-needs_rl = pytest.mark.skipif(bool(RL_MISSING), reason=RL_SKIP_REASON)
+from rltools import RL_MISSING, RL_SKIP_REASON, SIM_TICKS
 
-N_VENUES = 5
-SIM_TICKS = 160
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +42,3 @@ def bc_run(tmp_path_factory):
     card = behaviour_clone(str(out), seeds=2, holdout=2, ticks=120, epochs=150, hidden=16)
     return SimpleNamespace(dir=out, model=str(out / "model.onnx"), card=card)
 
-
-def write_model(path, values, n_venues: int = N_VENUES) -> str:
-    from paraphina.rl.export import constant_model
-    from paraphina.rl.schema import obs_dim
-
-    with open(path, "wb") as f:
-        f.write(constant_model(values, obs_dim(n_venues)))
-    return str(path)
