@@ -181,12 +181,6 @@ def action_ok(a: KnobAction, n_venues: int) -> bool:
     return inside and abs(math.fsum(a.hedge_weights) - 1.0) <= n * ACTION_QUANTUM
 
 
-def _norm(x: float) -> float:
-    if not math.isfinite(x):
-        return 0.0
-    return -OBS_CLIP if x < -OBS_CLIP else (OBS_CLIP if x > OBS_CLIP else x)
-
-
 def _ratio(x: float, limit: float) -> float:
     return x / limit if limit > 0.0 else 0.0
 
@@ -233,7 +227,8 @@ def observation_list(model, venue_inputs: Sequence, config) -> list[float]:
             1.0 if status == WARNING else 0.0,
             1.0 if status in (DISABLED, NOT_YET_AVAILABLE) else 0.0,
         ]
-    return [_norm(float(x)) for x in out]
+    lo, hi = -OBS_CLIP, OBS_CLIP
+    return [0.0 if not math.isfinite(x) else (lo if x < lo else (hi if x > hi else float(x))) for x in out]
 
 
 def observation(model, venue_inputs: Sequence, config) -> np.ndarray:
