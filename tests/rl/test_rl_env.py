@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from rltools import needs_rl
+from rltools import bc_run, needs_rl, sim_log  # noqa: F401 - fixtures
 
 pytestmark = needs_rl
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rltools import N_VENUES, needs_rl, write_model
+from rltools import N_VENUES, needs_rl, sim_log, write_model  # noqa: F401 - fixtures
 
 pytestmark = needs_rl
 V = N_VENUES

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rltools import sim_log  # noqa: F401 - fixture
+
 from paraphina.rl.schema import (
     ACTION_QUANTUM,
     GLOBAL_FIELDS,

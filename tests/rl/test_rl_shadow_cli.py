@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from rltools import needs_rl, run_cli
+from rltools import bc_run, needs_rl, run_cli, sim_log  # noqa: F401 - fixtures
 
 pytestmark = needs_rl
 
