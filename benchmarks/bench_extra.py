@@ -24,6 +24,17 @@ def main() -> None:
         dt = time.perf_counter() - t0
     print(f"simulate 5 venues, heuristic, {r.ticks} ticks\t{r.ticks / dt:,.0f} ticks/s ({r.events / dt:,.0f} events/s, "
           f"{r.fills} fills, {r.actions} actions)")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("onnx inference per tick	skipped (onnxruntime not installed: pip install 'paraphina[rl]')")
+    else:
+        import sys
+
+        sys.path.insert(0, HERE)
+        import bench_rl
+
+        bench_rl.main()
 
 
 if __name__ == "__main__":

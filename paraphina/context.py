@@ -52,13 +52,13 @@ class TickContext:
 
     __slots__ = ("now_ns", "seq", "tick_index", "config", "instruments", "_venues", "fair_value",
                  "fv_available", "position", "risk_regime", "state", "books", "memory", "model",
-                 "venue_inputs")
+                 "venue_inputs", "policy_fault")
 
     def __init__(self, *, now_ns: int, seq: int, tick_index: int, config: Config,
                  instruments: list[Instrument], venues: list[VenueView] | Callable[[], list[VenueView]],
                  fair_value: float | None,
                  fv_available: bool, position: float, risk_regime: str, state: Any, books: Any,
-                 memory: dict, model: Any = None, venue_inputs: Any = ()) -> None:
+                 memory: dict, model: Any = None, venue_inputs: Any = (), policy_fault: bool = False) -> None:
         self.now_ns = now_ns
         self.seq = seq
         self.tick_index = tick_index
@@ -74,6 +74,10 @@ class TickContext:
         self.memory = memory
         self.model = model                # the core's TickModel of this tick (fair value, vol, risk)
         self.venue_inputs = venue_inputs  # per-venue strategy inputs (paraphina.strategy.common.VenueInput)
+        # True when a PolicyFault event for this policy arrived since the previous main tick: a
+        # live or shadow runner recorded that the policy failed (timeout, bad output) here, so a
+        # learned policy must take its fallback on this tick to replay what really happened.
+        self.policy_fault = policy_fault
 
     @property
     def venues(self) -> list[VenueView]:

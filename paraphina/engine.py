@@ -146,6 +146,8 @@ class Engine:
             self._invalidate_book(e.venue)
         elif isinstance(e, ev.OperatorKill):
             return self._kill_transition(seq)
+        elif isinstance(e, ev.PolicyFault) and e.policy == self.host.name:
+            core.policy_fault_seq = seq
         return []
 
     def _invalidate_book(self, v: int) -> None:
@@ -175,6 +177,7 @@ class Engine:
         if core.kill_switch:
             return self._kill_transition(seq)
         ctx = self._context(seq, now, tops)
+        core.last_main_seq = seq
         hook = self.host.hook
         actions: list[Action] = []
         if core.risk_regime != "HardLimit":
@@ -321,6 +324,7 @@ class Engine:
             venues=lambda: self._venue_views(tops), fair_value=core.fair_value if core.fv_available else None,
             fv_available=core.fv_available, position=self.position_base(), risk_regime=core.risk_regime, state=core,
             books=self.state.books, memory=core.memory, model=self.tick_model, venue_inputs=self.venue_inputs,
+            policy_fault=core.policy_fault_seq > core.last_main_seq,
         )
 
     def _venue_views(self, tops: list) -> list[VenueView]:

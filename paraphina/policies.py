@@ -71,9 +71,16 @@ class HeuristicPolicy:
         return model.hedge(ctx.model, ctx.config, ctx.venue_inputs) if ctx.model is not None else None
 
 
+def _onnx_without_model() -> object:
+    # The learned policy needs its model file: the CLI builds it with --model FILE
+    # (paraphina.rl.policy.onnx_factory) and passes the plugin object instead of the name.
+    raise UserError("policy 'onnx' needs --model FILE")
+
+
 BUILTIN_POLICIES: dict[str, Callable[[], object]] = {
     "fixed-spread": FixedSpreadPolicy,
     "heuristic": HeuristicPolicy,
+    "onnx": _onnx_without_model,
 }
 
 

@@ -40,6 +40,7 @@ class ReplayResult:
     warnings: list[str] = field(default_factory=list)
     first_seq: int = 0
     gap_reports: list = field(default_factory=list)
+    policy_counters: dict = field(default_factory=dict)   # a learned policy's fallbacks by cause
 
 
 def load_checkpoint(path: str) -> bytes:
@@ -116,6 +117,7 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
         events=engine.state.core.next_seq - first_seq, actions=hasher.count, sha256=hasher.hexdigest(),
         summary=engine.summary(), warnings=result_warnings, first_seq=first_seq,
         gap_reports=list(engine.state.core.gap_reports),
+        policy_counters=dict(sorted(getattr(host.policy, "counters", {}).items())),
     )
 
 

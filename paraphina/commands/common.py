@@ -36,3 +36,20 @@ def load_cli_config(config_path: str | None, profile: str | None = None, overrid
         data = parse_config_text(text, config_path)
     cfg = load_config(data, dict(os.environ), profile, overrides)
     return cfg
+
+
+def model_option(f):
+    return click.option("--model", "model_path", default=None, metavar="FILE",
+                        help="Model file for a learned policy (--policy onnx).")(f)
+
+
+def policy_spec(policy: str, model_path: str | None):
+    """What engine factories take: the policy name, or for ``onnx`` (or any --model) a
+    zero-argument factory building the plugin around the model file."""
+    if policy == "onnx" or model_path:
+        if policy != "onnx":
+            raise UserError(f"--model is for --policy onnx, not {policy!r}")
+        from paraphina.rl.policy import onnx_factory
+
+        return onnx_factory(model_path)
+    return policy

@@ -9,7 +9,7 @@ import tempfile
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, load_cli_config
+from paraphina.commands.common import config_options, load_cli_config, model_option, policy_spec
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
 from paraphina.eventlog import LogReader
@@ -27,7 +27,8 @@ from paraphina.replay import progress_reporter, replay_log, summary_lines
               help="Save the engine state after the first N events.")
 @click.option("--checkpoint", "checkpoint_path", default=None, metavar="FILE", help="Where --checkpoint-at writes.")
 @click.option("--resume", default=None, metavar="CHECKPOINT", help="Start from a saved state (replays the rest of LOG).")
-def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_path, resume) -> None:
+@model_option
+def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_path, resume, model_path) -> None:
     """Replay LOG through the engine with POLICY; print the summary and the stream hash.
 
     Without --config and --profile, a log that carries its run's config (simulated runs,
@@ -35,6 +36,9 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
     """
     cfg, cfg_source = config_for_log(log, config_path, profile)
     policy = policy or policy_for_log(log)
+    spec = policy_spec(policy, model_path)
+    if callable(spec):
+        policy = spec()
     update, close = progress_reporter(log)
     try:
         r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
@@ -59,6 +63,8 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
         click.echo(f"resumed at seq {r.first_seq}")
     s = r.summary
     click.echo(f"ticks: {s['ticks']} | book gaps: {s['gaps']} | position: {s['position']:.6g}")
+    if r.policy_counters:
+        click.echo("policy fallbacks: " + ", ".join(f"{k}={v}" for k, v in sorted(r.policy_counters.items())))
     if s["shield"]:
         click.echo("shield: " + ", ".join(f"{k}={v}" for k, v in s["shield"].items()))
     if s["kill_switch"]:

@@ -11,7 +11,7 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import load_cli_config
+from paraphina.commands.common import load_cli_config, model_option, policy_spec
 from paraphina.config import Config, config_hash, resolve_profile
 from paraphina.engine import Engine
 from paraphina.errors import UserError
@@ -27,11 +27,21 @@ from paraphina.telemetry import from_env
 CFG_VERSION = f"paraphina-{__version__}"
 
 
-def engine_factory(policy: str, observers=()):
+def engine_factory(policy, observers=()):
+    """``policy`` is a name or a zero-argument factory of a plugin object (``policy_spec``)."""
     def make(cfg: Config, instruments):
-        return Engine(cfg, instruments, load_policy(policy, observers))
+        return Engine(cfg, instruments, load_policy(policy() if callable(policy) else policy, observers))
 
     return make
+
+
+def policy_session(spec) -> dict:
+    """Session metadata naming the policy plugin and its version (a learned policy's version
+    carries its model's SHA-256 and schema versions)."""
+    if callable(spec):
+        plugin = spec()
+        return {"policy_plugin": {plugin.name: str(plugin.version)}}
+    return {}
 
 
 def scenario_config(scenario: Scenario, config_path: str | None, profile: str | None) -> Config:
@@ -55,13 +65,15 @@ def scenario_config(scenario: Scenario, config_path: str | None, profile: str | 
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
 @click.option("--force", is_flag=True, help="Overwrite --log if it exists.")
-def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force) -> None:
+@model_option
+def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force, model_path) -> None:
     """Simulate a scenario with the engine and the simulated exchange; print the research summary."""
     scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
     name, source = resolve_profile(profile, os.environ, scenario.initial_state.profile if scenario_path else None)
     click.echo(f"effective_risk_profile={name} source={source}", err=True)
     cfg = scenario_config(scenario, config_path, name)
     seed = scenario.seeds.base_seed if seed is None else seed
+    spec = policy_spec(policy, model_path)
     telemetry = from_env()
     tmpdir = None
     if log_path is None:
@@ -69,7 +81,8 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
         log_path = os.path.join(tmpdir.name, "run.arrow")
     try:
         r = run_simulation(scenario, cfg, policy, seed, ticks, log_path,
-                           engine_factory(policy, [telemetry] if telemetry else ()), overwrite=force)
+                           engine_factory(spec, [telemetry] if telemetry else ()), overwrite=force,
+                           session_extra=policy_session(spec))
     finally:
         if telemetry:
             telemetry.close()
@@ -90,14 +103,17 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset.")
 @click.option("--profile", default=None)
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
-def backtest(log, policy, out, config_path, profile, force) -> None:
+@model_option
+def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     """Replay LOG's market with the simulated exchange in the loop, counterfactually, with POLICY."""
     cfg = load_cli_config(config_path, profile)
     from paraphina.eventlog import LogReader
 
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in LogReader(log).info.instruments]
-    r = run_backtest(log, cfg, policy, out, engine_factory(policy), params=params, overwrite=force)
+    spec = policy_spec(policy, model_path)
+    r = run_backtest(log, cfg, policy, out, engine_factory(spec), params=params, overwrite=force,
+                     session_extra=policy_session(spec))
     s = r.summary
     click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
     from paraphina.replay import signed

@@ -86,7 +86,8 @@ def steps_for_ticks(scenario: Scenario, config: Config, ticks: int | None) -> in
 
 def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: int, ticks: int | None,
                    log_path: str, engine_factory: EngineFactory, *, stop_on_kill: bool = True,
-                   overwrite: bool = False, actions_path: str | None = None) -> SimResult:
+                   overwrite: bool = False, actions_path: str | None = None,
+                   session_extra: dict | None = None) -> SimResult:
     """Run one scenario with one seed; write the log to ``log_path``; return the result.
 
     ``ticks`` (main-loop ticks) overrides the scenario's horizon. With ``stop_on_kill`` the run
@@ -98,7 +99,7 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
     gen = MarketGenerator(scenario, seed, timer_ms=config.loops.main_loop_interval_ms, steps=steps)
     exchange = SimExchange(instruments, [venue_params(v) for v in scenario.venues], seed=_exchange_seed(seed))
     session = {"source": "paraphina.sim", "scenario_id": scenario.scenario_id,
-               "scenario_version": scenario.scenario_version, "seed": seed, "policy": policy_name, "steps": steps}
+               "scenario_version": scenario.scenario_version, "seed": seed, "policy": policy_name, "steps": steps, **(session_extra or {})}
     init = scenario.initial_state
     lots = round(init.inventory / gen.lots[init.inventory_venue])
     opening = (exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
@@ -191,7 +192,7 @@ MARKET_EVENTS = (ev.BookSnapshot, ev.BookDelta, ev.Trade, ev.FundingRate, ev.Mar
 
 def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, engine_factory: EngineFactory, *,
                  params: Sequence[VenueParams] | None = None, overwrite: bool = False, stop_on_kill: bool = False,
-                 actions_path: str | None = None) -> SimResult:
+                 actions_path: str | None = None, session_extra: dict | None = None) -> SimResult:
     """Counterfactual replay: the market of any log (recorded or simulated) with the simulated
     exchange in the loop. Account events of the input (its own fills, acks) are dropped; the
     exchange answers this policy's orders instead. The output log replays byte for byte."""
@@ -202,7 +203,7 @@ def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, en
     params = list(params) if params is not None else [VenueParams() for _ in instruments]
     exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
     market = (e for _, e in reader.events() if isinstance(e, MARKET_EVENTS))
-    session = {"source": "paraphina.backtest", "input": str(in_log), "policy": policy_name}
+    session = {"source": "paraphina.backtest", "input": str(in_log), "policy": policy_name, **(session_extra or {})}
     return closed_loop(market, instruments, exchange, config, policy_name, out_log, engine_factory, session=session,
                        note=f"backtest of {in_log} with {policy_name}", stop_on_kill=stop_on_kill,
                        overwrite=overwrite, actions_path=actions_path)

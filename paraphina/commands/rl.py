@@ -1,0 +1,50 @@
+"""``paraphina rl bc``: behaviour cloning of the heuristic into an ONNX model with a model card."""
+
+from __future__ import annotations
+
+import click
+
+from paraphina.cli import cli
+from paraphina.errors import UserError
+
+
+def _need_rl() -> None:
+    try:
+        import gymnasium  # noqa: F401
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise UserError(f"this command needs the rl extra ({exc.name} missing): pip install 'paraphina[rl]'") from None
+
+
+@cli.group()
+def rl() -> None:
+    """Learned policies: behaviour cloning (see docs/rl.md)."""
+
+
+@rl.command()
+@click.option("--out", "out_dir", required=True, metavar="DIR", help="Where model.onnx, dataset.npz and the model card go.")
+@click.option("--seeds", type=click.IntRange(min=1), default=8, show_default=True, help="Training seeds per scenario.")
+@click.option("--holdout", type=click.IntRange(min=1), default=4, show_default=True, help="Held-out evaluation seeds.")
+@click.option("--ticks", type=click.IntRange(min=10), default=300, show_default=True, help="Main ticks per run.")
+@click.option("--epochs", type=click.IntRange(min=1), default=400, show_default=True)
+@click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--scenario", "scenario_paths", multiple=True, metavar="FILE",
+              help="Scenario YAML (repeatable; default: the calm 5-venue market).")
+def bc(out_dir, seeds, holdout, ticks, epochs, hidden, scenario_paths) -> None:
+    """Clone the heuristic's knobs: dataset from heuristic runs, a small MLP, ONNX, model card."""
+    _need_rl()
+    from paraphina.rl.bc import behaviour_clone
+    from paraphina.sim.scenario import load_scenario
+
+    scenarios = [load_scenario(p) for p in scenario_paths]
+    card = behaviour_clone(out_dir, seeds=seeds, holdout=holdout, ticks=ticks, epochs=epochs, hidden=hidden,
+                           scenarios=scenarios or None, scenario_names=list(scenario_paths),
+                           progress=lambda m: click.echo(m, err=True))
+    e = card["evaluation"]
+    click.echo(f"model: {out_dir}/model.onnx sha256 {card['model']['sha256']}")
+    click.echo(f"action error: train {e['action_error_train']:.4f} held-out {e['action_error_heldout']:.4f} "
+               f"(tolerance {e['action_error_tolerance']})")
+    click.echo(f"held-out mean PnL: heuristic {e['heuristic']['mean_pnl']:+.2f} learned {e['learned']['mean_pnl']:+.2f}")
+    click.echo(f"held-out kill rate: heuristic {e['heuristic']['kill_rate']:.2f} learned {e['learned']['kill_rate']:.2f}")
+    click.echo(f"passed: {'yes' if e['passed'] else 'no'} (model card: {out_dir}/model_card.md)")

@@ -1,0 +1,64 @@
+"""``paraphina shadow``: a baseline trades on the simulated exchange, a candidate proposes."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from paraphina.cli import cli
+from paraphina.commands.common import policy_spec
+
+
+@cli.command()
+@click.argument("log")
+@click.option("--baseline", default="heuristic", show_default=True, help="Policy whose orders execute.")
+@click.option("--candidate", default="onnx", show_default=True, help="Policy whose orders are only recorded.")
+@click.option("--model", "model_path", default=None, metavar="FILE", help="Model file of an onnx candidate (or baseline).")
+@click.option("-o", "--out", "out", required=True, metavar="SESSION.arrow", help="The session log.")
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: LOG's own).")
+@click.option("--profile", default=None)
+@click.option("--realtime", "speed", type=float, default=None, metavar="X",
+              help="Pace the feed at X times real time (default: full speed).")
+@click.option("--timeout-ms", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Record a policy_fault (timeout) when a candidate tick takes longer than this.")
+@click.option("--force", is_flag=True, help="Overwrite SESSION if it exists.")
+def shadow(log, baseline, candidate, model_path, out, config_path, profile, speed, timeout_ms, force) -> None:
+    """Shadow session over LOG's market: BASELINE trades, CANDIDATE is recorded beside it.
+
+    Writes SESSION.arrow, both action streams beside it (.baseline.actions, .candidate.actions),
+    SESSION.arrow.shadow.json (hashes, divergence, counterfactual PnL) and the candidate's
+    counterfactual backtest log (.candidate-backtest.arrow).
+    """
+    from paraphina.commands.replay import config_for_log
+    from paraphina.errors import UserError
+    from paraphina.replay import signed
+    from paraphina.shadow import LogFeed, run_shadow
+    from paraphina.sim.exchange import VenueParams
+
+    if not os.path.exists(log):
+        raise UserError(f"{log}: no such file")
+    if os.path.exists(out) and not force:
+        raise UserError(f"{out} exists (use --force to overwrite)")
+    cfg, _ = config_for_log(log, config_path, profile)
+    b_spec = policy_spec(baseline, model_path if baseline == "onnx" else None)
+    c_spec = policy_spec(candidate, model_path if candidate == "onnx" else None)
+    feed = LogFeed(log, speed=speed)
+    params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
+              for i in feed.instruments]
+    r = run_shadow(feed, cfg, out, baseline=b_spec, candidate=c_spec, params=params, timeout_ms=timeout_ms,
+                   overwrite=force, input_log=log)
+    b, c = r.baseline, r.candidate
+    click.echo(f"session: {out} ({feed.description})")
+    click.echo(f"baseline: {b['policy']}=={b['version']} | actions {b['actions']} | sha256 {b['sha256']}")
+    click.echo(f"candidate: {c['policy']}=={c['version']} | actions {c['actions']} | sha256 {c['sha256']}")
+    if c["fallbacks"]:
+        click.echo("candidate fallbacks: " + ", ".join(f"{k}={v}" for k, v in c["fallbacks"].items()))
+    click.echo(f"policy faults recorded: {r.faults}")
+    click.echo("=== Divergence ===")
+    for line in r.report_text:
+        click.echo(line)
+    cf = r.counterfactual
+    click.echo(f"PnL total: baseline {signed(b['pnl_total'])} | candidate counterfactual {signed(cf['pnl_total'])} "
+               f"(backtest {cf['log']}, kill {'true' if cf['kill_switch'] else 'false'})")
+    click.echo(f"report: {out}.shadow.json")
