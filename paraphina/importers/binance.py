@@ -198,10 +198,16 @@ UNSYNCED, AWAIT_FIRST, SYNCED = 0, 1, 2
 
 
 class BinanceReader:
-    """The sync state machine and the importer's own book (see the module docstring)."""
+    """The sync state machine and the importer's own book (see the module docstring), shared
+    by the importer and the live feed (:mod:`paraphina.live.feeds.binance`):
+    ``on_line(ts, where, obj) -> events`` for a stream frame or a REST depth snapshot."""
 
-    def __init__(self, instrument: ev.Instrument, opts: ImportOptions, ctx: ImportContext) -> None:
+    def __init__(self, instrument: ev.Instrument, opts: ImportOptions, ctx: ImportContext, *,
+                 cross_check: bool = True) -> None:
+        """``cross_check=False`` (a live feed, which subscribes to no ``bookTicker``) keeps no
+        history of tops, so memory stays flat however long the stream runs."""
         self.ctx = ctx
+        self.cross_check = cross_check
         self.units = Units.of(instrument)
         self.symbol = instrument.symbol
         self.convert = opts.contract_size_to_base and instrument.kind == "inverse-perp" and instrument.lot_size == BASE_LOT
@@ -365,6 +371,9 @@ class BinanceReader:
         ba = self.asks.top()
         if bb is not None and ba is not None and bb[0] >= ba[0]:
             self.crossed += 1
+        if not self.cross_check:
+            return ev.BookDelta(ts_ns=d.ts, venue=0, venue_seq=d.u, prev_venue_seq=prev,
+                                bid_px=d.bpx, bid_sz=d.bsz, ask_px=d.apx, ask_sz=d.asz)
         top = (bb, ba)
         self.hist[d.u] = top
         self.hist_order.append(d.u)

@@ -34,6 +34,7 @@ Traps, and what this importer does about each:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 import msgspec
@@ -47,6 +48,7 @@ from paraphina.importers.common import (
 SOURCE = "hyperliquid"
 DEFAULTS = {"BTC": dict(tick_size="0.1", lot_size="0.00001", kind="perp", base="BTC", quote="USD")}
 HOUR_MS = 3_600_000
+SEEN_TIDS = 100_000  # trade ids remembered for the duplicate check (bounded: live feeds run for days)
 
 _decode = msgspec.json.Decoder().decode
 
@@ -168,13 +170,17 @@ def _checked_decimal(text) -> str:
     return text
 
 
-class _WsReader:
+class HyperliquidReader:
+    """Per-frame parser of the WebSocket ``l2Book``/``trades`` channels, shared by the importer
+    and the live feed (:mod:`paraphina.live.feeds.hyperliquid`): ``on_frame(ts, obj) -> events``."""
+
     def __init__(self, instrument: ev.Instrument, ctx: ImportContext) -> None:
         self.ctx = ctx
         self.units = Units.of(instrument)
         self.coin = instrument.symbol
         self.sub_time_ms: int | None = None
         self.seen_tids: set[int] = set()
+        self.seen_order: deque[int] = deque()
         self.crossed = 0
 
     def on_frame(self, ts: int, obj) -> list[ev.Event]:
@@ -229,6 +235,9 @@ class _WsReader:
                 self.ctx.count("trades_skipped_duplicate")
                 continue
             self.seen_tids.add(tid)
+            self.seen_order.append(tid)
+            if len(self.seen_order) > SEEN_TIDS:
+                self.seen_tids.discard(self.seen_order.popleft())
             out.append(ev.Trade(ts_ns=self.ctx.stamp(ts), venue=0, price=px, size=sz, side=side, trade_id=str(tid)))
         return out
 
@@ -241,7 +250,7 @@ def read(paths: list[str], opts: ImportOptions, ctx: ImportContext, instrument: 
             ctx.summary.files.append(p.rsplit("/", 1)[-1])
             funding.extend(_funding_events(p, instrument.symbol, ctx))
             ctx.summary.messages += 1
-    r = _WsReader(instrument, ctx)
+    r = HyperliquidReader(instrument, ctx)
 
     def ws_events() -> Iterator[ev.Event]:
         for name, lineno, line in iter_lines(ws_paths, ctx):
