@@ -38,7 +38,7 @@ async def record_session(cap: Capture | list, spec: VenueSpec | None = None, out
                          policy: str | None = None, speed: float | None = None, faults=None, feed: FeedSettings = FAST,
                          quiet_s: float = 0.4, timeout_s: float = 30.0, config=None):
     """Serve each capture on its own loopback server, record them all into ``out`` until every
-    server sent everything and the recorder has been quiet for ``quiet_s``. ``cap`` is one
+    server sent everything and the recorder received it (or has been quiet for ``quiet_s``). ``cap`` is one
     capture (with ``spec``) or a list of ``(capture, spec)``. Returns ``(RecordResult, stats)``
     (server stats: one, or a list)."""
     from paraphina.live.capture_server import Faults
@@ -55,10 +55,19 @@ async def record_session(cap: Capture | list, spec: VenueSpec | None = None, out
         async with asyncio.timeout(timeout_s):
             for s in servers:
                 await s.finished.wait()
-            last = -1
-            while sum(f.stats.frames for f in rec.feeds) != last:
-                last = sum(f.stats.frames for f in rec.feeds)
-                await asyncio.sleep(quiet_s)
+            # Done when every frame sent arrived, or (frames lost in flight to a fault) when
+            # nothing arrived for quiet_s.
+            loop = asyncio.get_running_loop()
+            last, quiet_until = -1, 0.0
+            while True:
+                got = sum(f.stats.frames for f in rec.feeds)
+                if got >= sum(s.stats.sent for s in servers):
+                    break
+                if got != last:
+                    last, quiet_until = got, loop.time() + quiet_s
+                elif loop.time() >= quiet_until:
+                    break
+                await asyncio.sleep(0.02)
         rec.request_stop()
         result = await asyncio.wait_for(task, 10)
     finally:
