@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import msgspec
 import websockets
@@ -99,12 +99,16 @@ class ServerStats:
     connections: int = 0
     sent: int = 0
     rest_requests: int = 0
-    send_times: list[float] = field(default_factory=list)
+    laps: int = 0
 
 
 class CaptureServer:
     def __init__(self, capture: Capture, instrument: ev.Instrument, *, speed: float | None = None,
-                 faults: Faults = Faults(), record_send_times: bool = False) -> None:
+                 faults: Faults = Faults(), repeat: bool = False, send_hook=None) -> None:
+        """``repeat``: at the end of the capture drop the connection and play it again from the
+        start to the next subscriber (a new session: the capture's own snapshot, its own update
+        ids), for soak runs longer than the capture. ``send_hook(index, text)`` is called after
+        each frame sent (the soak benchmark measures delivery lag with it)."""
         self.capture = capture
         self.instrument = instrument
         self.speed = speed
@@ -114,11 +118,17 @@ class CaptureServer:
         self.cursor = 0               # next frame no connection has passed yet
         self.port = 0
         self._server = None
-        self._record_times = record_send_times
+        self.repeat = repeat
+        self._send_hook = send_hook
+        self._new_lap()
+
+    def _new_lap(self) -> None:
+        capture, instrument = self.capture, self.instrument
+        self.cursor = 0
         self._truth_ctx = ImportContext("capture-server", ImportOptions(skip_bad=True))
         self._last_diff = -1          # index of the last Binance diff passed
         self._rest_answer = capture.snapshot
-        self._resend_from: int | None = None
+        self._lap_start = True
         if capture.kind == "binance":
             self._truth = bn.BinanceReader(instrument, ImportOptions(), self._truth_ctx, cross_check=False)
             if capture.snapshot:
@@ -127,8 +137,8 @@ class CaptureServer:
             self._truth = bb.BybitReader(instrument, self._truth_ctx)
         else:
             self._truth = None
-        self._px = Grid(instrument.tick_size)
-        self._sz = Grid(instrument.lot_size)
+        self._px = Grid(self.instrument.tick_size)
+        self._sz = Grid(self.instrument.lot_size)
 
     @property
     def url(self) -> str:
@@ -205,12 +215,18 @@ class CaptureServer:
             if kind in ("hyperliquid", "bybit"):
                 await ws.recv()   # the subscription
                 drain = asyncio.create_task(self._answer_pings(ws))
-            start, prelude = (0, []) if first else self._resume()
+            start, prelude = (0, []) if self._lap_start else self._resume()
+            self._lap_start = False
             for text in prelude:
                 await ws.send(text)
-            await self._stream(ws, start, first)
-            if not first or self.faults.drop_after is None:
-                self.finished.set()
+            if not await self._stream(ws, start, first):
+                return
+            if self.repeat:
+                st.laps += 1
+                self._new_lap()
+                ws.transport.abort()
+                return
+            self.finished.set()
             await ws.wait_closed()
         except websockets.exceptions.ConnectionClosed:
             pass
@@ -218,7 +234,8 @@ class CaptureServer:
             if drain is not None:
                 drain.cancel()
 
-    async def _stream(self, ws, start: int, first: bool) -> None:
+    async def _stream(self, ws, start: int, first: bool) -> bool:
+        """Send frames from ``start``; True when the capture's end was reached."""
         frames = self.capture.frames
         f = self.faults
         loop = asyncio.get_running_loop()
@@ -226,7 +243,7 @@ class CaptureServer:
         ts0 = frames[start][0] if start < len(frames) else 0
         speed = self.speed
         sent_here = 0
-        times = self.stats.send_times if self._record_times else None
+        hook = self._send_hook
         for i in range(start, len(frames)):
             ts, text = frames[i]
             if first and i in f.skip:
@@ -246,14 +263,15 @@ class CaptureServer:
             elif sent_here % 32 == 0:
                 await asyncio.sleep(0)
             await ws.send(text)
-            if times is not None:
-                times.append(loop.time())
+            if hook is not None:
+                hook(i, text)
             self.stats.sent += 1
             sent_here += 1
             self._pass(i, text)
             if first and f.drop_after is not None and sent_here >= f.drop_after:
                 ws.transport.abort()
-                return
+                return False
+        return True
 
     async def _answer_pings(self, ws) -> None:
         kind = self.capture.kind
