@@ -18,6 +18,7 @@ from paraphina.presets import preset_path
 
 USDM = ("binance", "usdm_btcusdt_20240808.gz", VenueSpec("binance-usdm", "BTCUSDT"))
 SPOT = ("binance", "spot_btcusdt_20240808.gz", VenueSpec("binance-spot", "BTCUSDT"))
+BYBIT = ("bybit", "xrpusdt-ob500.data.zip", VenueSpec("bybit", "XRPUSDT"))
 HYPERLIQUID = ("hyperliquid", "hyperliquid_btcusd_20250126.gz", VenueSpec("hyperliquid", "BTC"))
 
 FAST = FeedSettings(stale_after_s=5.0, backoff_initial_s=0.05, backoff_max_s=0.2, open_timeout_s=2.0,
@@ -36,7 +37,7 @@ def btc_config():
 
 async def record_session(cap: Capture | list, spec: VenueSpec | None = None, out: Path | None = None, *,
                          policy: str | None = None, speed: float | None = None, faults=None, feed: FeedSettings = FAST,
-                         quiet_s: float = 0.4, timeout_s: float = 30.0, config=None):
+                         quiet_s: float = 0.4, timeout_s: float = 30.0, config=None, clock=None):
     """Serve each capture on its own loopback server, record them all into ``out`` until every
     server sent everything and the recorder received it (or has been quiet for ``quiet_s``). ``cap`` is one
     capture (with ``spec``) or a list of ``(capture, spec)``. Returns ``(RecordResult, stats)``
@@ -49,7 +50,7 @@ async def record_session(cap: Capture | list, spec: VenueSpec | None = None, out
     settings = RecordSettings(out=str(out), venues=[sp for _, sp in pairs], config=config or btc_config(), policy=policy,
                               endpoints={sp.venue: s.url for (_, sp), s in zip(pairs, servers)}, flush_interval_s=0.2,
                               feed=feed, status="off")
-    rec = Recorder(settings)
+    rec = Recorder(settings, clock=clock)
     task = asyncio.create_task(rec.run())
     try:
         async with asyncio.timeout(timeout_s):

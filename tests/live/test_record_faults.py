@@ -20,7 +20,7 @@ from paraphina.live.feeds import instrument_for
 from paraphina.replay import replay_log
 
 from conftest import ROOT, run_cli
-from livetools import FAST, USDM, Books, book_events, btc_config, capture, imported, record_session, recorded
+from livetools import BYBIT, FAST, USDM, Books, book_events, btc_config, capture, imported, record_session, recorded
 
 FRAMES = 4000
 CUT = 1500  # well after the capture's snapshot synchronised the book
@@ -77,6 +77,18 @@ def test_dropped_connection_reconnects_and_resynchronises(usdm, tmp_path):
     resets = [e for e in got if isinstance(e, ev.BookReset)]
     assert len(resets) == 1 and resets[0].reason.startswith("disconnect")
     _check_recovered(got, imported(usdm, tmp_path))
+
+
+def test_bybit_reconnect_resubscribes_and_gets_a_fresh_snapshot(real_data_dir, tmp_path):
+    cap = capture(str(real_data_dir), BYBIT, None)
+    out = tmp_path / "bybit-drop.arrow"
+    result, served = asyncio.run(record_session(cap, BYBIT[2], out, faults=Faults(drop_after=20)))
+    assert served.connections == 2 and result.venues[0]["snapshots"] == 2
+    got = recorded(out)
+    kinds = [type(e).__name__ for e in got if isinstance(e, (ev.BookReset, ev.BookSnapshot))]
+    assert kinds == ["BookSnapshot", "BookReset", "BookSnapshot"]
+    fin_got, fin_want = Books().fold(got), Books().fold(imported(cap, tmp_path))
+    assert fin_got.bids[0] == fin_want.bids[0] and fin_got.asks[0] == fin_want.asks[0]
 
 
 def test_skipped_diff_is_a_gap_then_a_fresh_snapshot(usdm, tmp_path):

@@ -8,7 +8,7 @@ import asyncio
 from paraphina import events as ev
 from paraphina.replay import replay_log
 
-from livetools import HYPERLIQUID, SPOT, USDM, Books, book_events, capture, imported, record_session, recorded, trades
+from livetools import BYBIT, HYPERLIQUID, SPOT, USDM, Books, book_events, capture, imported, record_session, recorded, trades
 
 USDM_FRAMES = 4000
 
@@ -42,6 +42,17 @@ def test_hyperliquid_books_and_trades_equal_the_importers(real_data_dir, tmp_pat
     assert len(book_events(want)) == 46
     assert book_events(got) == book_events(want)
     assert trades(got) == trades(want)
+
+
+def test_bybit_books_equal_the_importers(real_data_dir, tmp_path):
+    cap = capture(str(real_data_dir), BYBIT, None)
+    out = tmp_path / "bybit.arrow"
+    result, _ = asyncio.run(record_session(cap, BYBIT[2], out))
+    got = recorded(out)
+    want = imported(cap, tmp_path)
+    assert len(book_events(want)) == 50
+    assert book_events(got) == book_events(want)
+    assert result.venues[0]["malformed"] == 0
 
 
 def test_replaying_the_session_reproduces_the_shadow_action_stream(real_data_dir, tmp_path):
