@@ -1,4 +1,5 @@
-"""Hyperliquid: ``l2Book`` (every frame a full book) and ``trades``, parsed by the importer's
+"""Hyperliquid: ``l2Book`` (every frame a full book), ``trades`` and ``activeAssetCtx`` (funding
+rate, mark and oracle prices -> ``FundingRate``/``MarkPrice`` on change), parsed by the importer's
 :class:`paraphina.importers.hyperliquid.HyperliquidReader` (a fresh one per connection, so the
 back-fill that follows each subscribe is skipped as in the importer). Heartbeat:
 ``{"method": "ping"}`` (the venue drops idle connections after 60 s).
@@ -28,7 +29,7 @@ class HyperliquidFeed(Feed):
 
     def subscribe_messages(self) -> list[str]:
         coin = self.instrument.symbol
-        return [json.dumps({"method": "subscribe", "subscription": {"type": t, "coin": coin}}) for t in ("l2Book", "trades")]
+        return [json.dumps({"method": "subscribe", "subscription": {"type": t, "coin": coin}}) for t in ("l2Book", "trades", "activeAssetCtx")]
 
     def new_reader(self):
         return imp.HyperliquidReader(self.instrument, self.ctx)
