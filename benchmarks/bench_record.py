@@ -104,7 +104,7 @@ def main() -> int:
         samples: list[tuple[float, float]] = []
         while proc.poll() is None:
             r = rss_mb(proc.pid)
-            if r is not None:
+            if r:  # None or 0 while the process is still starting
                 samples.append((time.monotonic() - start, r))
                 print(f"t={samples[-1][0]:7.1f} s  rss={r:7.1f} MB", flush=True)
             deadline = time.monotonic() + args.sample
