@@ -159,13 +159,14 @@ def _wait_for_batches(out, proc, min_bytes: int = 200_000, timeout: float = 20.0
     raise AssertionError("the recorder wrote too little in time")
 
 
-def test_sigterm_flushes_and_closes_cleanly(usdm, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_flushes_and_closes_cleanly(usdm, tmp_path, sig):
     out = tmp_path / "term.arrow"
     with ServerThread(usdm, instrument_for(USDM[2]), speed=20.0) as srv:
         proc = _start_recorder(srv.url, out)
         try:
             _wait_for_batches(out, proc)
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
             stdout, stderr = proc.communicate(timeout=15)
         finally:
             if proc.poll() is None:

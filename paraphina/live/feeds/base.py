@@ -140,7 +140,9 @@ class Feed:
                     await ws.send(m)
                 if self.heartbeat_message is not None:
                     tasks.append(asyncio.create_task(self._heartbeat(ws)))
-                tasks.extend(self.after_connect(ws))
+                for t in self.after_connect(ws):
+                    t.add_done_callback(self._helper_done)
+                    tasks.append(t)
                 return await self._pump(ws)
         except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException) as exc:
             return self._resync_reason or f"disconnect: {_short(exc)}"
@@ -174,6 +176,13 @@ class Feed:
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
             await ws.send(self.heartbeat_message)
+
+    def _helper_done(self, task: asyncio.Task) -> None:
+        """A helper task (the REST snapshot) that died of a bug must not leave the book unsynced
+        forever while frames keep coming: drop the connection and start again."""
+        if not task.cancelled() and task.exception() is not None:
+            self._warn("feed_helper_failed", error=_short(task.exception()))
+            self.request_resync(f"snapshot failed: {_short(task.exception())}")
 
     def request_resync(self, reason: str) -> None:
         """Drop the connection (from a helper task): the pump returns ``reason``."""
