@@ -138,6 +138,33 @@ def test_malformed_frame_is_counted_not_fatal_and_records_nothing(usdm, tmp_path
     assert not any(isinstance(e, (ev.BookReset, ev.GapDetected)) for e in got)
 
 
+def test_unusable_rest_snapshot_is_retried_then_the_feed_resubscribes(usdm, tmp_path):
+    from paraphina.live.capture_server import CaptureServer
+    from paraphina.live.recorder import Recorder, RecordSettings
+
+    no_snapshot = dataclasses.replace(usdm, snapshot=None, frames=usdm.frames[:300])  # REST answers "{}"
+
+    async def go():
+        server = await CaptureServer(no_snapshot, instrument_for(USDM[2])).start()
+        settings = RecordSettings(out=str(tmp_path / "nosnap.arrow"), venues=[USDM[2]], config=btc_config(),
+                                  endpoints={"binance-usdm": server.url}, duration_s=1.5, status="off",
+                                  feed=dataclasses.replace(FAST, backoff_initial_s=0.02))
+        try:
+            return await Recorder(settings).run(), server.stats
+        finally:
+            await server.close()
+
+    result, served = asyncio.run(go())
+    v = result.venues[0]
+    assert v["snapshots"] == 0 and v["connects"] >= 2 and served.rest_requests >= 3
+    assert v["malformed"] >= 3  # each unusable answer is counted
+    got = recorded(tmp_path / "nosnap.arrow")
+    resets = [e.reason for e in got if isinstance(e, ev.BookReset)]
+    assert resets and all(r.startswith("snapshot failed") for r in resets)
+    assert not any(isinstance(e, (ev.BookSnapshot, ev.BookDelta)) for e in got)
+    assert sum(isinstance(e, ev.Trade) for e in got) > 0  # trades still recorded
+
+
 # --- the CLI in a subprocess: signals ------------------------------------------------------
 
 

@@ -111,6 +111,7 @@ class BinanceFeed(Feed):
                 except _PARSE_ERRORS as exc:
                     self.malformed(body, exc)
                     last_error = _short(exc)
+                    await asyncio.sleep(s.backoff_initial_s * (2 ** attempt))
                     continue
                 self._info("feed_snapshot", last_update_id=obj["lastUpdateId"])
                 if self.deliver(events):
