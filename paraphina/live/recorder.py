@@ -81,6 +81,9 @@ class Recorder:
             seen.add(str(v))
         if os.path.exists(settings.out) and not settings.overwrite:
             raise UserError(f"{settings.out}: already exists (use --force to replace it)")
+        parent = os.path.dirname(os.path.abspath(settings.out))
+        if not os.path.isdir(parent):
+            raise UserError(f"{settings.out}: directory {parent} does not exist")
         self.settings = settings
         self.config = settings.config
         self.log = log
@@ -130,8 +133,11 @@ class Recorder:
             self.engine = Engine(cfg, self.instruments, load_policy(s.policy))
         loop = asyncio.get_running_loop()
         started = loop.time()
-        self.writer = LogWriter.create(s.out, self.instruments, session, flush_interval_s=s.flush_interval_s,
-                                       overwrite=s.overwrite)
+        try:
+            self.writer = LogWriter.create(s.out, self.instruments, session, flush_interval_s=s.flush_interval_s,
+                                           overwrite=s.overwrite)
+        except OSError as exc:
+            raise UserError(f"{s.out}: cannot write ({exc.strerror})") from None
         tasks: list[asyncio.Task] = []
         try:
             if self.actions_path:

@@ -49,6 +49,11 @@ def test_existing_output_is_refused_without_force(capsys, tmp_path):
     assert (tmp_path / "s.arrow").read_bytes() == b"keep"
 
 
+def test_output_in_a_missing_directory_is_one_line(capsys, tmp_path):
+    code, _out, err = run(capsys, "record", "-o", str(tmp_path / "nope" / "s.arrow"), "--venue", "hyperliquid:BTC")
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+
+
 def test_durations_and_endpoints():
     assert parse_duration("10m") == 600.0 and parse_duration("1.5h") == 5400.0
     assert parse_duration("500ms") == 0.5 and parse_duration("90") == 90.0
