@@ -39,11 +39,22 @@ def test_feed_counts_malformed_frames_and_maps_the_venue_index():
         def now_ns(self):
             return 5
 
-    f = make_feed(2, spec, instrument_for(spec), {}, clock=Clock(), sink=got.append)
+    logged = []
+
+    class Log:
+        def warning(self, what, **kw):
+            logged.append((what, kw))
+
+        info = warning
+
+    f = make_feed(2, spec, instrument_for(spec), {}, clock=Clock(), sink=got.append, log=Log())
     f.reader = f.new_reader()
     assert f.on_frame(1, "{not json") is False
     assert f.on_frame(2, json.dumps({"channel": "l2Book", "data": {"coin": "BTC"}})) is False   # reader rejects it
     assert f.stats.malformed == 2 and got == []
+    assert [w for w, _ in logged] == ["feed_malformed_frame"] * 2
+    assert logged[0][1]["frame"] == "{not json" and logged[0][1]["venue"] == "hyperliquid"
+    assert "l2Book frame without coin" in logged[1][1]["error"]
     book = {"channel": "l2Book", "data": {"coin": "BTC", "time": 1, "levels": [[{"px": "100.0", "sz": "1.0", "n": 1}],
                                                                                [{"px": "100.1", "sz": "2.0", "n": 1}]]}}
     assert f.on_frame(3, json.dumps(book)) is False
