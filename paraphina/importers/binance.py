@@ -51,6 +51,9 @@ Traps, and what this importer does about each:
    not used: ``ts_ns`` is always the local receive time (the key for merging venues).
 9. Futures ``trade`` frames carry ``X`` (``MARKET``, ``INSURANCE_FUND``, ``ADL``...); only market
    trades are public prints, others are counted (``trades_skipped_non_market``) and skipped.
+10. **Mark price and funding** (futures ``markPriceUpdate``, as ``paraphina record`` subscribes):
+    ``FundingRate`` when the rate or next funding time changes, ``MarkPrice`` when mark or index
+    changes; mark and index are rounded half-even to the tick (they carry more decimals).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from fractions import Fraction
 import msgspec
 
 from paraphina import events as ev
-from paraphina.decimals import Grid
+from paraphina.decimals import Grid, to_fraction
 from paraphina.importers.common import (
     BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, split_ts_line,
 )
@@ -232,6 +235,8 @@ class BinanceReader:
         self.at_arrival_checked = self.at_arrival_matched = 0
         self.mismatches: list[str] = []
         self.ever_synced = False
+        self.last_funding: tuple | None = None
+        self.last_mark: tuple[int, int] | None = None
 
     # -- sizes -------------------------------------------------------------------------------
     def _levels(self, rows) -> tuple[list[int], list[int]]:
@@ -284,6 +289,8 @@ class BinanceReader:
                 yield t
         elif e == "bookTicker" or ("b" in data and "B" in data and "a" in data and "A" in data and "u" in data):
             self.on_ticker(data)
+        elif e == "markPriceUpdate":
+            yield from self.on_mark_price(ts, data)
         else:
             self.ctx.count("ignored_messages")
 
@@ -401,6 +408,28 @@ class BinanceReader:
         except KeyError as exc:
             raise BadRecord(f"trade without field {exc}") from None
         return ev.Trade(ts_ns=self.ctx.stamp(ts), venue=0, price=px, size=sz, side=side, trade_id=tid)
+
+    def on_mark_price(self, ts: int, data: dict) -> Iterator[ev.Event]:
+        """Futures ``markPriceUpdate`` (``<sym>@markPrice@1s``): ``p`` mark, ``i`` index, ``r``
+        funding rate, ``T`` next funding time (ms). ``FundingRate`` (8 h interval) when rate or
+        next time changes, ``MarkPrice`` when mark or index changes. Mark and index carry more
+        decimals than the tick: rounded half-even to it (the only inexact prices here)."""
+        try:
+            grid = self.units.price
+            mark = grid.round_fraction(to_fraction(data["p"]))
+            index = grid.round_fraction(to_fraction(data["i"])) if data.get("i") else -1
+            rate_text = data.get("r")
+            nxt = int(data["T"]) * 1_000_000 if data.get("T") else -1
+            if rate_text not in (None, ""):
+                to_fraction(rate_text)  # a plain decimal, or a bad record
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise BadRecord("markPriceUpdate without decimal p (and i, r, T)") from None
+        if rate_text not in (None, "") and (rate_text, nxt) != self.last_funding:
+            self.last_funding = (rate_text, nxt)
+            yield ev.FundingRate(ts_ns=self.ctx.stamp(ts), venue=0, rate=float(rate_text), next_funding_ts_ns=nxt)
+        if (mark, index) != self.last_mark:
+            self.last_mark = (mark, index)
+            yield ev.MarkPrice(ts_ns=self.ctx.stamp(ts), venue=0, mark_price=mark, index_price=index)
 
     def on_ticker(self, data: dict) -> None:
         try:

@@ -62,3 +62,23 @@ def test_feed_counts_malformed_frames_and_maps_the_venue_index():
     assert f.stats.snapshots == 1 and f.stats.last_book_ns == 3
     f.reset("stale")
     assert got[-1] == ev.BookReset(ts_ns=5, venue=2, reason="stale") and f.stats.last_book_ns == 0
+
+
+def test_binance_mark_price_gives_funding_and_mark_on_change():
+    from paraphina.importers.binance import BinanceReader
+
+    ins = instrument_for(parse_venue("binance-usdm:BTCUSDT"))
+    r = BinanceReader(ins, ImportOptions(), ImportContext("t", ImportOptions(skip_bad=True)), cross_check=False)
+
+    def frame(p="61800.12345678", i="61790.00000000", rate="0.00010000", t=1723190400000):
+        return {"stream": "btcusdt@markPrice@1s", "data": {"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": p,
+                                                           "i": i, "P": "61801.0", "r": rate, "T": t}}
+
+    out = list(r.on_line(10, "x", frame()))
+    assert out == [ev.FundingRate(ts_ns=10, venue=0, rate=0.0001, next_funding_ts_ns=1723190400000 * 1_000_000),
+                   ev.MarkPrice(ts_ns=10, venue=0, mark_price=618001, index_price=617900)]  # rounded to 0.1
+    assert list(r.on_line(11, "x", frame())) == []
+    assert list(r.on_line(12, "x", frame(rate="0.00012000"))) == [
+        ev.FundingRate(ts_ns=12, venue=0, rate=0.00012, next_funding_ts_ns=1723190400000 * 1_000_000)]
+    with pytest.raises(BadRecord):
+        list(r.on_line(13, "x", frame(p="n/a")))

@@ -65,7 +65,7 @@ def test_durations_and_endpoints():
     assert instrument_for(parse_venue("binance-coinm:BTCUSD_PERP")).contract_size == "100"
     kw = dict(clock=None, sink=lambda e: None)
     f = make_feed(0, spec, ins, parse_endpoints(["binance-usdm=ws://127.0.0.1:9/"]), **kw)
-    assert f.connect_url() == "ws://127.0.0.1:9/stream?streams=btcusdt@depth@100ms/btcusdt@trade"
+    assert f.connect_url() == "ws://127.0.0.1:9/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@markPrice@1s"
     assert f.rest_url == "http://127.0.0.1:9"
     f = make_feed(0, spec, ins, parse_endpoints(["binance-usdm=ws://a:1", "binance-usdm-rest=http://b:2"]), **kw)
     assert f.rest_url == "http://b:2"

@@ -2,7 +2,8 @@
 REST depth snapshot, synchronised by the importer's own state machine
 (:class:`paraphina.importers.binance.BinanceReader`, with its futures and spot rules).
 
-Per connection: subscribe (``<ws>/stream?streams=<sym>@depth@100ms/<sym>@trade``), buffer diffs,
+Per connection: subscribe (``<ws>/stream?streams=<sym>@depth@100ms/<sym>@trade``, futures also
+``<sym>@markPrice@1s`` for funding and mark/index prices), buffer diffs,
 and once the first diff arrived ask REST for a snapshot (``limit=1000``): the reader drops diffs
 older than it, applies the first one that straddles it, then checks continuity (futures
 ``pu == previous u``, spot ``U == previous u + 1``). Buffered diffs are stamped with the
@@ -67,7 +68,10 @@ class BinanceFeed(Feed):
 
     def connect_url(self) -> str:
         s = self.instrument.symbol.lower()
-        return f"{self.url.rstrip('/')}/stream?streams={s}@{DEPTH_STREAM}/{s}@trade"
+        streams = [f"{s}@{DEPTH_STREAM}", f"{s}@trade"]
+        if self.market != "spot":
+            streams.append(f"{s}@markPrice@1s")
+        return f"{self.url.rstrip('/')}/stream?streams={'/'.join(streams)}"
 
     def new_reader(self):
         self._first_diff = asyncio.Event()
