@@ -175,12 +175,16 @@ def _start_recorder(url: str, out, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_batches(out, proc, min_bytes: int = 200_000, timeout: float = 20.0) -> None:
+def _wait_for_batches(out, proc, min_bytes: int = 200_000, timeout: float = 40.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise AssertionError(f"recorder exited early: {proc.communicate()[1][-2000:]}")
-        if os.path.exists(out) and os.path.getsize(out) > min_bytes:
+        actions = f"{out}.actions"
+        # Enough log written, and the shadow policy has acted (the first engine step may be slow
+        # on a busy machine while numba loads its kernels).
+        if os.path.exists(out) and os.path.getsize(out) > min_bytes and os.path.exists(actions) \
+                and os.path.getsize(actions) > 0:
             return
         time.sleep(0.05)
     raise AssertionError("the recorder wrote too little in time")
