@@ -51,6 +51,9 @@ Traps, and what this importer does about each:
    not used: ``ts_ns`` is always the local receive time (the key for merging venues).
 9. Futures ``trade`` frames carry ``X`` (``MARKET``, ``INSURANCE_FUND``, ``ADL``...); only market
    trades are public prints, others are counted (``trades_skipped_non_market``) and skipped.
+10. **Mark price and funding** (futures ``markPriceUpdate``, as ``paraphina record`` subscribes):
+    ``FundingRate`` when the rate or next funding time changes, ``MarkPrice`` when mark or index
+    changes; mark and index are rounded half-even to the tick (they carry more decimals).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from fractions import Fraction
 import msgspec
 
 from paraphina import events as ev
-from paraphina.decimals import Grid
+from paraphina.decimals import Grid, to_fraction
 from paraphina.importers.common import (
     BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, split_ts_line,
 )
@@ -198,10 +201,16 @@ UNSYNCED, AWAIT_FIRST, SYNCED = 0, 1, 2
 
 
 class BinanceReader:
-    """The sync state machine and the importer's own book (see the module docstring)."""
+    """The sync state machine and the importer's own book (see the module docstring), shared
+    by the importer and the live feed (:mod:`paraphina.live.feeds.binance`):
+    ``on_line(ts, where, obj) -> events`` for a stream frame or a REST depth snapshot."""
 
-    def __init__(self, instrument: ev.Instrument, opts: ImportOptions, ctx: ImportContext) -> None:
+    def __init__(self, instrument: ev.Instrument, opts: ImportOptions, ctx: ImportContext, *,
+                 cross_check: bool = True) -> None:
+        """``cross_check=False`` (a live feed, which subscribes to no ``bookTicker``) keeps no
+        history of tops, so memory stays flat however long the stream runs."""
         self.ctx = ctx
+        self.cross_check = cross_check
         self.units = Units.of(instrument)
         self.symbol = instrument.symbol
         self.convert = opts.contract_size_to_base and instrument.kind == "inverse-perp" and instrument.lot_size == BASE_LOT
@@ -226,6 +235,8 @@ class BinanceReader:
         self.at_arrival_checked = self.at_arrival_matched = 0
         self.mismatches: list[str] = []
         self.ever_synced = False
+        self.last_funding: tuple | None = None
+        self.last_mark: tuple[int, int] | None = None
 
     # -- sizes -------------------------------------------------------------------------------
     def _levels(self, rows) -> tuple[list[int], list[int]]:
@@ -278,6 +289,8 @@ class BinanceReader:
                 yield t
         elif e == "bookTicker" or ("b" in data and "B" in data and "a" in data and "A" in data and "u" in data):
             self.on_ticker(data)
+        elif e == "markPriceUpdate":
+            yield from self.on_mark_price(ts, data)
         else:
             self.ctx.count("ignored_messages")
 
@@ -365,6 +378,9 @@ class BinanceReader:
         ba = self.asks.top()
         if bb is not None and ba is not None and bb[0] >= ba[0]:
             self.crossed += 1
+        if not self.cross_check:
+            return ev.BookDelta(ts_ns=d.ts, venue=0, venue_seq=d.u, prev_venue_seq=prev,
+                                bid_px=d.bpx, bid_sz=d.bsz, ask_px=d.apx, ask_sz=d.asz)
         top = (bb, ba)
         self.hist[d.u] = top
         self.hist_order.append(d.u)
@@ -392,6 +408,28 @@ class BinanceReader:
         except KeyError as exc:
             raise BadRecord(f"trade without field {exc}") from None
         return ev.Trade(ts_ns=self.ctx.stamp(ts), venue=0, price=px, size=sz, side=side, trade_id=tid)
+
+    def on_mark_price(self, ts: int, data: dict) -> Iterator[ev.Event]:
+        """Futures ``markPriceUpdate`` (``<sym>@markPrice@1s``): ``p`` mark, ``i`` index, ``r``
+        funding rate, ``T`` next funding time (ms). ``FundingRate`` (8 h interval) when rate or
+        next time changes, ``MarkPrice`` when mark or index changes. Mark and index carry more
+        decimals than the tick: rounded half-even to it (the only inexact prices here)."""
+        try:
+            grid = self.units.price
+            mark = grid.round_fraction(to_fraction(data["p"]))
+            index = grid.round_fraction(to_fraction(data["i"])) if data.get("i") else -1
+            rate_text = data.get("r")
+            nxt = int(data["T"]) * 1_000_000 if data.get("T") else -1
+            if rate_text not in (None, ""):
+                to_fraction(rate_text)  # a plain decimal, or a bad record
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise BadRecord("markPriceUpdate without decimal p (and i, r, T)") from None
+        if rate_text not in (None, "") and (rate_text, nxt) != self.last_funding:
+            self.last_funding = (rate_text, nxt)
+            yield ev.FundingRate(ts_ns=self.ctx.stamp(ts), venue=0, rate=float(rate_text), next_funding_ts_ns=nxt)
+        if (mark, index) != self.last_mark:
+            self.last_mark = (mark, index)
+            yield ev.MarkPrice(ts_ns=self.ctx.stamp(ts), venue=0, mark_price=mark, index_price=index)
 
     def on_ticker(self, data: dict) -> None:
         try:

@@ -86,7 +86,10 @@ def describe(paths: list[str], opts: ImportOptions, ctx: ImportContext) -> ev.In
     return make_instrument(default, opts, ctx, (prices, sizes))
 
 
-class _Reader:
+class BybitReader:
+    """Per-frame parser of v5 public frames, shared by the importer and the live feed
+    (:mod:`paraphina.live.feeds.bybit`): ``frame(ts, obj) -> events``."""
+
     def __init__(self, instrument: ev.Instrument, ctx: ImportContext) -> None:
         self.ctx = ctx
         self.units = Units.of(instrument)
@@ -204,7 +207,7 @@ class _Reader:
 
 
 def read(paths: list[str], opts: ImportOptions, ctx: ImportContext, instrument: ev.Instrument) -> Iterator[ev.Event]:
-    r = _Reader(instrument, ctx)
+    r = BybitReader(instrument, ctx)
     prefixed = bare = 0
     for name, lineno, line in iter_lines(paths, ctx):
         ctx.summary.messages += 1

@@ -3,7 +3,8 @@
 Inputs (any mix, in order; the kind of each file is recognised by its content):
 
 * Raw WebSocket captures, ``<local_receive_ts_ns> <json>`` per line (gzip or plain), as recorded
-  by hftbacktest's collector: ``{"channel": "l2Book" | "trades", "data": ...}``.
+  by hftbacktest's collector: ``{"channel": "l2Book" | "trades", "data": ...}``; also
+  ``activeAssetCtx`` frames (funding and mark/oracle prices, as ``paraphina record`` subscribes).
 * The REST ``fundingHistory`` answer: either a VCR cassette (YAML, ``interactions:``; the
   answer is the response body of the request whose body has ``"type": "fundingHistory"``), or
   the bare JSON list.
@@ -34,11 +35,13 @@ Traps, and what this importer does about each:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 import msgspec
 
 from paraphina import events as ev
+from paraphina.decimals import to_fraction
 from paraphina.importers.common import (
     BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, open_text_members,
     split_ts_line,
@@ -47,6 +50,7 @@ from paraphina.importers.common import (
 SOURCE = "hyperliquid"
 DEFAULTS = {"BTC": dict(tick_size="0.1", lot_size="0.00001", kind="perp", base="BTC", quote="USD")}
 HOUR_MS = 3_600_000
+SEEN_TIDS = 100_000  # trade ids remembered for the duplicate check (bounded: live feeds run for days)
 
 _decode = msgspec.json.Decoder().decode
 
@@ -168,13 +172,19 @@ def _checked_decimal(text) -> str:
     return text
 
 
-class _WsReader:
+class HyperliquidReader:
+    """Per-frame parser of the WebSocket ``l2Book``/``trades`` channels, shared by the importer
+    and the live feed (:mod:`paraphina.live.feeds.hyperliquid`): ``on_frame(ts, obj) -> events``."""
+
     def __init__(self, instrument: ev.Instrument, ctx: ImportContext) -> None:
         self.ctx = ctx
         self.units = Units.of(instrument)
         self.coin = instrument.symbol
         self.sub_time_ms: int | None = None
         self.seen_tids: set[int] = set()
+        self.seen_order: deque[int] = deque()
+        self.last_funding: str | None = None
+        self.last_mark: tuple[int, int] | None = None
         self.crossed = 0
 
     def on_frame(self, ts: int, obj) -> list[ev.Event]:
@@ -186,8 +196,36 @@ class _WsReader:
             return self.on_book(ts, data)
         if ch == "trades":
             return self.on_trades(ts, data)
+        if ch == "activeAssetCtx":
+            return self.on_asset_ctx(ts, data)
         self.ctx.count("ignored_messages")
         return []
+
+    def on_asset_ctx(self, ts: int, data) -> list[ev.Event]:
+        """``activeAssetCtx`` (perp): ``ctx.funding`` (hourly rate), ``ctx.markPx``, ``ctx.oraclePx``.
+
+        Emits ``FundingRate`` (interval 1 h) when the rate changes and ``MarkPrice`` (index = oracle
+        price) when either price changes; the venue re-sends the context every block. Mark and
+        oracle prices are rounded half-even to the tick (the oracle is not on the order grid).
+        """
+        try:
+            if data["coin"] != self.coin:
+                self.ctx.count("other_coin_messages")
+                return []
+            c = data["ctx"]
+            funding = _checked_decimal(c["funding"])
+            mark = self.units.price.round_fraction(to_fraction(c["markPx"]))
+            oracle = self.units.price.round_fraction(to_fraction(c["oraclePx"])) if c.get("oraclePx") else -1
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise BadRecord("activeAssetCtx frame without coin and ctx.funding, ctx.markPx") from None
+        out: list[ev.Event] = []
+        if funding != self.last_funding:
+            self.last_funding = funding
+            out.append(ev.FundingRate(ts_ns=self.ctx.stamp(ts), venue=0, rate=float(funding), interval_ms=HOUR_MS))
+        if (mark, oracle) != self.last_mark:
+            self.last_mark = (mark, oracle)
+            out.append(ev.MarkPrice(ts_ns=self.ctx.stamp(ts), venue=0, mark_price=mark, index_price=oracle))
+        return out
 
     def on_book(self, ts: int, data) -> list[ev.Event]:
         try:
@@ -229,6 +267,9 @@ class _WsReader:
                 self.ctx.count("trades_skipped_duplicate")
                 continue
             self.seen_tids.add(tid)
+            self.seen_order.append(tid)
+            if len(self.seen_order) > SEEN_TIDS:
+                self.seen_tids.discard(self.seen_order.popleft())
             out.append(ev.Trade(ts_ns=self.ctx.stamp(ts), venue=0, price=px, size=sz, side=side, trade_id=str(tid)))
         return out
 
@@ -241,7 +282,7 @@ def read(paths: list[str], opts: ImportOptions, ctx: ImportContext, instrument: 
             ctx.summary.files.append(p.rsplit("/", 1)[-1])
             funding.extend(_funding_events(p, instrument.symbol, ctx))
             ctx.summary.messages += 1
-    r = _WsReader(instrument, ctx)
+    r = HyperliquidReader(instrument, ctx)
 
     def ws_events() -> Iterator[ev.Event]:
         for name, lineno, line in iter_lines(ws_paths, ctx):

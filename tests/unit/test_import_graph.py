@@ -12,8 +12,8 @@ CORE_PACKAGES = ["strategy"]
 FORBIDDEN_STDLIB = {"os", "io", "sys", "pathlib", "socket", "time", "datetime", "random", "subprocess",
                     "threading", "asyncio", "logging", "shutil", "tempfile", "glob", "importlib.metadata",
                     "urllib", "http", "secrets", "uuid"}
-FORBIDDEN_THIRD_PARTY = {"pyarrow", "structlog", "click", "ray", "onnxruntime"}
-FORBIDDEN_PARAPHINA = {"cli", "commands", "eventlog", "sim", "importers", "shadow", "replay", "golden",
+FORBIDDEN_THIRD_PARTY = {"pyarrow", "structlog", "click", "ray", "onnxruntime", "websockets", "httpx"}
+FORBIDDEN_PARAPHINA = {"cli", "commands", "live", "eventlog", "sim", "importers", "shadow", "replay", "golden",
                        "policies", "samplegen", "testing", "diff", "telemetry", "research", "rl"}
 
 

@@ -1,0 +1,330 @@
+"""A loopback server that plays a real capture the way the venue would: WebSocket frames plus
+(Binance) the REST depth snapshot, on ``127.0.0.1`` only. For tests, the soak benchmark and dry
+runs of ``paraphina record`` (``--endpoint VENUE=ws://127.0.0.1:PORT``).
+
+* :func:`load_capture` reads a ``<ts_ns> <json>`` capture (gzip, zip or plain; Bybit's bare
+  frames use their ``ts``) into the frames a subscriber gets: Binance ``depthUpdate`` and
+  ``trade`` (``bookTicker`` is not subscribed by the feed) and the REST snapshot apart;
+  Hyperliquid ``l2Book`` and ``trades``; Bybit every frame.
+* :class:`CaptureServer` serves them at ``speed`` times the recorded pace (``None``: as fast as
+  the client reads). One capture is one venue's stream: a new connection continues where the
+  last one stopped, and the server keeps the venue's true book (the importer's reader fed with
+  every frame it passed, sent or not), so a resubscribe gets a fresh snapshot of that book:
+  Binance answers REST with it (and resends the diff the snapshot ends on, so the futures rule
+  ``U <= lastUpdateId <= u`` holds), Bybit sends it as a ``snapshot`` frame.
+* :class:`Faults` inject what real feeds do, on the first connection only: a dropped
+  connection, skipped frames (a sequence gap), a stall, a malformed frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass
+
+import msgspec
+import websockets
+from websockets.asyncio.server import serve
+
+from paraphina import events as ev
+from paraphina.decimals import Grid
+from paraphina.importers import binance as bn
+from paraphina.importers import bybit as bb
+from paraphina.importers.common import ImportContext, ImportOptions, iter_lines, split_ts_line
+
+_decode = msgspec.json.Decoder().decode
+REST_PATHS = ("/fapi/v1/depth", "/dapi/v1/depth", "/api/v3/depth")
+
+
+@dataclass
+class Capture:
+    kind: str                                  # binance | hyperliquid | bybit
+    frames: list[tuple[int, str]]              # (recorded ts_ns, frame text), in order
+    snapshot: str | None = None                # Binance REST depth answer
+    symbol: str = ""
+    instrument: ev.Instrument | None = None
+
+
+def load_capture(path: str, kind: str, *, max_frames: int | None = None) -> Capture:
+    ctx = ImportContext(f"capture:{kind}", ImportOptions(skip_bad=True))
+    frames: list[tuple[int, str]] = []
+    snapshot = None
+    symbol = ""
+    for _name, _ln, line in iter_lines([path], ctx):
+        ts, js = split_ts_line(line)
+        try:
+            obj = _decode(js)
+        except msgspec.DecodeError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        if kind == "binance":
+            if "lastUpdateId" in obj:
+                if snapshot is None:
+                    snapshot = js.decode()
+                continue
+            data = obj.get("data")
+            if not isinstance(data, dict) or data.get("e") not in ("depthUpdate", "trade"):
+                continue
+            symbol = symbol or str(data.get("s", ""))
+        elif kind == "hyperliquid":
+            if obj.get("channel") not in ("l2Book", "trades"):
+                continue
+            if obj.get("channel") == "l2Book":
+                symbol = symbol or str(obj["data"].get("coin", ""))
+        elif kind == "bybit":
+            symbol = symbol or str(obj.get("topic", "")).rpartition(".")[2]
+            if ts is None:
+                ts = int(obj.get("ts", 0)) * 1_000_000
+        else:
+            raise ValueError(f"unknown capture kind {kind!r}")
+        frames.append((ts or 0, js.decode()))
+        if max_frames is not None and len(frames) >= max_frames and (kind != "binance" or snapshot is not None):
+            break
+    return Capture(kind=kind, frames=frames, snapshot=snapshot, symbol=symbol)
+
+
+@dataclass(frozen=True)
+class Faults:
+    drop_after: int | None = None          # abort the first connection after this many frames
+    skip: frozenset[int] = frozenset()     # frame indexes the first connection never sends
+    stall_at: int | None = None            # the first connection goes silent at this frame ...
+    stall_s: float = 0.0                   # ... for this long (or until the client leaves)
+    malformed_at: int | None = None        # a non-JSON frame before this frame index
+
+
+@dataclass
+class ServerStats:
+    connections: int = 0
+    sent: int = 0
+    rest_requests: int = 0
+    laps: int = 0
+
+
+class CaptureServer:
+    def __init__(self, capture: Capture, instrument: ev.Instrument, *, speed: float | None = None,
+                 faults: Faults = Faults(), repeat: bool = False, send_hook=None) -> None:
+        """``repeat``: at the end of the capture drop the connection and play it again from the
+        start to the next subscriber (a new session: the capture's own snapshot, its own update
+        ids), for soak runs longer than the capture. ``send_hook(index, text)`` is called after
+        each frame sent (the soak benchmark measures delivery lag with it)."""
+        self.capture = capture
+        self.instrument = instrument
+        self.speed = speed
+        self.faults = faults
+        self.stats = ServerStats()
+        self.finished = asyncio.Event()
+        self.cursor = 0               # next frame no connection has passed yet
+        self.port = 0
+        self._server = None
+        self.repeat = repeat
+        self._send_hook = send_hook
+        self._new_lap()
+
+    def _new_lap(self) -> None:
+        capture, instrument = self.capture, self.instrument
+        self.cursor = 0
+        self._truth_ctx = ImportContext("capture-server", ImportOptions(skip_bad=True))
+        self._last_diff = -1          # index of the last Binance diff passed
+        self._rest_answer = capture.snapshot
+        self._lap_start = True
+        if capture.kind == "binance":
+            self._truth = bn.BinanceReader(instrument, ImportOptions(), self._truth_ctx, cross_check=False)
+            if capture.snapshot:
+                list(self._truth.on_line(0, "snapshot", _decode(capture.snapshot)))
+        elif capture.kind == "bybit":
+            self._truth = bb.BybitReader(instrument, self._truth_ctx)
+        else:
+            self._truth = None
+        self._px = Grid(self.instrument.tick_size)
+        self._sz = Grid(self.instrument.lot_size)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def start(self) -> "CaptureServer":
+        self._server = await serve(self._handler, "127.0.0.1", 0, process_request=self._http, max_size=1 << 24)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # --- REST ------------------------------------------------------------------------------
+
+    def _http(self, connection, request):
+        if request.path.split("?")[0] in REST_PATHS:
+            self.stats.rest_requests += 1
+            resp = connection.respond(200, self._rest_answer or "{}")
+            resp.headers["Content-Type"] = "application/json"
+            return resp
+        return None
+
+    # --- the venue's true book -------------------------------------------------------------
+
+    def _pass(self, i: int, text: str) -> None:
+        """Frame ``i`` happened on the venue (sent or not): advance the true book."""
+        if i < self.cursor:
+            return
+        self.cursor = i + 1
+        if self._truth is None:
+            return
+        obj = _decode(text)
+        try:
+            if self.capture.kind == "binance":
+                list(self._truth.on_line(0, f"frame {i}", obj))
+                if obj["data"].get("e") == "depthUpdate":
+                    self._last_diff = i
+            else:
+                self._truth.frame(0, obj)
+        except Exception:  # noqa: BLE001 - a frame the truth cannot read is no book change
+            pass
+
+    def _levels(self, levels: dict[int, int], reverse: bool) -> list[list[str]]:
+        return [[self._px.to_string(p), self._sz.to_string(levels[p])] for p in sorted(levels, reverse=reverse)]
+
+    def _resume(self) -> tuple[int, list[str]]:
+        """Where a new connection starts, and the frames it gets first (a Bybit snapshot)."""
+        kind = self.capture.kind
+        t = self._truth
+        if kind == "binance" and self._last_diff >= 0 and t.state == bn.SYNCED:
+            self._rest_answer = json.dumps({"lastUpdateId": t.last_u, "bids": self._levels(t.bids.levels, True),
+                                            "asks": self._levels(t.asks.levels, False)})
+            return self._last_diff, []
+        if kind == "bybit" and t.last_u is not None:
+            sym = self.capture.symbol
+            snap = {"topic": f"orderbook.50.{sym}", "type": "snapshot", "ts": 0,
+                    "data": {"s": sym, "b": self._levels(t.bids, True), "a": self._levels(t.asks, False),
+                             "u": t.last_u, "seq": 0}}
+            return self.cursor, [json.dumps(snap)]
+        return self.cursor, []
+
+    # --- WebSocket -------------------------------------------------------------------------
+
+    async def _handler(self, ws) -> None:
+        st = self.stats
+        st.connections += 1
+        first = st.connections == 1
+        kind = self.capture.kind
+        drain = None
+        try:
+            if kind in ("hyperliquid", "bybit"):
+                await ws.recv()   # the subscription
+                drain = asyncio.create_task(self._answer_pings(ws))
+            start, prelude = (0, []) if self._lap_start else self._resume()
+            self._lap_start = False
+            for text in prelude:
+                await ws.send(text)
+            if not await self._stream(ws, start, first):
+                return
+            if self.repeat:
+                st.laps += 1
+                self._new_lap()
+                ws.transport.abort()
+                return
+            self.finished.set()
+            await ws.wait_closed()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        finally:
+            if drain is not None:
+                drain.cancel()
+
+    async def _stream(self, ws, start: int, first: bool) -> bool:
+        """Send frames from ``start``; True when the capture's end was reached."""
+        frames = self.capture.frames
+        f = self.faults
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        ts0 = frames[start][0] if start < len(frames) else 0
+        speed = self.speed
+        sent_here = 0
+        hook = self._send_hook
+        for i in range(start, len(frames)):
+            ts, text = frames[i]
+            if first and i in f.skip:
+                self._pass(i, text)
+                continue
+            if first and f.stall_at == i:
+                try:
+                    await asyncio.wait_for(ws.wait_closed(), f.stall_s)
+                except asyncio.TimeoutError:
+                    pass
+            if first and f.malformed_at == i:
+                await ws.send('{"stream": this is not json')
+            if speed:
+                delay = t0 + (ts - ts0) / 1e9 / speed - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif sent_here % 32 == 0:
+                await asyncio.sleep(0)
+            await ws.send(text)
+            if hook is not None:
+                hook(i, text)
+            self.stats.sent += 1
+            sent_here += 1
+            self._pass(i, text)
+            if first and f.drop_after is not None and sent_here >= f.drop_after:
+                ws.transport.abort()
+                return False
+        return True
+
+    async def _answer_pings(self, ws) -> None:
+        kind = self.capture.kind
+        async for msg in ws:
+            try:
+                obj = json.loads(msg)
+            except ValueError:
+                continue
+            if kind == "hyperliquid" and obj.get("method") == "ping":
+                await ws.send(json.dumps({"channel": "pong"}))
+            elif kind == "bybit" and obj.get("op") == "ping":
+                await ws.send(json.dumps({"op": "pong", "success": True}))
+
+
+class ServerThread:
+    """A :class:`CaptureServer` on its own event loop in a thread (for a recorder in a
+    subprocess, or in another loop). ``with ServerThread(...) as s: s.url``."""
+
+    def __init__(self, capture: Capture, instrument: ev.Instrument, **kw) -> None:
+        self._args = (capture, instrument, kw)
+        self.server: CaptureServer | None = None
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, daemon=True, name="capture-server")
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        capture, instrument, kw = self._args
+
+        async def start():
+            self.server = await CaptureServer(capture, instrument, **kw).start()
+
+        self._loop.run_until_complete(start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    def __enter__(self) -> "ServerThread":
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fut = asyncio.run_coroutine_threadsafe(self.server.close(), self._loop)
+        try:
+            fut.result(5)
+        except Exception:  # noqa: BLE001 - closing at exit; nothing to report
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def finished(self) -> bool:
+        return self.server.finished.is_set()
