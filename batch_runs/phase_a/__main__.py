@@ -1,6 +1,13 @@
 """``python -m batch_runs.phase_a``: run a Phase A study from one command.
 
-Example (a synthetic smoke study with the toy evaluate function)::
+Examples: a study on the simulator (each candidate: Monte Carlo over a scenario, then a suite)::
+
+    python -m batch_runs.phase_a --study-dir runs/phaseA_btc --seed 7 --candidates 6 --runs 30 \\
+        --knobs batch_runs/phase_a/knobs_btc.yaml --evaluate paraphina.research.simrun:candidate_run \\
+        --evaluate-arg scenario=scenarios/synth_baseline.yaml --evaluate-arg ticks=400 \\
+        --suite scenarios/suites/smoke.yaml --jobs 2
+
+and a synthetic smoke study of the pipeline itself with the toy evaluate function::
 
     python -m batch_runs.phase_a --study-dir runs/phaseA_smoke --seed 7 --candidates 4 --runs 20 \\
         --evaluate paraphina.research.toy:toy_candidate_run
@@ -12,6 +19,7 @@ Exit 0 when the study finished and its evidence tree verifies, 3 when verificati
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 
@@ -39,6 +47,17 @@ def resolve_function(spec: str):
     return obj
 
 
+def evaluate_kwargs(pairs: list[str]) -> dict[str, str | int]:
+    """``KEY=VALUE`` strings to keywords (integers where they parse as one)."""
+    out: dict[str, str | int] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise SpecError(f"--evaluate-arg {pair!r}: expected KEY=VALUE")
+        out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(prog="python -m batch_runs.phase_a", description="Phase A promotion study.")
@@ -51,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budgets", default=str(DEFAULT_BUDGETS), help="risk budgets per tier (YAML)")
     ap.add_argument("--evaluate", required=True,
                     help="module:function, evaluate(env, run_index, seed) -> dict for one simulated run")
+    ap.add_argument("--evaluate-arg", action="append", default=[], metavar="KEY=VALUE",
+                    help="keyword bound to the evaluate function (repeatable), e.g. scenario=FILE, ticks=400")
+    ap.add_argument("--suite", default=None, metavar="SUITE.yaml",
+                    help="also run this scenario suite per candidate (simulator evaluate only); a failure "
+                         "disqualifies the candidate")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--backend", choices=("local", "ray"), default="local")
     ap.add_argument("--ray-address", default=None)
@@ -75,11 +99,20 @@ def main(argv: list[str] | None = None) -> int:
         spec = load_knob_spec(args.knobs)
         alpha, budgets = load_budgets(args.budgets)
         evaluate = resolve_function(args.evaluate)
+        bound = evaluate_kwargs(args.evaluate_arg)
+        if bound:
+            evaluate = functools.partial(evaluate, **bound)
+        suite = None
+        if args.suite:
+            from paraphina.research.simrun import candidate_suite
+
+            suite = functools.partial(candidate_suite, suite=args.suite,
+                                      **{k: bound[k] for k in ("policy", "config") if k in bound})
         res = run_study(args.study_dir, evaluate, seed=args.seed, candidates=args.candidates, runs=args.runs,
                         knob_spec=spec, alpha=alpha, budgets=budgets, study_name=args.study_name, jobs=args.jobs,
                         backend=args.backend, ray_address=args.ray_address,
                         commands=[" ".join(["python -m batch_runs.phase_a", *recorded])],
-                        report=not args.no_report)
+                        report=not args.no_report, suite=suite)
     except UserError as exc:
         print(f"phase_a: error: {exc}", file=sys.stderr)
         return 2

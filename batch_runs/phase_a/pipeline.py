@@ -2,8 +2,8 @@
 
 One injected function evaluates a candidate for one run: ``evaluate(env, run_index, seed) ->
 dict`` (the Monte Carlo ``run_fn`` contract of :mod:`paraphina.research.montecarlo`, with the
-candidate's ``PARAPHINA_*`` overlay first). The simulator provides the real one; tests use
-``paraphina.research.toy.toy_candidate_run``. For ``jobs > 1`` or Ray it must be picklable
+candidate's ``PARAPHINA_*`` overlay first). The simulator provides the real one,
+``paraphina.research.simrun.candidate_run``; fast tests use ``paraphina.research.toy.toy_candidate_run``. For ``jobs > 1`` or Ray it must be picklable
 (a module-level function).
 
 Study directory (every path in every artefact is relative to it; no timestamps, no absolute
@@ -12,6 +12,7 @@ paths, so a fixed seed gives byte-identical artefacts)::
     study.json                      inputs: seed, counts, knob spec, budgets, evaluate function
     trials/<trial_id>/candidate.env the candidate's overlay
     trials/<trial_id>/mc/           Monte Carlo output with its own evidence pack
+    trials/<trial_id>/suite.json    the scenario suite's results (when the study runs one)
     trials.jsonl                    one line per trial, sorted by trial_id
     pareto.json, pareto.csv         the frontier (sorted by candidate_id)
     promotion.json                  per tier: winner or why none
@@ -57,6 +58,9 @@ from paraphina.research.evidence import (
 from paraphina.research.montecarlo import SEED_RULE, ray_session, run_mc
 
 EvaluateFn = Callable[[Mapping[str, str], int, int], Mapping[str, Any]]
+# suite(env) -> a report with ``rows`` (each with ``failures``) and ``to_json()``
+# (paraphina.sim.suite.SuiteReport; paraphina.research.simrun.candidate_suite makes one).
+SuiteFn = Callable[[Mapping[str, str]], Any]
 STUDY_SCHEMA = 1
 RECORD_SCHEMA = 3
 
@@ -105,8 +109,14 @@ def _metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
 def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candidates: int, runs: int,
               knob_spec: KnobSpec, alpha: float, budgets: Mapping[str, stats.Budget], study_name: str = "study",
               jobs: int = 1, backend: str = "local", ray_address: str | None = None,
-              commands: Sequence[str] = (), progress: bool | None = None, report: bool = True) -> StudyResult:
-    """Run a whole Phase A study into ``study_dir`` (resumable: finished Monte Carlo runs are kept)."""
+              commands: Sequence[str] = (), progress: bool | None = None, report: bool = True,
+              suite: SuiteFn | None = None) -> StudyResult:
+    """Run a whole Phase A study into ``study_dir`` (resumable: finished Monte Carlo runs are kept).
+
+    With ``suite``, every candidate also runs the scenario suite (``trials/<id>/suite.json``); a
+    candidate whose suite fails an invariant is not valid, so it is neither on the frontier nor
+    promoted.
+    """
     out = Path(study_dir)
     out.mkdir(parents=True, exist_ok=True)
     level = 1.0 - alpha
@@ -120,6 +130,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
         "knob_spec": msgspec.to_builtins(knob_spec),
         "budgets": {t: msgspec.to_builtins(b) for t, b in budgets.items()},
         "evaluate": function_name(evaluate),
+        "suite": function_name(suite) if suite is not None else None,
         "seeds": {"candidates": f"numpy.random.default_rng({seed})", "mc_base_seed": seed, "mc_rule": SEED_RULE},
         "versions": versions(),
     }
@@ -150,12 +161,17 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
                                          "candidate_id": cand.candidate_id, "env_overlay": cand.env})
             verified = verify_evidence(tdir / "mc").code == EXIT_OK
             score = _score(cand.candidate_id, res.summary)
-            valid = verified and stats.is_valid(score)
+            suite_ok: bool | None = None
+            if suite is not None:
+                rep = suite(cand.env)
+                suite_ok = not any(r["failures"] for r in rep.rows)
+                write_atomic(tdir / "suite.json", canonical_json(rep.to_json()))
+            valid = verified and stats.is_valid(score) and suite_ok is not False
             if valid:
                 scores.append(score)
             row = {"trial_id": tid, "candidate_id": cand.candidate_id, "profile": cand.profile, "env": cand.env,
                    "config_hash": cfg_hash, "mc_base_seed": seed, "runs": runs, "evidence_verified": verified,
-                   "valid": valid, "metrics": _metrics(res.summary)}
+                   "suites_passed": suite_ok, "valid": valid, "metrics": _metrics(res.summary)}
             trial_rows.append(row)
             by_id[cand.candidate_id] = (tid, cand, row)
     trial_rows.sort(key=lambda r: r["trial_id"])
@@ -227,7 +243,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
                                "min_pnl_lcb_usd (inclusive); winner = best by (-mean_pnl, dd_cvar, kill_ucb, "
                                "candidate_id)",
             },
-            "suites_passed": None,  # scenario suites are not wired into Phase A yet
+            "suites_passed": row["suites_passed"],  # None: the study ran no suite
             "versions": versions(),
         }
         write_atomic(pdir / "PROMOTION_RECORD.json", canonical_json(record))

@@ -1,19 +1,13 @@
-"""Research commands: ``verify-evidence``, ``report``, ``mc-merge``; and the Monte Carlo command body.
+"""Research commands: ``mc``, ``mc-merge``, ``verify-evidence``, ``report``.
 
-``paraphina mc`` needs the simulator's run function, so it is wired where the simulator lives:
-decorate a click command with :func:`mc_options` and call :func:`mc_command_impl` with the run
-function, e.g.::
-
-    @cli.command("mc")
-    @click.option("--scenario", required=True)
-    @mc_options
-    def mc(scenario, **kw):
-        run_fn = functools.partial(simulate_one_run, scenario_path=scenario)  # (run_index, seed) -> dict
-        sys.exit(mc_command_impl(run_fn, config_extra={"scenario": scenario}, **kw))
+``paraphina mc`` runs the simulator (:class:`paraphina.research.simrun.ScenarioRun`) through the
+Monte Carlo driver; :func:`mc_command_impl` is its body without the simulator, so another run
+function (a plugin's own simulator, the toy in tests) can be driven the same way.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -134,3 +128,28 @@ def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str
         for name in ("mc_runs.jsonl", "mc_summary.json", "evidence_pack/SHA256SUMS"):
             click.echo(f"Wrote: {Path(output_dir) / name}")
     return 0
+
+
+@cli.command("mc")
+@click.option("--scenario", "scenario_path", required=True, metavar="FILE", help="Scenario YAML.")
+@click.option("--ticks", type=click.IntRange(min=1), default=None, help="Main-loop ticks per run (default: the scenario's horizon).")
+@click.option("--policy", default="heuristic", show_default=True)
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
+@click.option("--profile", default=None, help="Risk profile (CLI > PARAPHINA_RISK_PROFILE > scenario > balanced).")
+@mc_options
+def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
+    """Monte Carlo of a scenario: N seeded simulated runs -> per-run JSONL, tail-risk summary, evidence."""
+    from paraphina.commands.sim import scenario_config
+    from paraphina.config import config_hash, resolve_profile
+    from paraphina.policies import load_policy
+    from paraphina.research.simrun import ScenarioRun
+    from paraphina.sim.scenario import load_scenario
+
+    scenario = load_scenario(scenario_path)
+    name, _ = resolve_profile(profile, os.environ, scenario.initial_state.profile)
+    cfg = scenario_config(scenario, config_path, name)
+    load_policy(policy)  # an unknown policy is a one-line error now, not one per worker
+    run_fn = ScenarioRun(scenario=scenario, config=cfg, policy=policy, ticks=ticks)
+    extra = {"scenario": scenario_path, "scenario_id": scenario.scenario_id, "ticks": ticks, "policy": policy,
+             "profile": name}
+    sys.exit(mc_command_impl(run_fn, config_hash=config_hash(cfg), config_extra=extra, **kw))

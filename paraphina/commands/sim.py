@@ -13,26 +13,19 @@ from paraphina import __version__
 from paraphina.cli import cli
 from paraphina.commands.common import load_cli_config, model_option, policy_spec
 from paraphina.config import Config, config_hash, resolve_profile
-from paraphina.engine import Engine
 from paraphina.errors import UserError
-from paraphina.policies import load_policy
 from paraphina.presets import preset_path
 from paraphina.sim.exchange import VenueParams
-from paraphina.sim.runner import run_backtest, run_simulation
+from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simulation, with_scenario_fees
 from paraphina.sim.scenario import Scenario, load_scenario
-from paraphina.sim.suite import check_invariants, load_suite
+from paraphina.sim.suite import load_suite, run_suite
 from paraphina.sim.summary import format_run_output
 from paraphina.telemetry import from_env
 
 CFG_VERSION = f"paraphina-{__version__}"
 
 
-def engine_factory(policy, observers=()):
-    """``policy`` is a name or a zero-argument factory of a plugin object (``policy_spec``)."""
-    def make(cfg: Config, instruments):
-        return Engine(cfg, instruments, load_policy(policy() if callable(policy) else policy, observers))
-
-    return make
+engine_factory = policy_engine_factory  # the name the CLI modules and benchmarks use
 
 
 def policy_session(spec) -> dict:
@@ -47,13 +40,7 @@ def policy_session(spec) -> dict:
 def scenario_config(scenario: Scenario, config_path: str | None, profile: str | None) -> Config:
     """The engine's config for a scenario: the given file (default: the ``btc`` preset, sized for
     the simulator's BTC-like market), with each scenario venue's fees unless the file lists it."""
-    cfg = load_cli_config(config_path or str(preset_path("btc")), profile or None)
-    listed = {v.name for v in cfg.venues}
-    import msgspec
-
-    extra = [msgspec.structs.replace(cfg.venue(v.name), maker_fee_bps=v.maker_fee_bps, taker_fee_bps=v.taker_fee_bps)
-             for v in scenario.venues if v.name not in listed]
-    return msgspec.structs.replace(cfg, venues=[*cfg.venues, *extra])
+    return with_scenario_fees(load_cli_config(config_path or str(preset_path("btc")), profile or None), scenario)
 
 
 @cli.command()
@@ -132,44 +119,27 @@ def suite(suite_path, output_dir, policy, config_path) -> None:
     """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails."""
     s = load_suite(suite_path)
     os.makedirs(output_dir, exist_ok=True)
-    results = []
-    failed = 0
-    total = sum(len(r.seeds) for r in s.runs) * s.repeat_runs
-    done = 0
-    for entry in s.runs:
-        cfg = scenario_config(entry.scenario, config_path, entry.scenario.initial_state.profile)
-        for seed in entry.seeds:
-            hashes = []
-            for rep in range(s.repeat_runs):
-                log = os.path.join(output_dir, f"{entry.scenario.scenario_id}-{seed}-{rep}.arrow")
-                r = run_simulation(entry.scenario, cfg, policy, seed, s.ticks, log, engine_factory(policy), overwrite=True)
-                hashes.append(r.sha256)
-                done += 1
-                if sys.stderr.isatty():
-                    click.echo(f"\r[{done}/{total}] {entry.scenario.scenario_id} seed {seed}", err=True, nl=False)
-            fails = check_invariants(entry.invariants, r)
-            if len(set(hashes)) != 1:
-                fails.append(f"determinism: {len(set(hashes))} different action-stream hashes over {s.repeat_runs} repeats")
-            failed += bool(fails)
-            row = {"scenario": entry.scenario.scenario_id, "seed": seed, "events": r.events, "actions": r.actions,
-                   "sha256": r.sha256, "pnl_total": r.summary["total"], "kill_switch": r.summary["kill_switch"],
-                   "kill_reason": r.summary["kill_reason"], "max_drawdown_usd": r.max_drawdown_usd,
-                   "fills": r.fills, "failures": fails}
-            results.append(row)
-            with open(os.path.join(output_dir, f"{entry.scenario.scenario_id}-{seed}.json"), "w") as f:
-                json.dump(row, f, indent=2, sort_keys=True)
-            status = "FAIL" if fails else "ok"
-            click.echo(f"{status:4} {entry.scenario.scenario_id} seed={seed} pnl={r.summary['total']:+.2f} "
-                       f"kill={str(r.summary['kill_switch']).lower()} actions={r.actions}" +
-                       "".join(f"\n       {x}" for x in fails))
-    if sys.stderr.isatty():
-        click.echo("", err=True)
-    summary = {"suite_id": s.suite_id, "suite_version": s.suite_version, "policy": policy, "runs": len(results),
-               "failed": failed, "results": results}
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int, row: dict | None) -> None:
+        if tty:
+            click.echo(f"\r[{done}/{total}]", err=True, nl=False)
+        if row is None:
+            return
+        with open(os.path.join(output_dir, f"{row['scenario']}-{row['seed']}.json"), "w") as f:
+            json.dump(row, f, indent=2, sort_keys=True)
+        status = "FAIL" if row["failures"] else "ok"
+        click.echo(f"{status:4} {row['scenario']} seed={row['seed']} pnl={row['pnl_total']:+.2f} "
+                   f"kill={str(row['kill_switch']).lower()} actions={row['actions']}" +
+                   "".join(f"\n       {x}" for x in row["failures"]))
+
+    report = run_suite(s, lambda sc: scenario_config(sc, config_path, sc.initial_state.profile), policy,
+                       engine_factory(policy), output_dir, on_run=show)
     with open(os.path.join(output_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2, sort_keys=True)
-    click.echo(f"{len(results) - failed} of {len(results)} runs passed their invariants ({output_dir}/summary.json)")
-    sys.exit(1 if failed else 0)
+        json.dump(report.to_json(), f, indent=2, sort_keys=True)
+    n = len(report.rows)
+    click.echo(f"{n - report.failed} of {n} runs passed their invariants ({output_dir}/summary.json)")
+    sys.exit(1 if report.failed else 0)
 
 
 __all__ = ["run", "backtest", "suite", "UserError"]

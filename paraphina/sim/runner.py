@@ -16,7 +16,8 @@ The engine interface assumed (``paraphina.engine.Engine`` satisfies it)::
 
     engine = engine_factory(config, instruments)
     engine.step(event) -> list[Action]     # numbers events itself, in log order
-    engine.summary() -> dict               # realised, unrealised, total, kill_switch, kill_reason, risk_regime
+    engine.summary() -> dict               # realised, unrealised, total, kill_switch, kill_reason, risk_regime,
+                                           # position (optional: net base units)
 """
 
 from __future__ import annotations
@@ -69,6 +70,27 @@ class SimResult:
     fills: int = 0
     fees: float = 0.0
     funding: float = 0.0
+    max_abs_position: float = 0.0   # largest net position (base units, engine's view) at a tick
+
+
+def policy_engine_factory(policy, observers=()) -> EngineFactory:
+    """An engine factory for ``policy``: a registered name, or a zero-argument factory of a
+    plugin object (what ``paraphina.commands.common.policy_spec`` gives for ``--model``)."""
+    from paraphina.engine import Engine
+    from paraphina.policies import load_policy
+
+    def make(cfg: Config, instruments):
+        return Engine(cfg, instruments, load_policy(policy() if callable(policy) else policy, observers))
+
+    return make
+
+
+def with_scenario_fees(cfg: Config, scenario: Scenario) -> Config:
+    """``cfg`` plus each scenario venue's fees for the venues the config does not list itself."""
+    listed = {v.name for v in cfg.venues}
+    extra = [msgspec.structs.replace(cfg.venue(v.name), maker_fee_bps=v.maker_fee_bps, taker_fee_bps=v.taker_fee_bps)
+             for v in scenario.venues if v.name not in listed]
+    return msgspec.structs.replace(cfg, venues=[*cfg.venues, *extra])
 
 
 def venue_params(spec: VenueSpec) -> VenueParams:
@@ -132,7 +154,7 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         actions = engine.step(e)
         if isinstance(e, ev.Timer):
             st.ticks += 1
-            st.track(engine.summary()["total"])
+            st.track(engine.summary())
         if actions:
             data = hasher.add(actions)
             if actions_f is not None:
@@ -183,7 +205,7 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         summary=engine.summary(), killed_at_tick=st.killed_at_tick, max_drawdown_usd=st.max_dd,
         pnl_finite=st.finite, positions=[a.position * lots[v] for v, a in enumerate(acc)],
         fills=exchange.fill_count, fees=sum(a.fees for a in acc),
-        funding=sum(a.funding_paid for a in acc),
+        funding=sum(a.funding_paid for a in acc), max_abs_position=st.max_abs_position,
     )
 
 
@@ -210,7 +232,7 @@ def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, en
 
 
 class _RunState:
-    __slots__ = ("arrivals", "events", "ticks", "killed_at_tick", "peak", "max_dd", "finite")
+    __slots__ = ("arrivals", "events", "ticks", "killed_at_tick", "peak", "max_dd", "finite", "max_abs_position")
 
     def __init__(self) -> None:
         self.arrivals = 0
@@ -220,9 +242,11 @@ class _RunState:
         self.peak = -math.inf
         self.max_dd = 0.0
         self.finite = True
+        self.max_abs_position = 0.0
 
-    def track(self, total: Any) -> None:
-        x = float(total)
+    def track(self, summary: dict) -> None:
+        self.max_abs_position = max(self.max_abs_position, abs(float(summary.get("position", 0.0))))
+        x = float(summary["total"])
         if not math.isfinite(x):
             self.finite = False
             return

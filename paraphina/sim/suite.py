@@ -28,6 +28,7 @@ Invariants (all optional; an absent one is not checked):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -132,6 +133,62 @@ def check_invariants(inv: Invariants, result: Any) -> list[str]:
         if abs(net) > inv.position_within + 1e-9:
             fails.append(f"position_within: net position {net:+.6f} outside +-{inv.position_within}")
     return fails
+
+
+@dataclass(frozen=True)
+class SuiteReport:
+    suite_id: str
+    suite_version: int
+    policy: str
+    rows: list[dict[str, Any]]   # one per (scenario, seed), in suite order
+
+    @property
+    def failed(self) -> int:
+        return sum(bool(r["failures"]) for r in self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"suite_id": self.suite_id, "suite_version": self.suite_version, "policy": self.policy,
+                "runs": len(self.rows), "failed": self.failed, "results": self.rows}
+
+
+def run_suite(suite: Suite, config_for: Callable[[Scenario], Any], policy: str, engine_factory: Any,
+              output_dir: str | Path, on_run: Callable[[int, int, dict[str, Any] | None], None] | None = None
+              ) -> SuiteReport:
+    """Run every (scenario, seed) ``repeat_runs`` times, logs in ``output_dir``; check invariants.
+
+    ``config_for(scenario)`` gives each scenario's engine config; ``on_run(done, total, row)`` is
+    told of progress after every run (``row`` after the last repeat of a seed, else ``None``).
+    Repeats of a seed must give the same action-stream hash (a determinism check).
+    """
+    from paraphina.sim.runner import run_simulation
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    total = sum(len(r.seeds) for r in suite.runs) * suite.repeat_runs
+    done = 0
+    rows = []
+    for entry in suite.runs:
+        cfg = config_for(entry.scenario)
+        for seed in entry.seeds:
+            hashes = []
+            for rep in range(suite.repeat_runs):
+                log = out / f"{entry.scenario.scenario_id}-{seed}-{rep}.arrow"
+                r = run_simulation(entry.scenario, cfg, policy, seed, suite.ticks, str(log), engine_factory, overwrite=True)
+                hashes.append(r.sha256)
+                done += 1
+                if on_run is not None and rep + 1 < suite.repeat_runs:
+                    on_run(done, total, None)
+            fails = check_invariants(entry.invariants, r)
+            if len(set(hashes)) != 1:
+                fails.append(f"determinism: {len(set(hashes))} different action-stream hashes over {suite.repeat_runs} repeats")
+            row = {"scenario": entry.scenario.scenario_id, "seed": seed, "events": r.events, "actions": r.actions,
+                   "sha256": r.sha256, "pnl_total": r.summary["total"], "kill_switch": r.summary["kill_switch"],
+                   "kill_reason": r.summary["kill_reason"], "max_drawdown_usd": r.max_drawdown_usd,
+                   "fills": r.fills, "failures": fails}
+            rows.append(row)
+            if on_run is not None:
+                on_run(done, total, row)
+    return SuiteReport(suite.suite_id, suite.suite_version, policy, rows)
 
 
 def _invariants(data: dict[str, Any], where: str) -> Invariants:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from batch_runs.phase_a.__main__ import main as phase_a_main
+from conftest import ROOT
 from batch_runs.phase_a.spec import (
     DEFAULT_BUDGETS,
     DEFAULT_KNOBS,
@@ -144,3 +145,55 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     bad.write_text("t: [1, 2]\n")
     assert phase_a_main(["--study-dir", str(tmp_path / "y"), "--seed", "1", "--budgets", str(bad), "--evaluate",
                          "paraphina.research.toy:toy_candidate_run"]) == 2
+
+
+def _sim_study(tmp_path: Path, name: str, suite_invariants: str, monkeypatch) -> tuple[Path, int]:
+    """A two-candidate study on the simulator, run in ``tmp_path`` with relative input paths (so
+    two studies in different directories record the same commands)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "budgets.yaml").write_text(
+        "alpha: 0.05\nlenient: {max_kill_ucb: 1.0, max_dd_cvar: 1000000, min_pnl_lcb_usd: -1000000}\n"
+        "strict: {max_kill_ucb: 0.0, max_dd_cvar: 0, min_pnl_lcb_usd: 1000000}\n")
+    suite = f"{name}_suite.yaml"
+    Path(suite).write_text(f"suite_id: tiny\nticks: 80\ninvariants: {suite_invariants}\n"
+                     f"scenarios:\n  - path: {ROOT / 'scenarios' / 'synth_baseline.yaml'}\n    seeds: [1000]\n")
+    study = tmp_path / name
+    code = phase_a_main(["--study-dir", name, "--seed", "5", "--candidates", "2", "--runs", "3",
+                         "--knobs", str(ROOT / "batch_runs" / "phase_a" / "knobs_btc.yaml"),
+                         "--budgets", "budgets.yaml",
+                         "--evaluate", "paraphina.research.simrun:candidate_run",
+                         "--evaluate-arg", f"scenario={ROOT / 'scenarios' / 'synth_baseline.yaml'}",
+                         "--evaluate-arg", "ticks=80", "--suite", suite, "--jobs", "2", "--no-report"])
+    return study, code
+
+
+def test_simulator_study_runs_suites_promotes_and_repeats_byte_for_byte(tmp_path, monkeypatch):
+    a, code = _sim_study(tmp_path / "1", "study", "{pnl_finite: true}", monkeypatch)
+    assert code == 0
+    b, code = _sim_study(tmp_path / "2", "study", "{pnl_finite: true}", monkeypatch)
+    assert code == 0
+    files = tree_files(a)
+    assert files == tree_files(b) and filecmp.cmpfiles(a, b, files, shallow=False)[1:] == ([], [])
+    trials = [json.loads(x) for x in (a / "trials.jsonl").read_text().splitlines()]
+    assert all(t["suites_passed"] is True and t["valid"] for t in trials)
+    runs = [json.loads(x) for t in trials for x in (a / "trials" / t["trial_id"] / "mc" / "mc_runs.jsonl").read_text().splitlines()]
+    assert len(runs) == 6 and all(r["ticks_executed"] <= 80 and r["action_stream_sha256"] for r in runs)
+    # Candidates differ only in knobs and meet the same market paths (common random numbers).
+    assert [r["seed"] for r in runs[:3]] == [r["seed"] for r in runs[3:]]
+    promotion = json.loads((a / "promotion.json").read_text())["tiers"]
+    assert promotion["lenient"]["winner"] in {t["candidate_id"] for t in trials}
+    assert promotion["strict"]["winner"] is None
+    rec = json.loads((a / "promoted" / "lenient" / "PROMOTION_RECORD.json").read_text())
+    assert rec["suites_passed"] is True and rec["evaluate"] == "paraphina.research.simrun:candidate_run"
+    assert verify_evidence(a, recursive=True).code == 0
+
+
+def test_a_failed_suite_disqualifies_the_candidate(tmp_path, monkeypatch):
+    study, code = _sim_study(tmp_path, "failing", "{min_pnl_usd: 1000000}", monkeypatch)
+    assert code == 0
+    trials = [json.loads(x) for x in (study / "trials.jsonl").read_text().splitlines()]
+    assert all(t["suites_passed"] is False and not t["valid"] for t in trials)
+    suite = json.loads((study / "trials" / trials[0]["trial_id"] / "suite.json").read_text())
+    assert suite["failed"] == 1 and "min_pnl_usd" in suite["results"][0]["failures"][0]
+    assert json.loads((study / "promotion.json").read_text())["tiers"]["lenient"]["winner"] is None
