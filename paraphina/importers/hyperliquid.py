@@ -24,7 +24,8 @@ Traps, and what this importer does about each:
 3. ``side`` is the aggressor: ``"B"`` buy, ``"A"`` sell.
 4. **Funding history** records ``{coin, fundingRate, premium, time}`` become ``FundingRate``
    events at ``ts_ns = time * 1e6`` (the settlement time of that rate; there is no receive
-   time) with ``next_funding_ts_ns = -1`` (not in the record). Hyperliquid settled every 8 h
+   time) with ``next_funding_ts_ns = ts_ns``: the record *is* a settlement, paid at once (the
+   simulated exchange settles it on arrival and schedules nothing after it). Hyperliquid settled every 8 h
    until 2023-06-08 and hourly after: ``interval_ms`` is the gap to the previous record
    rounded to the hour (the first record takes the gap to the next one). Only records of the
    log's coin are imported. A funding file mixed with a WS capture of another period is
@@ -158,7 +159,8 @@ def _funding_events(path: str, coin: str, ctx: ImportContext) -> list[ev.Funding
         else:
             gap = 8 * HOUR_MS
         interval = max(1, round(gap / HOUR_MS)) * HOUR_MS
-        out.append(ev.FundingRate(ts_ns=t * 1_000_000, venue=0, rate=rate, interval_ms=interval))
+        out.append(ev.FundingRate(ts_ns=t * 1_000_000, venue=0, rate=rate, interval_ms=interval,
+                                  next_funding_ts_ns=t * 1_000_000))
     ctx.count("funding_records", len(out))
     return out
 

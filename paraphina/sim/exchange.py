@@ -23,7 +23,10 @@ funding. Fill model:
   liquidity the fill took (a negative maker rate is a rebate).
 * **Funding** settles at each venue's ``next_funding_ts_ns`` (learned from FundingRate events),
   on the first Timer or FundingRate event at or after it: ``amount = -position * mark * rate``
-  (longs pay a positive rate), as a FundingPayment.
+  (longs pay a positive rate), as a FundingPayment. ``mark`` is the last MarkPrice, else the
+  book mid. A FundingRate whose ``next_funding_ts_ns`` is not after its own time is a
+  settlement record (Hyperliquid's funding history): it is paid at once, and nothing is
+  scheduled after it.
 * After fills or funding on a venue it reports a PositionSnapshot (with an estimated
   liquidation price) and a BalanceUpdate.
 
@@ -182,9 +185,14 @@ class SimExchange:
             for v in range(len(self.venues)):
                 out.extend(self._settle_funding(v, e.ts_ns))
         elif isinstance(e, ev.FundingRate):
-            out.extend(self._settle_funding(e.venue, e.ts_ns))
+            out.extend(self._settle_funding(e.venue, e.ts_ns))  # what fell due under the previous rate
             a = self.venues[e.venue]
             a.rate, a.interval_ms, a.next_funding_ns = e.rate, e.interval_ms, e.next_funding_ts_ns
+            if 0 <= e.next_funding_ts_ns <= e.ts_ns:
+                # A settlement record (a venue's funding history): this rate is paid now, and the
+                # next record, not a schedule, says when the next payment is.
+                out.extend(self._settle_funding(e.venue, e.ts_ns))
+                a.next_funding_ns = -1
         elif isinstance(e, ev.MarkPrice):
             self.venues[e.venue].mark = e.mark_price
         elif isinstance(e, ev.BookReset) and e.reason == "venue_outage":
@@ -350,13 +358,13 @@ class SimExchange:
         a = self.venues[v]
         out: list[ev.Event] = []
         while a.next_funding_ns >= 0 and a.interval_ms > 0 and t >= a.next_funding_ns:
-            mark = a.mark if a.mark > 0 else None
+            mark = a.mark if a.mark > 0 else self._mid_ticks(v)
             if a.position and mark is not None:
                 amount = -a.position * self.lots[v] * mark * self.ticks[v] * a.rate
                 a.balance += amount
                 a.funding_paid += amount
                 out.append(ev.FundingPayment(ts_ns=t, venue=v, amount=amount, rate=a.rate, position=a.position,
-                                             mark_price=mark))
+                                             mark_price=round(mark)))
             a.next_funding_ns += a.interval_ms * NS_PER_MS
         if out:
             out.extend(self._account_events(v, t))
@@ -419,6 +427,12 @@ class SimExchange:
             ev.BalanceUpdate(ts_ns=t, venue=v, balance=a.balance, margin_used=used,
                              margin_available=a.balance + unrealised - used),
         ]
+
+    def _mid_ticks(self, v: int) -> float | None:
+        """The venue's mid in ticks: the funding mark when the venue publishes none."""
+        a = self.venues[v]
+        bb, ba = a.best_bid(), a.best_ask()
+        return None if bb is None or ba is None else 0.5 * (bb + ba)
 
     def _mid(self, v: int) -> float | None:
         a = self.venues[v]
