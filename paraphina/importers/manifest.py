@@ -9,7 +9,6 @@ entries (``source``, ``out``, ``files``, ``sha256``, and the import options ``ve
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from paraphina.importers import run_import
 from paraphina.importers.common import BadInput, ImportOptions
 from paraphina.importers.merge import merge_logs
+from paraphina.digest import sha256_file
 
 _OPTION_KEYS = ("venue", "instrument", "tick_size", "lot_size", "contract_size_to_base")
 
@@ -28,12 +28,6 @@ def default_data_dir(manifest: Path) -> Path:
     return manifest.resolve().parent.parent.parent / "shared" / "data" / "real"
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_manifest(path: Path) -> list[dict]:
@@ -79,7 +73,7 @@ def build(manifest: Path, data_dir: Path | None, out_dir: Path, names: list[str]
             for f, want in zip(files, inp["sha256"]):
                 if not f.exists():
                     raise BadInput(f"{f}: no such file (listed in {manifest})")
-                got = sha256_of(f)
+                got = sha256_file(f)
                 if got != want:
                     raise BadInput(f"{f}: sha256 {got} differs from the manifest's {want}")
             part = out_dir / inp["out"]

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from paraphina.digest import sha256_file
 
 PACK_DIR = "evidence_pack"
 SUMS = "SHA256SUMS"
@@ -57,12 +58,6 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     problems: tuple[str, ...]  # one line each, naming the file
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def canonical_json(obj: Any, indent: int | None = 2) -> str:

@@ -27,7 +27,6 @@ The episode is truncated after ``max_ticks`` main ticks or when the generator ru
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterator
 
@@ -43,7 +42,7 @@ from paraphina.rl.policy import ExternalKnobPolicy
 from paraphina.rl.schema import OBS_CLIP, action_bounds, action_dim, clip_action, obs_dim, observation
 from paraphina.sim.exchange import SimExchange
 from paraphina.sim.market import T0_NS, MarketGenerator
-from paraphina.sim.runner import _exchange_seed, venue_params
+from paraphina.sim.runner import _exchange_seed, loop, venue_params
 from paraphina.sim.scenario import Scenario
 
 REWARD_VERSION = 1
@@ -113,44 +112,20 @@ class SimRun:
         self._loop = self._ticks()
 
     def _ticks(self) -> Iterator[None]:
-        work: list[tuple[int, int, ev.Event]] = []
-        arrivals = 0
-        engine, exchange = self.engine, self.exchange
-
-        def push(events) -> None:
-            nonlocal arrivals
-            for x in events:
-                arrivals += 1
-                heapq.heappush(work, (x.ts_ns, arrivals, x))
+        engine = self.engine
 
         def step(e: ev.Event):
             if isinstance(e, ev.Fill):
                 self.notional += e.price * self.ticks[e.venue] * e.size * self.lots[e.venue]
             return engine.step(e)
 
-        def drain() -> None:
-            while work:
-                x = heapq.heappop(work)[2]
-                actions = step(x)
-                if actions:
-                    push(exchange.on_actions(actions, x.ts_ns))
+        def opening(ts_ns: int) -> list[ev.Event]:
+            return [ev.SessionStart(ts_ns=min(ts_ns, T0_NS), source="paraphina.rl.env"), *self.opening]
 
-        first = True
-        for e in self.gen.events():
-            if first:
-                push([ev.SessionStart(ts_ns=min(e.ts_ns, T0_NS), source="paraphina.rl.env")])
-                push(list(self.opening))
-                drain()
-                first = False
-            push(exchange.advance(e.ts_ns))
-            drain()
-            before = engine.state.core.tick_index
-            actions = step(e)
-            push(exchange.on_market(e))
-            if actions:
-                push(exchange.on_actions(actions, e.ts_ns))
-            drain()
+        before = engine.state.core.tick_index
+        for _ in loop(self.gen.events(), self.exchange, step, opening):
             if engine.state.core.tick_index != before:
+                before = engine.state.core.tick_index
                 yield None
 
     def next_tick(self) -> bool:

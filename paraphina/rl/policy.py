@@ -29,6 +29,7 @@ from paraphina.intents import OrderIntent
 from paraphina.rl.knobs import apply_hedge_knobs, apply_quote_knobs
 from paraphina.rl.schema import ACTION_VERSION, OBS_VERSION, KnobAction, clip_action, obs_dim, observation
 from paraphina.strategy import model as strategy
+from paraphina.digest import sha256_file
 
 POLICY_VERSION = "1.0"
 
@@ -84,12 +85,6 @@ class KnobPolicy:
         return intents if a is None else apply_hedge_knobs(intents, a, ctx.venue_inputs)
 
 
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def onnx_session(model_bytes: bytes, source: str):

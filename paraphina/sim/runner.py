@@ -22,9 +22,10 @@ The engine interface assumed (``paraphina.engine.Engine`` satisfies it)::
 
 from __future__ import annotations
 
-import math
 import heapq
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -145,7 +146,6 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
     engine = engine_factory(config, instruments)
     hasher = StreamHasher()
     actions_f = open(actions_path, "wb") if actions_path else None
-    work: list[tuple[int, int, ev.Event]] = []   # (ts_ns, arrival, event): delivered in time order
     st = _RunState()
 
     def step(e: ev.Event) -> list[Action]:
@@ -163,35 +163,13 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
                 st.killed_at_tick = st.ticks
         return actions
 
-    def push(events: list[ev.Event]) -> None:
-        for x in events:
-            st.arrivals += 1
-            heapq.heappush(work, (x.ts_ns, st.arrivals, x))
-
-    def drain() -> None:
-        while work:
-            x = heapq.heappop(work)[2]
-            actions = step(x)
-            if actions:
-                push(exchange.on_actions(actions, x.ts_ns))
+    def opening_events(ts_ns: int) -> list[ev.Event]:
+        return [ev.SessionStart(ts_ns=min(ts_ns, T0_NS), source=session.get("source", ""), config_hash=chash,
+                                versions=_versions(), note=note), *opening]
 
     try:
         with LogWriter.create(log_path, instruments, session, overwrite=overwrite) as writer:
-            first = True
-            for e in market:
-                if first:
-                    push([ev.SessionStart(ts_ns=min(e.ts_ns, T0_NS), source=session.get("source", ""), config_hash=chash,
-                                          versions=_versions(), note=note)])
-                    push(list(opening))
-                    drain()
-                    first = False
-                push(exchange.advance(e.ts_ns))
-                drain()
-                actions = step(e)
-                push(exchange.on_market(e))
-                if actions:
-                    push(exchange.on_actions(actions, e.ts_ns))
-                drain()
+            for _ in loop(market, exchange, step, opening_events):
                 if stop_on_kill and st.killed_at_tick is not None:
                     break
     finally:
@@ -207,6 +185,42 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         fills=exchange.fill_count, fees=sum(a.fees for a in acc),
         funding=sum(a.funding_paid for a in acc), max_abs_position=st.max_abs_position,
     )
+
+
+def loop(market: Iterable[ev.Event], exchange: SimExchange, step: Callable[[ev.Event], list[Action]],
+         opening: Callable[[int], list[ev.Event]]) -> Iterator[ev.Event]:
+    """The engine (behind ``step``) and the exchange stepped together over ``market``, in the
+    order of the module docstring; yields each market event once it and everything it caused
+    have been stepped. ``opening(ts_ns)`` gives the events delivered before the first market
+    event (at ``ts_ns``): the session start, a starting position."""
+    work: list[tuple[int, int, ev.Event]] = []   # (ts_ns, arrival, event): delivered in time order
+    arrivals = itertools.count()
+
+    def push(events: Iterable[ev.Event]) -> None:
+        for x in events:
+            heapq.heappush(work, (x.ts_ns, next(arrivals), x))
+
+    def drain() -> None:
+        while work:
+            x = heapq.heappop(work)[2]
+            actions = step(x)
+            if actions:
+                push(exchange.on_actions(actions, x.ts_ns))
+
+    first = True
+    for e in market:
+        if first:
+            push(opening(e.ts_ns))
+            drain()
+            first = False
+        push(exchange.advance(e.ts_ns))
+        drain()
+        actions = step(e)
+        push(exchange.on_market(e))
+        if actions:
+            push(exchange.on_actions(actions, e.ts_ns))
+        drain()
+        yield e
 
 
 MARKET_EVENTS = (ev.BookSnapshot, ev.BookDelta, ev.Trade, ev.FundingRate, ev.MarkPrice, ev.Timer, ev.BookReset, ev.GapDetected)
@@ -232,10 +246,9 @@ def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, en
 
 
 class _RunState:
-    __slots__ = ("arrivals", "events", "ticks", "killed_at_tick", "peak", "max_dd", "finite", "max_abs_position")
+    __slots__ = ("events", "ticks", "killed_at_tick", "peak", "max_dd", "finite", "max_abs_position")
 
     def __init__(self) -> None:
-        self.arrivals = 0
         self.events = 0
         self.ticks = 0
         self.killed_at_tick: int | None = None
