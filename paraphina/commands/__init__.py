@@ -6,3 +6,4 @@ from paraphina.commands import research  # noqa: F401
 from paraphina.commands import rl  # noqa: F401
 from paraphina.commands import shadow  # noqa: F401
 from paraphina.commands import record  # noqa: F401
+from paraphina.commands import telemetry  # noqa: F401
