@@ -174,11 +174,15 @@ class Engine:
         core.tick_index += 1
         tops = self.state.books.tops()
         self._update_model(now, tops)
+        hook = self.host.hook
         if core.kill_switch:
-            return self._kill_transition(seq)
+            actions = self._kill_transition(seq)
+            if self.host.observes_ticks:
+                # Telemetry goes on after a kill: the kill tick is the one research most wants.
+                hook.paraphina_on_tick(ctx=self._context(seq, now, tops), telemetry=self.telemetry())
+            return actions
         ctx = self._context(seq, now, tops)
         core.last_main_seq = seq
-        hook = self.host.hook
         actions: list[Action] = []
         if core.risk_regime != "HardLimit":
             actions.extend(self._manage_quotes(hook.paraphina_quotes(ctx=ctx) or [], seq, now, tops))

@@ -257,3 +257,15 @@ def test_two_simulated_runs_condense_and_summarise_deterministically(tmp_path):
     assert [g["key"] for g in summary["groups"]] == [{"seed": "1"}, {"seed": "2"}]
     assert all(g["runs"] == 1 and g["stats"]["num_ticks"]["count"] == 1 for g in summary["groups"])
     assert "seed" not in summary["columns"] and "pnl_total_end" in summary["columns"]
+
+
+def test_a_killed_run_has_its_kill_tick_in_the_telemetry(tmp_path):
+    tel = tmp_path / "killed.jsonl"
+    r = run_paraphina("run", "--ticks", "200", env={"PARAPHINA_TELEMETRY_MODE": "jsonl", "PARAPHINA_TELEMETRY_PATH": str(tel),
+                                                    "PARAPHINA_DAILY_LOSS_LIMIT": "1"})
+    assert r.returncode == 0, r.stderr
+    kill_tick = int(re.search(r"Kill switch active at tick (\d+)", r.stdout).group(1))
+    m = compute_ts_metrics(load_telemetry_jsonl(tel))
+    assert m["time_to_kill"] == kill_tick == m["num_ticks"]
+    last = json.loads(tel.read_text().splitlines()[-1])
+    assert last["kill_switch"] is True and last["risk_regime"] == "HardLimit" and last["kill_reason"] == "PnlHardBreach"
