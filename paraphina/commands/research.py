@@ -89,6 +89,8 @@ def mc_options(f):
         click.option("--run-start-index", "start_index", type=int, default=0, show_default=True,
                      help="First run index of this shard."),
         click.option("--run-count", "count", type=int, default=None, help="Runs in this shard (default: to the end)."),
+        click.option("--print-every", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Print every N-th run's line (run i/n, seed, pnl, maxDD, kill, ticks); 0: none."),
         click.option("--quiet", is_flag=True, help="Only errors."),
     ]
     for o in reversed(opts):
@@ -98,7 +100,7 @@ def mc_options(f):
 
 def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str = "local",
                     ray_address: str | None = None, output_dir: str = "runs/mc", start_index: int = 0,
-                    count: int | None = None, quiet: bool = False, config_hash: str | None = None,
+                    count: int | None = None, quiet: bool = False, print_every: int = 0, config_hash: str | None = None,
                     config_extra: Mapping[str, Any] | None = None, commands: Sequence[str] | None = None) -> int:
     """Everything ``paraphina mc`` does except simulating: run, summarise, print, evidence.
 
@@ -123,11 +125,31 @@ def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str
     if not quiet:
         if res.runs_skipped:
             click.echo(f"resumed: {res.runs_skipped} runs already present, {res.runs_executed} run now")
+        if print_every:
+            for line in run_lines(Path(output_dir) / "mc_runs.jsonl", start_index, end, print_every):
+                click.echo(line)
         for line in format_summary(res.summary):
             click.echo(line)
         for name in ("mc_runs.jsonl", "mc_summary.json", "evidence_pack/SHA256SUMS"):
             click.echo(f"Wrote: {Path(output_dir) / name}")
     return 0
+
+
+def run_lines(runs_jsonl: Path, start_index: int, end: int, every: int) -> list[str]:
+    """The contract's per-run lines, in run order (printed once the runs are in: with several
+    jobs they finish out of order)."""
+    import json
+
+    out = []
+    for line in runs_jsonl.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        i = r["run_index"]
+        if (i - start_index) % every:
+            continue
+        out.append(f"run {i - start_index + 1}/{end - start_index} (global={i}) seed={r['seed']} "
+                   f"pnl={r['pnl_total']:.2f} maxDD={r['max_drawdown']:.2f} kill={str(r['kill_switch']).lower()} "
+                   f"ticks={r['ticks_executed']}")
+    return out
 
 
 @cli.command("mc")

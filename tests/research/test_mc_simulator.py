@@ -72,7 +72,12 @@ def test_shards_resume_and_merge_to_the_same_bytes(jobs1, tmp_path):
     assert runs.read_bytes() == (jobs1 / "mc_runs.jsonl").read_bytes()
     assert run_cli("verify-evidence", str(a)).returncode == 0
     mc(b, "--run-start-index", "0", "--run-count", "3")
-    mc(tmp_path / "c", "--run-start-index", "3")
+    c = run_cli(*ARGS[:-1], "--output-dir", str(tmp_path / "c"), "--run-start-index", "3", "--print-every", "1")
+    assert c.returncode == 0, c.stderr
+    lines = [x for x in c.stdout.splitlines() if x.startswith("run ")]
+    assert [x.split(" seed=")[0] for x in lines] == ["run 1/3 (global=3)", "run 2/3 (global=4)", "run 3/3 (global=5)"]
+    assert all(re.fullmatch(r"run \d+/3 \(global=\d\) seed=\d+ pnl=-?\d+\.\d\d maxDD=\d+\.\d\d kill=(true|false) ticks=\d+", x)
+               for x in lines)
     merged = run_cli("mc-merge", str(b), str(tmp_path / "c"), "-o", str(tmp_path / "m"))
     assert merged.returncode == 0, merged.stderr
     assert (tmp_path / "m" / "mc_runs.jsonl").read_bytes() == (jobs1 / "mc_runs.jsonl").read_bytes()
