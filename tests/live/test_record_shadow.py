@@ -86,39 +86,46 @@ def test_candidate_session_records_both_streams_and_each_replays(feeds, tmp_path
         assert replayed.read_bytes() == stream.read_bytes(), policy
 
 
-class SlowEveryFifth:
-    """An inference clock (seconds): each timed policy hook call "takes" 1 ms, every fifth 40 ms."""
+class FakeClock:
+    """An inference clock (seconds) that moves only when the slow model below says so."""
 
     def __init__(self) -> None:
         self.t = 0.0
-        self.reads = 0
 
     def __call__(self) -> float:
-        self.reads += 1
-        if self.reads % 2 == 0:  # the end of a measurement
-            self.t += 0.040 if (self.reads // 2) % 5 == 0 else 0.001
         return self.t
+
+
+def slow_onnx(model: str, clock: FakeClock):
+    """The onnx policy (same name, version and knobs, so `--policy onnx --model` replays it)
+    whose inference "takes" 30 ms on every third main tick and 1 ms otherwise."""
+    from paraphina.rl.policy import OnnxPolicy
+
+    class SlowOnnx(OnnxPolicy):
+        def knobs(self, ctx):
+            clock.t += 0.030 if ctx.tick_index % 3 == 0 else 0.001
+            return super().knobs(ctx)
+
+    return lambda: SlowOnnx(model)
 
 
 @needs_onnx
 def test_inference_timeouts_are_recorded_and_replay_in_another_process(feeds, knob_model, tmp_path):
-    from paraphina.rl.policy import onnx_factory
-
     out = tmp_path / "slow.arrow"
-    result, _ = asyncio.run(record_session(feeds, out=out, policy="heuristic", candidate=onnx_factory(knob_model),
-                                           speed=SPEED, inference_timeout_ms=10.0, inference_clock=SlowEveryFifth()))
+    clock = FakeClock()
+    result, _ = asyncio.run(record_session(feeds, out=out, policy="heuristic", candidate=slow_onnx(knob_model, clock),
+                                           speed=SPEED, inference_timeout_ms=10.0, inference_clock=clock))
     r = result.shadow
     faults = _faults(out)
-    # Each fault follows the timer whose main tick overran (or the other policy's fault of that tick).
-    assert faults and all(isinstance(before, (ev.Timer, ev.PolicyFault)) for before, _ in faults)
-    assert all(f.fault == "timeout" and "budget 10 ms" in f.detail for _, f in faults)
-    by_policy = {p: sum(f.policy == p for _, f in faults) for p in ("heuristic", "onnx")}
-    assert by_policy == {"heuristic": r.baseline["faults"], "onnx": r.candidate["faults"]} and r.faults == len(faults)
-    ticks = sum(isinstance(e, ev.Timer) for e in recorded(out))
-    assert 0 < r.candidate["faults"] < ticks
-    # A fault after the last main tick has no tick left to fall back on.
+    # One fault per slow tick, right after the timer that ran it; the heuristic took no (fake) time.
+    assert faults and all(isinstance(before, ev.Timer) for before, _ in faults)
+    ticks = [int(f.detail.split("main tick ")[1].split()[0]) for _, f in faults]
+    assert all(f.policy == "onnx" and f.fault == "timeout" and "took 30.000 ms" in f.detail for _, f in faults)
+    assert all(t % 3 == 0 for t in ticks) and ticks == sorted(set(ticks))
+    assert (r.faults, r.baseline["faults"], r.candidate["faults"]) == (len(faults), 0, len(faults))
+    # The tick after each fault fell back (a fault after the last main tick has none left).
     fallbacks = r.candidate["fallbacks"]["policy_fault"]
-    assert r.candidate["faults"] - 1 <= fallbacks <= r.candidate["faults"]
+    assert len(faults) - 1 <= fallbacks <= len(faults)
     assert r.report["identical"] is False
     # Replays in fresh processes with other hash seeds: the decision "timed out" comes from the log.
     base = run_cli("replay", str(out), "--out", str(tmp_path / "b.actions"), env={"PYTHONHASHSEED": "3"})
@@ -130,7 +137,7 @@ def test_inference_timeouts_are_recorded_and_replay_in_another_process(feeds, kn
     assert f"policy fallbacks: policy_fault={fallbacks}" in cand.stdout
 
 
-def _record_cli(feeds, out, *args: str, hashseed: str = "1", duration: str = "3s"):
+def _record_cli(feeds, out, *args: str, hashseed: str = "1", duration: str = "4s"):
     """``paraphina record`` in a subprocess against loopback servers of both captures."""
     with ServerThread(feeds[0][0], instrument_for(USDM[2]), speed=SPEED) as usdm, \
             ServerThread(feeds[1][0], instrument_for(SPOT[2]), speed=SPEED) as spot:
