@@ -114,7 +114,7 @@ def render_text(d: StreamDiff, label_a: str = "A", label_b: str = "B") -> list[s
     lines += [f"    {_line(x)}" for x in d.context_b]
     keys = sorted(set(d.only_in_a) | set(d.only_in_b))
     if keys:
-        lines.append("differences by kind and venue (only in A / only in B):")
+        lines.append(f"differences by kind and venue (only in {label_a} / only in {label_b}):")
         lines += [f"  {k}: {d.only_in_a.get(k, 0)} / {d.only_in_b.get(k, 0)}" for k in keys]
     return lines
 

@@ -7,8 +7,9 @@ import re
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, load_cli_config
+from paraphina.commands.common import config_options, load_cli_config, policy_spec
 from paraphina.errors import UserError
+from paraphina.shadow.budget import DEFAULT_INFERENCE_TIMEOUT_MS
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -22,6 +23,27 @@ def parse_duration(text: str, what: str = "--duration") -> float:
     return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
+def _policy_specs(policy: str | None, candidate: str | None, model_path: str | None):
+    """(baseline, candidate) specs; unknown names, a missing or unreadable model and --model
+    without an onnx policy are one-line errors before anything connects."""
+    if candidate and not policy:
+        raise UserError("--candidate needs --policy (the baseline it is compared with)")
+    if model_path and "onnx" not in (policy, candidate):
+        raise UserError("--model is for an onnx --policy or --candidate")
+    from paraphina.policies import make_policy
+
+    specs = []
+    for name in (policy, candidate):
+        if name is None:
+            specs.append(None)
+        elif name == "onnx":
+            specs.append(policy_spec(name, model_path))
+        else:
+            make_policy(name)  # an unknown name fails here
+            specs.append(name)
+    return specs
+
+
 @cli.command()
 @click.option("--venue", "venues", multiple=True, required=True, metavar="VENUE:SYMBOL",
               help="A feed to record (repeat): binance-usdm:BTCUSDT, binance-coinm:BTCUSD_PERP, "
@@ -29,6 +51,12 @@ def parse_duration(text: str, what: str = "--duration") -> float:
 @click.option("-o", "--out", required=True, metavar="SESSION.arrow", help="The log to write.")
 @click.option("--policy", default=None, help="Run this policy in shadow on the recorded events; its actions go "
               "to SESSION.arrow.actions (never sent).")
+@click.option("--candidate", default=None, help="A second policy beside --policy: both streams are recorded "
+              "(SESSION.arrow.baseline.actions, .candidate.actions) and their divergence is reported at the end.")
+@click.option("--model", "model_path", default=None, metavar="FILE", help="Model file of an onnx --policy or --candidate.")
+@click.option("--inference-timeout-ms", type=click.FloatRange(min=0), default=DEFAULT_INFERENCE_TIMEOUT_MS,
+              show_default=True, metavar="MS", help="A policy whose decision hooks take longer than this on a main "
+              "tick gets a policy_fault (timeout) recorded; a learned policy falls back on its next tick. 0: off.")
 @click.option("--duration", default=None, metavar="DURATION", help="Stop after this long (90s, 10m, 2h); "
               "default: until SIGINT/SIGTERM.")
 @config_options
@@ -43,12 +71,13 @@ def parse_duration(text: str, what: str = "--duration") -> float:
 @click.option("--status", type=click.Choice(["auto", "off"]), default="auto", show_default=True,
               help="auto: a status line on a terminal, structured log lines otherwise.")
 @click.option("--force", is_flag=True, help="Replace SESSION.arrow if it exists.")
-def record(venues, out, policy, duration, config_path, profile, endpoints, stale_after, flush_interval, backoff,
+def record(venues, out, policy, candidate, model_path, inference_timeout_ms, duration, config_path, profile, endpoints, stale_after, flush_interval, backoff,
            status, force) -> None:
     """Record live public feeds into OUT (prices and sizes as the importers read them).
 
     Ends on --duration, SIGINT or SIGTERM: the log is flushed and closed. With --policy,
-    `paraphina replay OUT` reproduces OUT.actions byte for byte.
+    `paraphina replay OUT` reproduces OUT.actions byte for byte. With --candidate as well, both
+    streams are recorded as `paraphina shadow` records them and the divergence is printed.
     """
     import asyncio
     import signal
@@ -62,13 +91,11 @@ def record(venues, out, policy, duration, config_path, profile, endpoints, stale
         import websockets  # noqa: F401
     except ImportError:
         raise UserError("record needs the live extra: pip install 'paraphina[live]'") from None
-    if policy:
-        from paraphina.policies import make_policy
-
-        make_policy(policy)  # an unknown name is a one-line error before anything connects
+    policy_spec, candidate_spec = _policy_specs(policy, candidate, model_path)
     cfg = load_cli_config(config_path, profile)
     settings = RecordSettings(
-        out=out, venues=[parse_venue(v) for v in venues], config=cfg, policy=policy,
+        out=out, venues=[parse_venue(v) for v in venues], config=cfg, policy=policy_spec, candidate=candidate_spec,
+        inference_timeout_ms=inference_timeout_ms or None,
         duration_s=parse_duration(duration) if duration else None, endpoints=parse_endpoints(list(endpoints)),
         flush_interval_s=parse_duration(flush_interval, "--flush-interval"),
         feed=FeedSettings(stale_after_s=parse_duration(stale_after, "--stale-after"),

@@ -20,8 +20,9 @@ from paraphina.commands.common import policy_spec
 @click.option("--profile", default=None)
 @click.option("--realtime", "speed", type=float, default=None, metavar="X",
               help="Pace the feed at X times real time (default: full speed).")
-@click.option("--timeout-ms", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Record a policy_fault (timeout) when a candidate tick takes longer than this.")
+@click.option("--inference-timeout-ms", "--timeout-ms", "timeout_ms", type=click.FloatRange(min=0, min_open=True),
+              default=None, metavar="MS", help="Record a policy_fault (timeout) when a policy's decision hooks take "
+              "longer than this on a main tick (default: untimed).")
 @click.option("--force", is_flag=True, help="Overwrite SESSION if it exists.")
 def shadow(log, baseline, candidate, model_path, out, config_path, profile, speed, timeout_ms, force) -> None:
     """Shadow session over LOG's market: BASELINE trades, CANDIDATE is recorded beside it.
@@ -32,8 +33,7 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
     """
     from paraphina.commands.replay import config_for_log
     from paraphina.errors import UserError
-    from paraphina.replay import signed
-    from paraphina.shadow import LogFeed, run_shadow
+    from paraphina.shadow import LogFeed, report_lines, run_shadow
     from paraphina.sim.exchange import VenueParams
 
     if not os.path.exists(log):
@@ -48,17 +48,6 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
               for i in feed.instruments]
     r = run_shadow(feed, cfg, out, baseline=b_spec, candidate=c_spec, params=params, timeout_ms=timeout_ms,
                    overwrite=force, input_log=log)
-    b, c = r.baseline, r.candidate
     click.echo(f"session: {out} ({feed.description})")
-    click.echo(f"baseline: {b['policy']}=={b['version']} | actions {b['actions']} | sha256 {b['sha256']}")
-    click.echo(f"candidate: {c['policy']}=={c['version']} | actions {c['actions']} | sha256 {c['sha256']}")
-    if c["fallbacks"]:
-        click.echo("candidate fallbacks: " + ", ".join(f"{k}={v}" for k, v in c["fallbacks"].items()))
-    click.echo(f"policy faults recorded: {r.faults}")
-    click.echo("=== Divergence ===")
-    for line in r.report_text:
+    for line in report_lines(r):
         click.echo(line)
-    cf = r.counterfactual
-    click.echo(f"PnL total: baseline {signed(b['pnl_total'])} | candidate counterfactual {signed(cf['pnl_total'])} "
-               f"(backtest {cf['log']}, kill {'true' if cf['kill_switch'] else 'false'})")
-    click.echo(f"report: {out}.shadow.json")

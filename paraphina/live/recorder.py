@@ -1,11 +1,16 @@
 """A recording session: feeds -> one event log, timer events, a shadow engine, an operator view.
 
 Order is the whole contract. Every event (a feed's market event, a ``BookReset``/``GapDetected``,
-a ``Timer``) goes through :meth:`Recorder.emit`, which appends it to the log and, with a policy,
-steps the engine on it right away, in one thread (the asyncio loop). So the log's ``seq`` order is
-exactly the order the live engine saw, and ``paraphina replay SESSION.arrow`` (which reads the
-session's policy and config from the log) reproduces ``SESSION.arrow.actions`` byte for byte.
-Actions are recorded, never sent: there is no order entry here.
+a ``Timer``, a ``PolicyFault``) goes through :meth:`Recorder.emit`, which appends it to the log
+and, with a policy, steps the engines on it right away, in one thread (the asyncio loop). So the
+log's ``seq`` order is exactly the order the live engines saw, and ``paraphina replay SESSION.arrow``
+(which reads the session's policy and config from the log) reproduces ``SESSION.arrow.actions``
+byte for byte. Actions are recorded, never sent: there is no order entry here.
+
+Policies (:mod:`paraphina.live.shadow`): ``--policy`` alone, or with ``--candidate`` the shadow
+runner's pair of engines, both streams and the divergence report at the end. A policy main tick
+over the inference budget becomes a ``PolicyFault`` event, appended right after the event that
+caused the tick, so replay reproduces the fallback without a clock.
 
 Time: every event is stamped by the recorder's clock (``time.time_ns`` unless injected), made
 non-decreasing across venues (:class:`~paraphina.live.clock.MonotonicStamps`). ``Timer`` events
@@ -21,23 +26,30 @@ cleanly: feeds are cancelled, the log is flushed and closed with its end-of-stre
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
 
 import paraphina
 from paraphina import events as ev
-from paraphina.actions import StreamHasher
 from paraphina.config import Config, config_hash
 from paraphina.errors import UserError
 from paraphina.eventlog import LogWriter
 from paraphina.live.clock import Clock, MonotonicStamps, WallClock
 from paraphina.live.feeds import Feed, FeedSettings, VenueSpec, instrument_for, make_feed
+from paraphina.live.shadow import LiveShadow
+from paraphina.shadow.budget import DEFAULT_INFERENCE_TIMEOUT_MS
+from paraphina.shadow.pair import PolicySpec
+from paraphina.shadow.report import ShadowReport
 
 RECORDER_VERSION = "1"
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()   # the hash of an empty action stream
 
 
 @dataclass
@@ -45,7 +57,9 @@ class RecordSettings:
     out: str
     venues: list[VenueSpec]
     config: Config
-    policy: str | None = None
+    policy: PolicySpec | None = None       # a name, or a plugin factory (onnx with its model)
+    candidate: PolicySpec | None = None    # a second policy beside ``policy`` (needs it)
+    inference_timeout_ms: float | None = DEFAULT_INFERENCE_TIMEOUT_MS   # None or 0: untimed
     duration_s: float | None = None
     endpoints: dict[str, str] = field(default_factory=dict)
     flush_interval_s: float = 1.0
@@ -68,10 +82,17 @@ class RecordResult:
     venues: list[dict]
     max_timer_lag_s: float
     clock_clamped: int
+    faults: int = 0                          # PolicyFault events recorded (inference timeouts)
+    fallbacks: dict = field(default_factory=dict)   # the baseline's fallbacks by cause (learned policies)
+    shadow: ShadowReport | None = None       # with a candidate: both streams and their divergence
 
 
 class Recorder:
-    def __init__(self, settings: RecordSettings, *, clock: Clock | None = None, log=None) -> None:
+    """One recording session (see the module docstring). ``clock`` stamps events;
+    ``inference_clock`` (seconds) times policies against the inference budget."""
+
+    def __init__(self, settings: RecordSettings, *, clock: Clock | None = None,
+                 inference_clock: Callable[[], float] = time.perf_counter, log=None) -> None:
         if not settings.venues:
             raise UserError("record: give at least one --venue VENUE:SYMBOL")
         seen = set()
@@ -79,6 +100,8 @@ class Recorder:
             if str(v) in seen:
                 raise UserError(f"--venue {v}: given twice")
             seen.add(str(v))
+        if settings.candidate is not None and settings.policy is None:
+            raise UserError("--candidate needs --policy (the baseline it is compared with)")
         if os.path.exists(settings.out) and not settings.overwrite:
             raise UserError(f"{settings.out}: already exists (use --force to replace it)")
         parent = os.path.dirname(os.path.abspath(settings.out))
@@ -93,13 +116,14 @@ class Recorder:
             make_feed(i, spec, ins, settings.endpoints, clock=self.clock, sink=self.emit, settings=settings.feed, log=log)
             for i, (spec, ins) in enumerate(zip(settings.venues, self.instruments))
         ]
-        self.actions_path = f"{settings.out}.actions" if settings.policy else None
+        self.shadow = (LiveShadow(settings.out, settings.policy, settings.candidate, n_venues=len(self.instruments),
+                                  timeout_ms=settings.inference_timeout_ms, clock=inference_clock)
+                       if settings.policy is not None else None)
+        self.actions_path = self.shadow.baseline_path if self.shadow is not None else None
         self.events = 0
         self.timers = 0
-        self.hasher = StreamHasher()
         self.engine = None
         self.writer: LogWriter | None = None
-        self._actions_f = None
         self._stop = asyncio.Event()
         self.max_timer_lag_s = 0.0
 
@@ -108,10 +132,13 @@ class Recorder:
     def emit(self, e: ev.Event) -> None:
         self.writer.append(e)
         self.events += 1
-        if self.engine is not None:
-            actions = self.engine.step(e)
-            if actions:
-                self._actions_f.write(self.hasher.add(actions))
+        shadow = self.shadow
+        if shadow is not None:
+            shadow.step(e)
+            if shadow.owes_fault:
+                # A fault never starts a main tick, so this recursion is one level deep.
+                for fault in shadow.take_faults(self.clock.now_ns()):
+                    self.emit(fault)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -125,12 +152,8 @@ class Recorder:
         session = {"source": "paraphina.record", "recorder_version": RECORDER_VERSION,
                    "venues": [str(v) for v in s.venues], "config_hash": chash,
                    "config": msgspec.to_builtins(cfg), "versions": _versions()}
-        if s.policy:
-            session["policy"] = s.policy
-            from paraphina.engine import Engine
-            from paraphina.policies import load_policy
-
-            self.engine = Engine(cfg, self.instruments, load_policy(s.policy))
+        if self.shadow is not None:
+            session |= self.shadow.session_metadata()
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -140,8 +163,9 @@ class Recorder:
             raise UserError(f"{s.out}: cannot write ({exc.strerror})") from None
         tasks: list[asyncio.Task] = []
         try:
-            if self.actions_path:
-                self._actions_f = open(self.actions_path, "wb")
+            if self.shadow is not None:
+                self.shadow.start(cfg, self.instruments)
+                self.engine = self.shadow.engine
             self.emit(ev.SessionStart(ts_ns=self.clock.now_ns(), source="paraphina.record", config_hash=chash,
                                       versions=_versions(), note=" ".join(str(v) for v in s.venues)))
             tasks = [asyncio.create_task(f.run(), name=f"feed:{f.name}") for f in self.feeds]
@@ -171,18 +195,24 @@ class Recorder:
                 except Exception:  # noqa: BLE001 - the first failure was raised above
                     pass
             self.writer.close()
-            if self._actions_f is not None:
-                self._actions_f.close()
+            if self.shadow is not None:
+                self.shadow.close()
             if s.status != "off":
                 StatusView.finish()
+        shadow = self.shadow
+        baseline = shadow.baseline_stream if shadow is not None else None
         return RecordResult(
             out=s.out, actions_path=self.actions_path, events=self.events, timers=self.timers,
-            actions=self.hasher.count, sha256=self.hasher.hexdigest(), seconds=loop.time() - started,
+            actions=baseline.count if baseline else 0, sha256=baseline.sha256 if baseline else _EMPTY_SHA256,
+            seconds=loop.time() - started,
             venues=[dict(venue=str(spec), frames=f.stats.frames, events=f.stats.events, gaps=f.stats.gaps,
                          resets=f.stats.resets, reset_reasons=dict(f.stats.reasons), malformed=f.stats.malformed,
                          connects=f.stats.connects, snapshots=f.stats.snapshots)
                     for spec, f in zip(s.venues, self.feeds)],
             max_timer_lag_s=self.max_timer_lag_s, clock_clamped=self.clock.clamped,
+            faults=shadow.faults if shadow is not None else 0,
+            fallbacks=shadow.baseline.fallbacks() if shadow is not None else {},
+            shadow=shadow.report("live: " + " ".join(str(v) for v in s.venues)) if shadow is not None else None,
         )
 
     async def _timer(self) -> None:
@@ -206,8 +236,8 @@ class Recorder:
         while True:
             await asyncio.sleep(self.settings.flush_interval_s)
             self.writer.flush()
-            if self._actions_f is not None:
-                self._actions_f.flush()
+            if self.shadow is not None:
+                self.shadow.flush()
 
 
 class StatusView:
@@ -234,7 +264,8 @@ class StatusView:
         eng = rec.engine
         return dict(events=rec.events, venues=venues,
                     regime=eng.state.core.risk_regime if eng is not None else "-",
-                    position=eng.position_base() if eng is not None else 0.0)
+                    position=eng.position_base() if eng is not None else 0.0,
+                    faults=rec.shadow.faults if rec.shadow is not None else 0)
 
     @staticmethod
     def line(snap: dict) -> str:
@@ -242,7 +273,9 @@ class StatusView:
         for v in snap["venues"]:
             age = "-" if v["book_age_s"] is None else f"{v['book_age_s']:.1f}s"
             parts.append(f"{v['venue']} {v['eps']:.0f}/s book {age} gaps {v['gaps']} resets {v['resets']}")
-        return f"rec {snap['events']} ev | " + " | ".join(parts) + f" | {snap['regime']} pos {snap['position']:+.4g}"
+        faults = f" | faults {snap['faults']}" if snap.get("faults") else ""
+        return (f"rec {snap['events']} ev | " + " | ".join(parts) + f" | {snap['regime']} pos {snap['position']:+.4g}"
+                + faults)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -263,7 +296,7 @@ class StatusView:
                                       book_age_s=None if v["book_age_s"] is None else round(v["book_age_s"], 3),
                                       gaps=v["gaps"], resets=v["resets"], malformed=v["malformed"])
                 self.rec.log.info("record_status", events=snap["events"], regime=snap["regime"],
-                                  position=round(snap["position"], 8))
+                                  position=round(snap["position"], 8), policy_faults=snap["faults"])
 
     @staticmethod
     def finish() -> None:
@@ -290,4 +323,12 @@ def result_lines(r: RecordResult) -> list[str]:
     if r.actions_path:
         out.append(f"actions: {r.actions} -> {r.actions_path}")
         out.append(f"action_stream_sha256: {r.sha256}")
+        if r.shadow is None:  # with a candidate, the shadow report says both
+            out.append(f"policy faults recorded: {r.faults}")
+            if r.fallbacks:
+                out.append("policy fallbacks: " + ", ".join(f"{k}={v}" for k, v in r.fallbacks.items()))
+    if r.shadow is not None:
+        from paraphina.shadow.report import report_lines
+
+        out += report_lines(r.shadow)
     return out

@@ -129,7 +129,9 @@ class OnnxPolicy(KnobPolicy):
         self._in_dim = shape[-1] if shape and isinstance(shape[-1], int) else None
         self._checked = False
 
-    def _check_dims(self, n_venues: int) -> None:
+    def check_venue_count(self, n_venues: int) -> None:
+        """A UserError unless the model's input fits the observation for ``n_venues`` venues
+        (a live runner calls it before connecting; replay finds out on the first tick)."""
         if self._in_dim is not None and self._in_dim != obs_dim(n_venues):
             raise UserError(f"{self.model_path}: the model takes {self._in_dim} inputs, observation schema "
                             f"v{OBS_VERSION} with {n_venues} venues has {obs_dim(n_venues)}")
@@ -142,7 +144,7 @@ class OnnxPolicy(KnobPolicy):
     def knobs(self, ctx) -> KnobAction | None:
         n = len(ctx.venue_inputs)
         if not self._checked:
-            self._check_dims(n)
+            self.check_venue_count(n)
         try:
             raw = self.infer(observation(ctx.model, ctx.venue_inputs, ctx.config))
         except Exception:  # noqa: BLE001 - a model that fails at run time falls back like bad output

@@ -36,11 +36,14 @@ def btc_config():
 
 
 async def record_session(cap: Capture | list, spec: VenueSpec | None = None, out: Path | None = None, *,
-                         policy: str | None = None, speed: float | None = None, faults=None, feed: FeedSettings = FAST,
-                         quiet_s: float = 0.4, timeout_s: float = 30.0, config=None, clock=None):
+                         policy=None, candidate=None, speed: float | None = None, faults=None, feed: FeedSettings = FAST,
+                         quiet_s: float = 0.4, timeout_s: float = 30.0, config=None, clock=None,
+                         inference_timeout_ms: float | None = None, inference_clock=None):
     """Serve each capture on its own loopback server, record them all into ``out`` until every
     server sent everything and the recorder received it (or has been quiet for ``quiet_s``). ``cap`` is one
-    capture (with ``spec``) or a list of ``(capture, spec)``. Returns ``(RecordResult, stats)``
+    capture (with ``spec``) or a list of ``(capture, spec)``. ``policy`` and ``candidate`` are
+    policy names or plugin factories; policies are untimed unless ``inference_timeout_ms`` is given
+    (timed by ``inference_clock``, default ``time.perf_counter``). Returns ``(RecordResult, stats)``
     (server stats: one, or a list)."""
     from paraphina.live.capture_server import Faults
 
@@ -48,9 +51,10 @@ async def record_session(cap: Capture | list, spec: VenueSpec | None = None, out
     servers = [await CaptureServer(c, instrument_for(sp), speed=speed, faults=faults or Faults()).start()
                for c, sp in pairs]
     settings = RecordSettings(out=str(out), venues=[sp for _, sp in pairs], config=config or btc_config(), policy=policy,
+                              candidate=candidate, inference_timeout_ms=inference_timeout_ms,
                               endpoints={sp.venue: s.url for (_, sp), s in zip(pairs, servers)}, flush_interval_s=0.2,
                               feed=feed, status="off")
-    rec = Recorder(settings, clock=clock)
+    rec = Recorder(settings, clock=clock, **({"inference_clock": inference_clock} if inference_clock else {}))
     task = asyncio.create_task(rec.run())
     try:
         async with asyncio.timeout(timeout_s):

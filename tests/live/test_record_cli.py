@@ -33,6 +33,11 @@ def run(capsys, *args):
     (["--venue", "hyperliquid:BTC", "--duration", "soon"], "--duration 'soon'"),
     (["--venue", "hyperliquid:BTC", "--venue", "hyperliquid:BTC"], "given twice"),
     (["--venue", "hyperliquid:BTC", "--policy", "nope"], "unknown policy 'nope'"),
+    (["--venue", "hyperliquid:BTC", "--candidate", "fixed-spread"], "--candidate needs --policy"),
+    (["--venue", "hyperliquid:BTC", "--policy", "heuristic", "--candidate", "nope"], "unknown policy 'nope'"),
+    (["--venue", "hyperliquid:BTC", "--policy", "heuristic", "--candidate", "onnx"], "policy 'onnx' needs --model FILE"),
+    (["--venue", "hyperliquid:BTC", "--policy", "heuristic", "--model", "m.onnx"], "--model is for an onnx --policy"),
+    (["--venue", "hyperliquid:BTC", "--policy", "onnx", "--model", "/nonexistent/m.onnx"], "cannot read model"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, args, needle):
     code, _out, err = run(capsys, "record", "-o", str(tmp_path / "s.arrow"), *args)

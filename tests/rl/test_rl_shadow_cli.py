@@ -12,7 +12,7 @@ pytestmark = needs_rl
 
 
 class FakeClock:
-    """Every candidate tick "takes" 1 ms, except every third one, which takes 50 ms."""
+    """Every timed policy hook call "takes" 1 ms, except every seventh, which takes 50 ms."""
 
     def __init__(self) -> None:
         self.t = 0.0
@@ -21,11 +21,13 @@ class FakeClock:
     def __call__(self) -> float:
         self.calls += 1
         if self.calls % 2 == 0:  # the end of a measurement
-            self.t += 0.05 if (self.calls // 2) % 3 == 0 else 0.001
+            self.t += 0.05 if (self.calls // 2) % 7 == 0 else 0.001
         return self.t
 
 
 def test_shadow_replays_both_streams_and_records_timeouts(sim_log, bc_run, tmp_path):
+    from paraphina import events as ev
+    from paraphina.eventlog import LogReader
     from paraphina.replay import replay_log
     from paraphina.rl.policy import OnnxPolicy, onnx_factory
     from paraphina.shadow import LogFeed, run_shadow
@@ -33,17 +35,22 @@ def test_shadow_replays_both_streams_and_records_timeouts(sim_log, bc_run, tmp_p
     session = str(tmp_path / "s.arrow")
     r = run_shadow(LogFeed(sim_log.path), sim_log.config, session, baseline="heuristic",
                    candidate=onnx_factory(bc_run.model), timeout_ms=10.0, clock=FakeClock(), input_log=sim_log.path)
-    assert r.faults > 0 and r.candidate["fallbacks"] == {"policy_fault": r.faults}
+    # Both policies are timed; each fault names its policy, and only the learned one falls back.
+    faults = r.candidate["faults"]
+    assert 0 < faults < sim_log.result.ticks and r.faults == faults + r.baseline["faults"]
+    assert r.candidate["fallbacks"] == {"policy_fault": faults}
     base = replay_log(session, "heuristic", sim_log.config)
     cand = replay_log(session, OnnxPolicy(bc_run.model), sim_log.config)
     assert base.sha256 == r.baseline["sha256"]
-    assert cand.sha256 == r.candidate["sha256"] and cand.policy_counters == {"policy_fault": r.faults}
+    assert cand.sha256 == r.candidate["sha256"] and cand.policy_counters == {"policy_fault": faults}
     with open(r.candidate["actions_file"], "rb") as f:
         import hashlib
 
         assert hashlib.sha256(f.read()).hexdigest() == r.candidate["sha256"]
     side = json.loads(open(session + ".shadow.json").read())
     assert side["candidate"]["sha256"] == r.candidate["sha256"] and side["policy_faults"] == r.faults
+    logged = [e for _, e in LogReader(session).events() if isinstance(e, ev.PolicyFault)]
+    assert len(logged) == r.faults and {e.policy for e in logged} <= {"heuristic", "onnx"}
     assert "pnl_total" in side["counterfactual"]
 
 
