@@ -36,8 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("paraphina: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # A usage error is bad input like any other: one line, naming the command and the option.
+        where = exc.ctx.command_path if exc.ctx is not None else "paraphina"
+        click.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
+        sys.exit(2)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"paraphina: error: {exc.format_message()}", err=True)
         sys.exit(2)
     except (UserError, ConfigError, LogError) as exc:
         click.echo(f"paraphina: error: {exc}", err=True)

@@ -80,15 +80,15 @@ def mc_options(f):
     """The Monte Carlo flags; the decorated command receives them as keyword arguments matching
     :func:`mc_command_impl`."""
     opts = [
-        click.option("--runs", type=int, default=50, show_default=True, help="Total runs of the Monte Carlo."),
-        click.option("--seed", type=int, default=1, show_default=True, help="Base seed (run seeds derive from it)."),
-        click.option("--jobs", type=int, default=1, show_default=True, help="Parallel workers (1 = inline)."),
+        click.option("--runs", type=click.IntRange(min=1), default=50, show_default=True, help="Total runs of the Monte Carlo."),
+        click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Base seed (run seeds derive from it)."),
+        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel workers (1 = inline)."),
         click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True),
         click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray)."),
         click.option("--output-dir", default="runs/mc", show_default=True, type=click.Path(file_okay=False)),
-        click.option("--run-start-index", "start_index", type=int, default=0, show_default=True,
+        click.option("--run-start-index", "start_index", type=click.IntRange(min=0), default=0, show_default=True,
                      help="First run index of this shard."),
-        click.option("--run-count", "count", type=int, default=None, help="Runs in this shard (default: to the end)."),
+        click.option("--run-count", "count", type=click.IntRange(min=1), default=None, help="Runs in this shard (default: to the end)."),
         click.option("--print-every", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Print every N-th run's line (run i/n, seed, pnl, maxDD, kill, ticks); 0: none."),
         click.option("--quiet", is_flag=True, help="Only errors."),

@@ -147,3 +147,13 @@ def test_create_refuses_to_overwrite(tmp_path):
     p.write_bytes(b"precious")
     assert_user_error(run_cli("sample", str(p)), "already exists")
     assert p.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("args, needles", [
+    (("replay",), ("paraphina replay", "Missing argument 'LOG'")),
+    (("no-such-command",), ("No such command",)),
+    (("run", "--ticks", "0"), ("paraphina run", "--ticks")),
+    (("cat", "x.arrow", "--no-such-option"), ("paraphina cat", "--no-such-option")),
+])
+def test_usage_errors_are_one_line(args, needles):
+    assert_user_error(run_cli(*args), *needles)

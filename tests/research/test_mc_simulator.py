@@ -88,6 +88,10 @@ def test_shards_resume_and_merge_to_the_same_bytes(jobs1, tmp_path):
     (("--scenario", SCENARIO, "--policy", "no-such-policy"), "no-such-policy"),
     (("--scenario", SCENARIO, "--config", "no-such-preset"), "no-such-preset"),
     (("--scenario", SCENARIO, "--runs", "3", "--run-start-index", "5"), "range"),
+    (("--scenario", SCENARIO, "--runs", "-3"), "--runs"),
+    (("--scenario", SCENARIO, "--jobs", "0"), "--jobs"),
+    (("--scenario", SCENARIO, "--backend", "slurm"), "--backend"),
+    (("--runs", "3",), "--scenario"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message):
     r = run_cli("mc", *args, "--output-dir", str(tmp_path / "x"), "--quiet")
