@@ -42,15 +42,16 @@ from paraphina.rl.policy import ExternalKnobPolicy
 from paraphina.rl.schema import OBS_CLIP, action_bounds, action_dim, clip_action, obs_dim, observation
 from paraphina.sim.exchange import SimExchange
 from paraphina.sim.market import T0_NS, MarketGenerator
-from paraphina.sim.runner import _exchange_seed, loop, venue_params
+from paraphina.sim.runner import _exchange_seed, loop, steps_for_ticks, venue_params
 from paraphina.sim.scenario import Scenario
 
 REWARD_VERSION = 1
 
 
 def steps_for(scenario: Scenario, config: Config, ticks: int) -> int:
-    """Generator steps that cover ``ticks`` main ticks (and a little slack)."""
-    return math.ceil((ticks + 2) * config.loops.main_loop_interval_ms / scenario.horizon.dt_ms)
+    """Generator steps that cover ``ticks`` main ticks, with two ticks of slack (an episode must
+    not run out of market before its last step)."""
+    return steps_for_ticks(scenario, config, ticks + 2)
 
 
 class RewardWeights(msgspec.Struct, frozen=True, kw_only=True):
