@@ -68,7 +68,7 @@ import msgspec
 from paraphina import events as ev
 from paraphina.decimals import Grid, to_fraction
 from paraphina.importers.common import (
-    BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, split_ts_line,
+    BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, peek_objects, split_ts_line,
 )
 
 SOURCE = "binance"
@@ -103,16 +103,7 @@ def describe(paths: list[str], opts: ImportOptions, ctx: ImportContext) -> ev.In
     market = symbol = None
     prices: list[str] = []
     sizes: list[str] = []
-    for n, (_name, _ln, line) in enumerate(iter_lines(paths, ImportContext(SOURCE, ImportOptions(skip_bad=True)))):
-        if n >= PEEK_LINES:
-            break
-        _ts, js = split_ts_line(line)
-        try:
-            obj = _decode(js)
-        except msgspec.DecodeError:
-            continue
-        if not isinstance(obj, dict):
-            continue
+    for _ts, _js, obj in peek_objects(paths, SOURCE, PEEK_LINES):
         data = obj.get("data")
         if "lastUpdateId" in obj:
             for side in ("bids", "asks"):

@@ -35,7 +35,7 @@ import msgspec
 
 from paraphina import events as ev
 from paraphina.importers.common import (
-    BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, split_ts_line,
+    BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, peek_objects, split_ts_line,
 )
 
 SOURCE = "bybit"
@@ -57,14 +57,8 @@ def describe(paths: list[str], opts: ImportOptions, ctx: ImportContext) -> ev.In
     symbol = opts.instrument
     prices: list[str] = []
     sizes: list[str] = []
-    for n, (_name, _ln, line) in enumerate(iter_lines(paths, ImportContext(SOURCE, ImportOptions(skip_bad=True)))):
-        if n > 500:
-            break
-        try:
-            obj = _decode(split_ts_line(line)[1])
-        except msgspec.DecodeError:
-            continue
-        if not isinstance(obj, dict) or not isinstance(obj.get("data"), dict):
+    for _ts, _js, obj in peek_objects(paths, SOURCE, 501):
+        if not isinstance(obj.get("data"), dict):
             continue
         kind, sym = _topic(obj)
         if not kind.startswith("orderbook"):

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import msgspec
+
 from paraphina import events as ev
 from paraphina.decimals import DecimalError, Grid, decimals_of, step_for_decimals
 from paraphina.errors import UserError
@@ -253,6 +255,27 @@ def split_ts_line(line: bytes) -> tuple[int | None, bytes]:
         if sep and head.isdigit():
             return int(head), rest
     return None, line
+
+
+_peek_decode = msgspec.json.Decoder().decode
+
+
+def peek_objects(paths: list[str], source: str, limit: int | None = None) -> Iterator[tuple[int | None, bytes, dict]]:
+    """``(receive ts_ns or None, JSON text, object)`` for the lines among the first ``limit``
+    (all when None) that are JSON objects: what an importer looks at to learn the market and
+    grid before importing. Other lines are passed over here, not lost: the import proper reads
+    every line and reports them."""
+    ctx = ImportContext(source, ImportOptions(skip_bad=True))
+    for n, (_name, _ln, line) in enumerate(iter_lines(paths, ctx)):
+        if limit is not None and n >= limit:
+            return
+        ts, js = split_ts_line(line)
+        try:
+            obj = _peek_decode(js)
+        except msgspec.DecodeError:
+            continue
+        if isinstance(obj, dict):
+            yield ts, js, obj
 
 
 # --- instruments --------------------------------------------------------------------------

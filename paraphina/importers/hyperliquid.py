@@ -44,8 +44,7 @@ import msgspec
 from paraphina import events as ev
 from paraphina.decimals import to_fraction
 from paraphina.importers.common import (
-    BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, open_text_members,
-    split_ts_line,
+    BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, open_text_members, peek_objects, split_ts_line,
 )
 
 SOURCE = "hyperliquid"
@@ -110,14 +109,8 @@ def describe(paths: list[str], opts: ImportOptions, ctx: ImportContext) -> ev.In
                 recs = load_funding_records(path)
                 coin = next((r.get("coin") for r in recs if isinstance(r, dict) and r.get("coin")), None)
             continue
-        for n, (_name, _ln, line) in enumerate(iter_lines([path], ImportContext(SOURCE, ImportOptions(skip_bad=True)))):
-            if n > 200:
-                break
-            try:
-                obj = _decode(split_ts_line(line)[1])
-            except msgspec.DecodeError:
-                continue
-            if isinstance(obj, dict) and obj.get("channel") == "l2Book" and isinstance(obj.get("data"), dict):
+        for _ts, _js, obj in peek_objects([path], SOURCE, 201):
+            if obj.get("channel") == "l2Book" and isinstance(obj.get("data"), dict):
                 data = obj["data"]
                 if coin is None:
                     coin = data.get("coin")

@@ -31,7 +31,7 @@ from paraphina import events as ev
 from paraphina.decimals import Grid
 from paraphina.importers import binance as bn
 from paraphina.importers import bybit as bb
-from paraphina.importers.common import ImportContext, ImportOptions, iter_lines, split_ts_line
+from paraphina.importers.common import ImportContext, ImportOptions, peek_objects
 
 _decode = msgspec.json.Decoder().decode
 REST_PATHS = ("/fapi/v1/depth", "/dapi/v1/depth", "/api/v3/depth")
@@ -47,18 +47,10 @@ class Capture:
 
 
 def load_capture(path: str, kind: str, *, max_frames: int | None = None) -> Capture:
-    ctx = ImportContext(f"capture:{kind}", ImportOptions(skip_bad=True))
     frames: list[tuple[int, str]] = []
     snapshot = None
     symbol = ""
-    for _name, _ln, line in iter_lines([path], ctx):
-        ts, js = split_ts_line(line)
-        try:
-            obj = _decode(js)
-        except msgspec.DecodeError:
-            continue
-        if not isinstance(obj, dict):
-            continue
+    for ts, js, obj in peek_objects([path], f"capture:{kind}"):
         if kind == "binance":
             if "lastUpdateId" in obj:
                 if snapshot is None:
