@@ -312,6 +312,7 @@ class LogReader:
         self.info = LogInfo(path=self.path, instruments=instruments, session=session, schema_version=version,
                             log_id=chain.hex(), end_offset=self._pos, last_hash=chain)
         self._hash = chain
+        self.chain_after: dict[int, str] = {0: chain.hex()}   # seq after a batch -> chain value there
         return schema
 
     # -- framing -------------------------------------------------------------------------
@@ -497,6 +498,7 @@ class LogReader:
         info.events += n
         info.end_offset = self._pos
         info.last_hash = chain
+        self.chain_after[info.events] = chain.hex()
         return batch
 
     def _check_closing(self, raw: bytes, rows: int) -> dict:
