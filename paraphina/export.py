@@ -252,7 +252,11 @@ def export_log(log: str, out_dir: str, fmt: str) -> ExportResult:
         for w in writers.values():
             w.close()
         reader.close()
-    instruments = pa.Table.from_pylist([{"venue": i, **msgspec.to_builtins(x)} for i, x in enumerate(reader.info.instruments)])
+    instruments = pa.Table.from_pylist(
+        [{"venue": i, "venue_name": x.venue} | {k: v for k, v in msgspec.to_builtins(x).items() if k != "venue"}
+         for i, x in enumerate(reader.info.instruments)],
+        schema=pa.schema([("venue", pa.int16()), ("venue_name", pa.string())]
+                         + [(f, pa.string()) for f in ev.Instrument.__struct_fields__ if f != "venue"]))
     w = _TableWriter(os.path.join(out_dir, "instruments" + ext), instruments.schema, fmt)
     for b in instruments.to_batches():
         w.write(b)

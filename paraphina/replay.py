@@ -101,14 +101,13 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
         _write_checkpoint(engine, chash, host, position, checkpoint_path or f"{log_path}.ckpt-{checkpoint_at}")
 
     try:
-        if checkpoint_at == 0 and first_seq == 0:
-            checkpoint(0)
-            checkpoint_at = None
         for cols in iter_from(reader, first_seq):
             if bound is not None:
                 _check_bound(reader, bound, resume)
                 bound = None
-            if checkpoint_at is not None and int(cols.seq[0]) < checkpoint_at <= int(cols.seq[-1]) + 1:
+            # Bound to the batch holding the last applied event (the first batch for N=0).
+            if checkpoint_at is not None and int(cols.seq[0]) <= checkpoint_at <= int(cols.seq[-1]) + 1 \
+                    and (checkpoint_at > int(cols.seq[0]) or checkpoint_at == 0):
                 cut = checkpoint_at - int(cols.seq[0])
                 head, tail = cols.slice(0, cut), cols.slice(cut, len(cols))
                 _emit(engine.apply_columns(head), hasher, out_f, sink)
@@ -121,6 +120,9 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
                 progress(reader.info.end_offset)
         if bound is not None:   # nothing left to replay after the checkpoint
             _check_bound(reader, bound, resume)
+        if checkpoint_at == 0 and reader.info.events == 0:   # an empty log
+            checkpoint(0)
+            checkpoint_at = None
     except msgspec.DecodeError as exc:
         raise LogError(f"{log_path}: {exc}") from None
     finally:
