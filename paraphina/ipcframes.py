@@ -79,6 +79,9 @@ def parse(metadata: bytes) -> Frame:
     return Frame(metadata, header_type, body_length, kv)
 
 
+_STRUCTS = {f: struct.Struct(f) for f in ("<B", "<H", "<i", "<I", "<q")}
+
+
 class _Flatbuffer:
     __slots__ = ("buf", "n")
 
@@ -87,10 +90,10 @@ class _Flatbuffer:
         self.n = len(buf)
 
     def _unpack(self, fmt: str, pos: int):
-        size = struct.calcsize(fmt)
-        if pos < 0 or pos + size > self.n:
+        st = _STRUCTS[fmt]
+        if pos < 0 or pos + st.size > self.n:
             raise FrameError("metadata offset out of bounds")
-        return struct.unpack_from(fmt, self.buf, pos)[0]
+        return st.unpack_from(self.buf, pos)[0]
 
     def root(self) -> int:
         return self._table(self._unpack("<I", 0))

@@ -72,7 +72,7 @@ def test_every_header_byte_flipped_is_damage_or_changes_nothing(small_log, tmp_p
     bad.write_bytes(data)
     # Every header byte with a random mask, then a sample of them with single-bit masks.
     flips = [(i, int(rng.integers(1, 256))) for i in positions]
-    flips += [(int(i), 1 << int(rng.integers(0, 8))) for i in rng.choice(positions, 1500, replace=False)]
+    flips += [(int(i), 1 << int(rng.integers(0, 8))) for i in rng.choice(positions, 1000, replace=False)]
     seen = {"damaged": 0, "same": 0}
     fd = os.open(bad, os.O_WRONLY)
     try:
@@ -356,3 +356,39 @@ table = pa.Table.from_batches(batches, reader.schema)
 print(table.num_rows, table.column('seq')[-1])
 """, tmp_path)
     assert out.split() == ["5000", "4999"]
+
+
+LOWEST_PYARROW = "14.0.2"   # pyproject.toml: pyarrow>=14
+
+
+def _lowest_pyarrow_python() -> str:
+    """The interpreter of a venv holding the lowest supported pyarrow (``make lowest-pyarrow``
+    builds build/pyarrow-lowest), or a skip saying how to get one."""
+    python = os.environ.get("PARAPHINA_LOWEST_PYARROW_PYTHON") or str(ROOT / "build" / "pyarrow-lowest" / "bin" / "python")
+    if not os.path.exists(python):
+        pytest.skip(f"no venv with pyarrow {LOWEST_PYARROW} (run `make lowest-pyarrow`, or set PARAPHINA_LOWEST_PYARROW_PYTHON)")
+    return python
+
+
+def test_logs_cross_between_the_pinned_and_the_lowest_supported_pyarrow(tmp_path):
+    python = _lowest_pyarrow_python()
+    pinned = write_sample(tmp_path / "pinned.arrow", n=5000, batch_events=1000)
+    lowest = tmp_path / "lowest.arrow"
+    script = f"""
+import pyarrow
+from paraphina import samplegen
+from paraphina.eventlog import LogWriter, read_info
+assert pyarrow.__version__ == {LOWEST_PYARROW!r}, pyarrow.__version__
+info = read_info({str(pinned)!r})
+with LogWriter.create({str(lowest)!r}, samplegen.instruments(3), {{"source": "test"}}, batch_events=1000) as w:
+    for cols in samplegen.generate(5000, 3, 1):
+        w.append_columns(cols)
+print(info.events, info.closed_cleanly, info.damage)
+"""
+    r = subprocess.run([python, "-c", script], env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["5000", "True", "None"]
+    info = read_info(lowest)
+    assert info.events == 5000 and info.closed_cleanly and info.damage is None
+    assert [e for _, e in LogReader(lowest).events()] == [e for _, e in LogReader(pinned).events()]
