@@ -494,6 +494,13 @@ class LogReader:
             at_seq = int(seqs[int(np.flatnonzero(np.isin(kinds, unknown))[0])])
             self._finished = True
             raise self._damage(f"seq {at_seq}: unknown event kind {int(unknown[0])}")
+        venues = batch.column(3).to_numpy()
+        bad_venue = (venues < -1) | (venues >= len(info.instruments))
+        if bad_venue.any():
+            at_row = int(np.flatnonzero(bad_venue)[0])
+            self._finished = True
+            raise self._damage(f"seq {int(seqs[at_row])}: venue {int(venues[at_row])} is not in the instrument table "
+                               f"({len(info.instruments)} venues)")
         info.batches += 1
         info.events += n
         info.end_offset = self._pos

@@ -392,3 +392,14 @@ print(info.events, info.closed_cleanly, info.damage)
     info = read_info(lowest)
     assert info.events == 5000 and info.closed_cleanly and info.damage is None
     assert [e for _, e in LogReader(lowest).events()] == [e for _, e in LogReader(pinned).events()]
+
+
+def test_a_venue_outside_the_instrument_table_is_damage_naming_the_seq(tmp_path):
+    from paraphina.columns import from_events
+
+    cols = from_events([ev.Timer(ts_ns=1), ev.Trade(ts_ns=2, venue=7, price=1, size=1, side=1)])
+    p = tmp_path / "venue.arrow"
+    with LogWriter.create(p, samplegen.instruments(2), {}) as w:
+        w.append_columns(cols)
+    r = run_cli("verify", str(p))
+    assert r.returncode == 1 and "seq 1: venue 7 is not in the instrument table" in r.stdout, r.stdout
