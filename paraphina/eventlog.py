@@ -637,6 +637,7 @@ class LogWriter:
         self._last_flush = time.monotonic()
         self._sink = _Collector()
         self._writer = None
+        self._replaces: str | None = None   # the existing file this log replaces on close
         self.instruments = msgspec.json.decode(schema.metadata[META_INSTRUMENTS], type=list[ev.Instrument])
 
     @classmethod
@@ -646,8 +647,16 @@ class LogWriter:
         path = str(path)
         if os.path.exists(path) and not overwrite:
             raise LogError(f"{path}: already exists (append with LogWriter.append_to, or remove it)")
-        return cls.with_schema(path, make_schema(instruments, session), batch_events=batch_events,
-                        flush_interval_s=flush_interval_s, fsync=fsync, reframe=reframe)
+        # Replacing a file: write beside it and rename into place on close, so a killed writer
+        # leaves the old file whole (and its own events, flushed by time, in the temporary file).
+        target = path if os.path.exists(path) else None
+        if target is not None:
+            head, name = os.path.split(path)
+            path = os.path.join(head, f".{name}.tmp-{os.getpid()}")
+        w = cls.with_schema(path, make_schema(instruments, session), batch_events=batch_events,
+                            flush_interval_s=flush_interval_s, fsync=fsync, reframe=reframe)
+        w._replaces = target
+        return w
 
     @classmethod
     def with_schema(cls, path: str, schema: pa.Schema, *, batch_events: int = DEFAULT_BATCH_EVENTS,
@@ -694,8 +703,18 @@ class LogWriter:
     def __enter__(self) -> "LogWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and self._replaces is not None:
+            self.abandon()   # the file it was to replace stays as it was
+        else:
+            self.close()
+
+    def abandon(self) -> None:
+        """Stop writing a replacement log: remove it and keep the file it was to replace."""
+        if not self._f.closed:
+            self._f.close()
+        if self._replaces is not None and os.path.exists(self.path):
+            os.unlink(self.path)
 
     def append(self, event: ev.Event) -> int:
         """Buffer one event; returns its seq."""
@@ -798,6 +817,9 @@ class LogWriter:
         self._f.write(self._message(empty, {CLOSE_KEY: closing}) + EOS)
         self._sync()
         self._f.close()
+        if self._replaces is not None:
+            os.replace(self.path, self._replaces)
+            self.path = self._replaces
 
     def _reframe(self) -> None:
         """Rewrite the log with size-only framing (aside, then renamed into place), so its bytes

@@ -403,3 +403,32 @@ def test_a_venue_outside_the_instrument_table_is_damage_naming_the_seq(tmp_path)
         w.append_columns(cols)
     r = run_cli("verify", str(p))
     assert r.returncode == 1 and "seq 1: venue 7 is not in the instrument table" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("command", ["sample", "run"])
+def test_kill_9_while_replacing_a_log_leaves_the_old_one_whole(tmp_path, command):
+    log = write_sample(tmp_path / "old.arrow", n=2000)
+    before = log.read_bytes()
+    args = {"sample": ["sample", str(log), "--events", "50000000", "--force"],
+            "run": ["run", "--scenario", "scenarios/synth_baseline.yaml", "--ticks", "1000000", "--log", str(log), "--force"]}[command]
+    proc = subprocess.Popen([sys.executable, "-m", "paraphina", *args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        temp = []
+        for _ in range(1200):   # until the replacement has flushed a batch
+            temp = [p for p in tmp_path.iterdir() if p.name.startswith(".old.arrow.tmp-")]
+            if temp and temp[0].stat().st_size > 4096 or proc.poll() is not None:
+                break
+            try:
+                proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
+        assert proc.poll() is None and temp, "the writer ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert log.read_bytes() == before
+    assert LogReader(temp[0]).info.session.get("source") != "test"   # the new run's events, kept aside
