@@ -22,6 +22,10 @@ a cut-short message followed by intact ones, is mid-log damage and stops readers
 first bad batch and its seq. Bytes after the end-of-stream marker are damage, and so is an
 end-of-stream marker without the closing record (a removed last batch).
 
+Durability. Batches are always ``batch_events`` long (the last one shorter), so framing never
+depends on timing; every second the writer also writes the batch it is filling as a provisional
+batch after the last full one, rewritten in place until it is full (:class:`LogWriter`).
+
 Append across restarts. :meth:`LogWriter.append_to` continues the ``seq`` and hash chain after
 the last intact batch (dropping the closing record). It refuses mid-log damage; a torn tail is
 never discarded: its bytes are moved to ``<log>.torn-<offset>`` first.
@@ -609,29 +613,27 @@ _EMPTY_ARRAYS = [pa.array([], f.type) for f in SCHEMA]
 class LogWriter:
     """Buffers events, numbers them, and writes them as hashed record batches.
 
-    Use :meth:`create` for a new log or :meth:`append_to` to continue one. Flushes every
-    ``batch_events`` events, every ``flush_interval_s`` seconds of wall time (1 s by default,
-    so a killed writer loses at most its last second; ``None`` for size only), and on close.
-    Batching never changes the events, only how they are framed; so that a new log's bytes
-    do not depend on the wall clock, a log that was flushed by time is re-framed by size when
-    it closes (``reframe``; written aside and renamed into place).
+    Use :meth:`create` for a new log or :meth:`append_to` to continue one. Batches hold
+    ``batch_events`` events (the last one fewer), whatever happens, so a log's bytes never depend
+    on the wall clock. Durability comes on top: every ``flush_interval_s`` seconds of wall time
+    (1 s by default; ``None`` for none) and on :meth:`flush`, the events of the batch being
+    filled are written as a *provisional* batch after the last full one; the next flush writes
+    a longer one in its place, until the batch is full. A killed writer so keeps everything up to
+    its last second, and a closed log has the same bytes however often it was flushed.
     """
 
     def __init__(self, path: str, schema: pa.Schema, fobj, next_seq: int, chain: bytes, *,
-                 batch_events: int, flush_interval_s: float | None, fsync: bool, batches: int = 0,
-                 reframe: bool = False) -> None:
+                 batch_events: int, flush_interval_s: float | None, fsync: bool, batches: int = 0) -> None:
         self.path = path
         self.schema = schema
         self._f = fobj
-        self.next_seq = next_seq
-        self._chain = chain
+        self.next_seq = next_seq           # events in full (committed) batches
+        self._chain = chain                # hash chain after the last committed batch
         self._batches = batches
+        self._committed_at = fobj.tell()   # file offset after the last committed batch
         self.batch_events = batch_events
         self.flush_interval_s = flush_interval_s
         self.fsync = fsync
-        self.reframe = reframe
-        self.framed_by_time = False        # a short batch was followed by more: re-frame on close
-        self._short_batch_written = False
         self._pending: list = []  # Event objects and EventColumns chunks, in order
         self._pending_n = 0
         self._last_flush = time.monotonic()
@@ -643,7 +645,7 @@ class LogWriter:
     @classmethod
     def create(cls, path: str | os.PathLike, instruments: Sequence[ev.Instrument], session: dict | None = None,
                *, batch_events: int = DEFAULT_BATCH_EVENTS, flush_interval_s: float | None = DEFAULT_FLUSH_INTERVAL_S,
-               fsync: bool = False, overwrite: bool = False, reframe: bool = True) -> "LogWriter":
+               fsync: bool = False, overwrite: bool = False) -> "LogWriter":
         path = str(path)
         if os.path.exists(path) and not overwrite:
             raise LogError(f"{path}: already exists (append with LogWriter.append_to, or remove it)")
@@ -654,18 +656,17 @@ class LogWriter:
             head, name = os.path.split(path)
             path = os.path.join(head, f".{name}.tmp-{os.getpid()}")
         w = cls.with_schema(path, make_schema(instruments, session), batch_events=batch_events,
-                            flush_interval_s=flush_interval_s, fsync=fsync, reframe=reframe)
+                            flush_interval_s=flush_interval_s, fsync=fsync)
         w._replaces = target
         return w
 
     @classmethod
     def with_schema(cls, path: str, schema: pa.Schema, *, batch_events: int = DEFAULT_BATCH_EVENTS,
-                    flush_interval_s: float | None = DEFAULT_FLUSH_INTERVAL_S, fsync: bool = False,
-                    reframe: bool = True) -> "LogWriter":
+                    flush_interval_s: float | None = DEFAULT_FLUSH_INTERVAL_S, fsync: bool = False) -> "LogWriter":
         """A new log at ``path`` (replaced if it exists) with this exact schema metadata (tests
         use it to write logs a normal writer would refuse to)."""
         schema = schema.with_metadata((schema.metadata or {}) | {HASH_KEY: HASH_PLACEHOLDER})
-        kw = dict(batch_events=batch_events, flush_interval_s=flush_interval_s, fsync=fsync, reframe=reframe)
+        kw = dict(batch_events=batch_events, flush_interval_s=flush_interval_s, fsync=fsync)
         message = bytearray(schema.serialize().to_pybytes())
         chain = _sealed(b"", message)
         f = open(path, "wb")
@@ -737,18 +738,18 @@ class LogWriter:
 
     def _maybe_flush(self) -> None:
         if self._pending_n >= self.batch_events:
-            self._write_pending(whole_batches_only=True)
+            self._write_pending("full")
         elif self.flush_interval_s is not None and time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
     def flush(self) -> None:
-        """Write everything buffered (a short batch here makes the framing depend on when
-        flushes happened; see ``reframe``)."""
-        self._write_pending(whole_batches_only=False)
+        """Make every buffered event durable (full batches, then the rest as a provisional one)."""
+        self._write_pending("provisional")
 
-    def _write_pending(self, *, whole_batches_only: bool) -> None:
-        """Write the buffered events as batches of ``batch_events`` (the last one shorter unless
-        ``whole_batches_only``, which keeps the remainder buffered)."""
+    def _write_pending(self, mode: str) -> None:
+        """Write the buffered events from the end of the last full batch on: full batches, then
+        the rest as a provisional batch (``provisional``), a final one (``final``, on close), or
+        not at all (``full``: it stays buffered)."""
         self._last_flush = time.monotonic()
         if not self._pending_n:
             return
@@ -766,18 +767,24 @@ class LogWriter:
             parts.append(from_events(run))
         cols = concat(parts)
         n = len(cols)
-        upto = n - n % self.batch_events if whole_batches_only else n
-        self._pending.clear()
-        self._pending_n = 0
-        if upto < n:
-            self._pending.append(cols.slice(upto, n))
-            self._pending_n = n - upto
-        for start in range(0, upto, self.batch_events):
-            stop = min(upto, start + self.batch_events)
+        be = self.batch_events
+        upto = n if mode == "final" else n - n % be
+        self._f.seek(self._committed_at)
+        for start in range(0, upto, be):
+            stop = min(upto, start + be)
             chunk = cols if (start, stop) == (0, n) else cols.slice(start, stop)
             chunk.seq = np.arange(self.next_seq, self.next_seq + len(chunk), dtype=np.int64)
-            self._write_batch(columns_to_batch(chunk, self.schema))
+            self._f.write(self._message(columns_to_batch(chunk, self.schema)))
+            self._batches += 1
             self.next_seq += len(chunk)
+        self._committed_at = self._f.tell()
+        rest = cols.slice(upto, n) if upto < n else None
+        self._pending = [rest] if rest is not None else []
+        self._pending_n = n - upto
+        if rest is not None and mode == "provisional":
+            rest.seq = np.arange(self.next_seq, self.next_seq + len(rest), dtype=np.int64)
+            self._f.write(self._message(columns_to_batch(rest, self.schema), commit=False))
+        self._f.truncate(self._f.tell())   # what a shorter provisional batch left behind
         self._sync()
 
     def _sync(self) -> None:
@@ -785,8 +792,10 @@ class LogWriter:
         if self.fsync:
             os.fsync(self._f.fileno())
 
-    def _message(self, batch: pa.RecordBatch, extra: dict[bytes, bytes] | None = None) -> bytearray:
-        """One sealed record-batch message (the chain advances)."""
+    def _message(self, batch: pa.RecordBatch, extra: dict[bytes, bytes] | None = None, *,
+                 commit: bool = True) -> bytearray:
+        """One sealed record-batch message chained after the last committed batch (the chain
+        advances only when ``commit``)."""
         if self._writer is None:
             self._writer = pa.ipc.new_stream(pa.PythonFile(self._sink, mode="w"), self.schema)
             first = True
@@ -796,47 +805,25 @@ class LogWriter:
         message = self._sink.take()
         if first:   # pyarrow's own schema message; the log's sealed one is already on disk
             del message[:fr.PREFIX + fr.metadata_length(bytes(message[:fr.PREFIX]))]
-        self._chain = _sealed(self._chain, message)
+        chain = _sealed(self._chain, message)
+        if commit:
+            self._chain = chain
         return message
-
-    def _write_batch(self, batch: pa.RecordBatch) -> None:
-        if self._short_batch_written:
-            self.framed_by_time = True
-        self._f.write(self._message(batch))
-        self._batches += 1
-        self._short_batch_written = batch.num_rows < self.batch_events
 
     def close(self) -> None:
         if self._f.closed:
             return
-        self.flush()
-        if self.reframe and self.framed_by_time:
-            self._reframe()
+        self._write_pending("final")
         closing = json.dumps({"batches": self._batches, "events": self.next_seq}, sort_keys=True).encode()
         empty = pa.RecordBatch.from_arrays(_EMPTY_ARRAYS, schema=self.schema)
+        self._f.seek(self._committed_at)
         self._f.write(self._message(empty, {CLOSE_KEY: closing}) + EOS)
+        self._f.truncate(self._f.tell())
         self._sync()
         self._f.close()
         if self._replaces is not None:
             os.replace(self.path, self._replaces)
             self.path = self._replaces
-
-    def _reframe(self) -> None:
-        """Rewrite the log with size-only framing (aside, then renamed into place), so its bytes
-        are those of a writer that never flushed by time."""
-        self._sync()
-        self._f.close()
-        tmp = f"{self.path}.reframe-tmp"
-        reader = LogReader(self.path)
-        out = LogWriter.with_schema(tmp, self.schema, batch_events=self.batch_events, flush_interval_s=None,
-                                   fsync=self.fsync, reframe=False)
-        for cols in reader.iter_columns():
-            out.append_columns(cols)
-        out.flush()
-        reader.close()
-        os.replace(tmp, self.path)
-        self._f = out._f
-        self._writer, self._sink, self._chain, self._batches = out._writer, out._sink, out._chain, out._batches
 
 
 def write_events(path: str | os.PathLike, instruments: Sequence[ev.Instrument], events: Sequence[ev.Event],

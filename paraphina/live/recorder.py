@@ -157,10 +157,8 @@ class Recorder:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            # reframe=False: a live session's framing follows the wall clock anyway (timestamps
-            # do too), and rewriting hours of capture at close would only delay it.
             self.writer = LogWriter.create(s.out, self.instruments, session, flush_interval_s=s.flush_interval_s,
-                                           overwrite=s.overwrite, reframe=False)
+                                           overwrite=s.overwrite)
         except OSError as exc:
             raise UserError(f"{s.out}: cannot write ({exc.strerror})") from None
         tasks: list[asyncio.Task] = []

@@ -184,7 +184,7 @@ class FakeClock:
         return self.now
 
 
-def test_the_writer_flushes_by_time_and_a_time_framed_log_closes_with_size_framing(tmp_path, monkeypatch):
+def test_the_writer_flushes_by_time_and_the_closed_log_has_size_framing(tmp_path, monkeypatch):
     from paraphina import eventlog
 
     clock = FakeClock()
@@ -193,13 +193,18 @@ def test_the_writer_flushes_by_time_and_a_time_framed_log_closes_with_size_frami
     events = [e for c in chunks for e in c.events()]
     timed, sized = tmp_path / "timed.arrow", tmp_path / "sized.arrow"
     w = LogWriter.create(timed, samplegen.instruments(3), {"source": "test"}, batch_events=1000, flush_interval_s=1.0)
+    on_disk = []
     for i, e in enumerate(events[:1500]):
+        if i in (300, 1499):
+            clock.now += 1.5        # this append sees a second and a half gone by: a flush
         w.append(e)
-        if i == 299:
-            clock.now += 1.5        # the next append sees a second and a half gone by
-    # While the writer is open, what it flushed is on disk: 301 events by time, then 1000 by size.
+        if i in (300, 1499):
+            on_disk.append(read_info(timed).events)
+    # What the writer flushed is on disk while it is still open: 301 events by time, then a full
+    # batch of 1000 in place of that provisional one, and 500 more by time.
+    assert on_disk == [301, 1500]
     info = read_info(timed)
-    assert info.events == 1301 and not info.closed_cleanly and info.damage is None
+    assert not info.closed_cleanly and info.damage is None and info.batches == 2
     for e in events[1500:]:
         w.append(e)
     w.close()
