@@ -575,15 +575,16 @@ _HOT_KINDS = np.array([ev.BookSnapshot.KIND, ev.BookDelta.KIND, ev.Trade.KIND, e
 
 
 class _Collector:
-    """The sink pyarrow's stream writer serialises into; the log writer takes each message
-    from it, hashes and seals it, and only then writes it to the file."""
+    """The sink pyarrow's stream writer serialises into. It keeps the pieces as given (small
+    ``bytes`` and zero-copy ``pyarrow.Buffer`` views of the batch's columns), so a message is
+    hashed and written from the arrays' own memory, without an intermediate copy."""
 
     def __init__(self) -> None:
-        self.buf = bytearray()
+        self.chunks: list = []
         self.closed = False
 
     def write(self, data) -> int:
-        self.buf += data
+        self.chunks.append(data)
         return len(data)
 
     def flush(self) -> None:
@@ -592,13 +593,61 @@ class _Collector:
     def close(self) -> None:
         self.closed = True
 
-    def take(self) -> bytearray:
-        out, self.buf = self.buf, bytearray()
+    def take(self) -> list:
+        out, self.chunks = self.chunks, []
         return out
 
 
+def _split(chunks: list, n: int) -> tuple[bytearray, list]:
+    """The first ``n`` bytes of ``chunks`` (joined) and the chunks after them."""
+    head = bytearray()
+    for i, c in enumerate(chunks):
+        need = n - len(head)
+        if len(c) <= need:
+            head += c
+        else:
+            view = memoryview(c)
+            head += view[:need]
+            return head, [view[need:], *chunks[i + 1:]]
+        if len(head) == n:
+            return head, chunks[i + 1:]
+    raise ValueError("message shorter than its header")
+
+
+class _OutMessage:
+    """One encapsulated IPC message about to be written: its header (prefix and flatbuffer,
+    where the hash is patched in) and its body pieces."""
+
+    __slots__ = ("head", "body")
+
+    def __init__(self, chunks: list, skip_first: bool = False) -> None:
+        if skip_first:   # pyarrow's own schema message (the log's sealed one is already on disk)
+            first, chunks = _split(chunks, fr.PREFIX)
+            _, chunks = _split(chunks, fr.metadata_length(bytes(first)))
+        prefix, chunks = _split(chunks, fr.PREFIX)
+        meta, self.body = _split(chunks, fr.metadata_length(bytes(prefix)))
+        self.head = prefix + meta
+
+    def seal(self, prev: bytes) -> bytes:
+        """Write the chain value into the header (in place) and return it."""
+        span = fr.parse(bytes(self.head[fr.PREFIX:])).key_values[HASH_KEY]
+        at = fr.PREFIX + span[0]
+        h = hashlib.sha256(prev)
+        h.update(self.head)            # still holds the placeholder
+        for c in self.body:
+            h.update(c)
+        chain = h.digest()
+        self.head[at:at + 64] = chain.hex().encode()
+        return chain
+
+    def write_to(self, f) -> None:
+        f.write(self.head)
+        for c in self.body:
+            f.write(c)
+
+
 def _sealed(prev: bytes, message: bytearray) -> bytes:
-    """Write the chain value into ``message`` (in place) and return it."""
+    """Write the chain value into a whole message (in place) and return it."""
     meta_len = fr.metadata_length(bytes(message[:fr.PREFIX]))
     span = fr.parse(bytes(message[fr.PREFIX:fr.PREFIX + meta_len])).key_values[HASH_KEY]
     at = fr.PREFIX + span[0]
@@ -774,7 +823,7 @@ class LogWriter:
             stop = min(upto, start + be)
             chunk = cols if (start, stop) == (0, n) else cols.slice(start, stop)
             chunk.seq = np.arange(self.next_seq, self.next_seq + len(chunk), dtype=np.int64)
-            self._f.write(self._message(columns_to_batch(chunk, self.schema)))
+            self._message(columns_to_batch(chunk, self.schema)).write_to(self._f)
             self._batches += 1
             self.next_seq += len(chunk)
         self._committed_at = self._f.tell()
@@ -783,7 +832,7 @@ class LogWriter:
         self._pending_n = n - upto
         if rest is not None and mode == "provisional":
             rest.seq = np.arange(self.next_seq, self.next_seq + len(rest), dtype=np.int64)
-            self._f.write(self._message(columns_to_batch(rest, self.schema), commit=False))
+            self._message(columns_to_batch(rest, self.schema), commit=False).write_to(self._f)
         self._f.truncate(self._f.tell())   # what a shorter provisional batch left behind
         self._sync()
 
@@ -793,19 +842,15 @@ class LogWriter:
             os.fsync(self._f.fileno())
 
     def _message(self, batch: pa.RecordBatch, extra: dict[bytes, bytes] | None = None, *,
-                 commit: bool = True) -> bytearray:
+                 commit: bool = True) -> _OutMessage:
         """One sealed record-batch message chained after the last committed batch (the chain
         advances only when ``commit``)."""
-        if self._writer is None:
+        first = self._writer is None
+        if first:
             self._writer = pa.ipc.new_stream(pa.PythonFile(self._sink, mode="w"), self.schema)
-            first = True
-        else:
-            first = False
         self._writer.write_batch(batch, custom_metadata={HASH_KEY: HASH_PLACEHOLDER, **(extra or {})})
-        message = self._sink.take()
-        if first:   # pyarrow's own schema message; the log's sealed one is already on disk
-            del message[:fr.PREFIX + fr.metadata_length(bytes(message[:fr.PREFIX]))]
-        chain = _sealed(self._chain, message)
+        message = _OutMessage(self._sink.take(), skip_first=first)
+        chain = message.seal(self._chain)
         if commit:
             self._chain = chain
         return message
@@ -817,7 +862,8 @@ class LogWriter:
         closing = json.dumps({"batches": self._batches, "events": self.next_seq}, sort_keys=True).encode()
         empty = pa.RecordBatch.from_arrays(_EMPTY_ARRAYS, schema=self.schema)
         self._f.seek(self._committed_at)
-        self._f.write(self._message(empty, {CLOSE_KEY: closing}) + EOS)
+        self._message(empty, {CLOSE_KEY: closing}).write_to(self._f)
+        self._f.write(EOS)
         self._f.truncate(self._f.tell())
         self._sync()
         self._f.close()
