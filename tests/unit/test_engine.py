@@ -178,7 +178,7 @@ def test_order_management_replaces_only_beyond_tolerance():
     pol.intents = [OrderIntent(venue=0, side=1, price=99.2, size=1.0)]  # 2 ticks: replace
     out = e.step(ev.Timer(ts_ns=600 * MS))
     assert [type(a) for a in out] == [CancelOrder, PlaceOrder]
-    pol.intents = [OrderIntent(venue=0, side=1, price=99.2, size=1.11)]  # 11 %: replace
+    pol.intents = [OrderIntent(venue=0, side=1, price=99.2, size=1.12)]  # 0.12/1.12 = 10.7 % of the desired: replace
     assert [type(a) for a in e.step(ev.Timer(ts_ns=900 * MS))] == [CancelOrder, PlaceOrder]
     pol.intents = []
     assert [type(a) for a in e.step(ev.Timer(ts_ns=1200 * MS))] == [CancelOrder]
