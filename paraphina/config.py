@@ -76,6 +76,9 @@ class RiskConfig(_Section):
     liq_crit_sigma: NonNeg = 2.0
     liq_sigma_horizon_sec: Pos = 86_400.0
     pnl_day_boundary_utc: str | None = "00:00"
+    # On the kill tick, one best-effort IOC that flattens the venue most at risk (spec 4.14 step 2;
+    # off by default as in the reference's PARAPHINA_KILL_BEST_EFFORT).
+    kill_best_effort_flatten: bool = False
     # "spec": hard breach on |x| > limit, warnings strictly above the fraction (decision 15);
     # "reference": the Rust code's >= everywhere plus a liquidation Warning at dist <= liq_warn.
     limit_comparison: LimitComparison = "spec"
@@ -226,8 +229,6 @@ class HedgeConfig(_Section):
     max_leverage: Pos = 10.0
     chunk_size_tao: NonNeg = 0.0
     chunk_convexity_cost_bps: NonNeg = 0.0
-    # True: mark every hedge reduce-only as the reference did (decision 12 turns it off).
-    reduce_only_always: bool = False
 
 
 class ExitConfig(_Section):
@@ -254,7 +255,6 @@ class ExitConfig(_Section):
     min_depth_usd: NonNeg = 500.0
     vol_buffer_mult: NonNeg = 0.5
     liq_penalty_scale: NonNeg = 0.10
-    reduce_only_always: bool = False
 
 
 class FundingConfig(_Section):

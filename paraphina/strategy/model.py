@@ -178,10 +178,14 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     model.pnl_day = roll_pnl_day(model.pnl_day, now_ms, parse_day_boundary(cfg.risk.pnl_day_boundary_utc), realised_pnl, agg.unrealised)
     r_day, u_day, pnl_day = daily_pnl(model.pnl_day, realised_pnl, agg.unrealised)
     rc = cfg.risk
+    # A venue near liquidation is "reducible" when a trade could cut it now: a fair value to
+    # price it, a fresh two-sided book deep enough for the hedge or an exit, not toxic.
+    min_depth = min(cfg.hedge.min_depth_usd, cfg.exit.min_depth_usd)
     liq = [
         LiqExposure(
             dist=d,
-            reducible=is_tradeable(st) and has_valid_book(v) and is_fresh(v, now_ms, bc.stale_ms) and t < tc.tox_high_threshold,
+            reducible=fv.available and is_tradeable(st) and has_valid_book(v) and is_fresh(v, now_ms, bc.stale_ms)
+            and t < tc.tox_high_threshold and v.depth_usd >= min_depth,
         )
         for v, d, st, t in zip(venues, dists, statuses, toxes)
     ]
