@@ -434,6 +434,7 @@ class Engine:
             "kill_reason": core.kill_reason or None, "q_global_tao": self.position_base(),
             "dollar_delta_usd": t.delta_usd if t else 0.0, "basis_usd": t.basis_usd if t else 0.0,
             "fv_available": core.fv_available, "fair_value": core.fair_value if core.fv_available else None,
+            "fv_reseeded": t.reseeded if t else False,
             "sigma_eff": t.vol.sigma_eff if t else None,
             "healthy_venues_used_count": len(t.venues_used) if t else 0,
             "healthy_venues_used": list(t.venues_used) if t else [],

@@ -171,6 +171,7 @@ class RunProbe:
         self._fv_ticks = 0
         self._warm = 0
         self._reseeds = 0
+        self._seeded = False           # the filter had a fair value before (so a re-seed is a re-seed)
         self._abs_err: list[float] = []
         self._half: list[float] = []
         self._sigma: list[float] = []
@@ -217,8 +218,9 @@ class RunProbe:
 
     def _on_tick(self, tick, latent: float) -> None:
         self._n += 1
-        if getattr(tick, "reseeded", False):
+        if tick.reseeded and self._seeded:
             self._reseeds += 1
+        self._seeded = self._seeded or tick.fair_value is not None
         if math.isfinite(self._tick_latent) and math.isfinite(latent) and self._n > self.warmup:
             self._rets.append(math.log(latent / self._tick_latent))
         self._tick_latent = latent

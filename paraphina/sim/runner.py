@@ -111,11 +111,12 @@ def steps_for_ticks(scenario: Scenario, config: Config, ticks: int | None) -> in
 def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: int, ticks: int | None,
                    log_path: str, engine_factory: EngineFactory, *, stop_on_kill: bool = True,
                    overwrite: bool = False, actions_path: str | None = None,
-                   session_extra: dict | None = None, measure: bool = False) -> SimResult:
+                   session_extra: dict | None = None, measure: bool = False, telemetry=None) -> SimResult:
     """Run one scenario with one seed; write the log to ``log_path``; return the result.
 
     ``measure`` also measures the run against the generator's latent price
-    (:mod:`paraphina.sim.attribution`): ``SimResult.report``.
+    (:mod:`paraphina.sim.attribution`): ``SimResult.report``. ``telemetry`` (the run's
+    :class:`~paraphina.telemetry.TelemetryWriter`, if any) gets the latent price in its records.
 
     ``ticks`` (main-loop ticks) overrides the scenario's horizon. With ``stop_on_kill`` the run
     ends once the events caused by the kill switch's actions are delivered (the contract's
@@ -130,6 +131,8 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
     init = scenario.initial_state
     lots = round(init.inventory / gen.lots[init.inventory_venue])
     opening = (exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
+    if telemetry is not None:
+        telemetry.extra_fields["latent_price"] = lambda ctx: gen.latent_at(ctx.now_ns)
     probe = None
     if measure:
         from paraphina.sim.attribution import RunProbe
