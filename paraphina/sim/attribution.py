@@ -164,7 +164,7 @@ class RunProbe:
         self.lots = list(lots)
         self.warmup = warmup_ticks
         self.attr = Attribution()
-        self._q = 0.0                  # net position, base units (from fills)
+        self._pos: dict[int, float] = {}  # position per venue, base units (fills, venue snapshots)
         self._latent = math.nan        # latent price the position was last marked at
         self._tick_latent = math.nan   # latent at the previous main tick
         self._n = 0
@@ -179,8 +179,9 @@ class RunProbe:
         self._rets: list[float] = []
 
     def _mark(self, latent: float) -> None:
-        if math.isfinite(self._latent) and self._q != 0.0:
-            self.attr.inventory += self._q * (latent - self._latent)
+        q = sum(self._pos.values())
+        if math.isfinite(self._latent) and q != 0.0:
+            self.attr.inventory += q * (latent - self._latent)
         self._latent = latent
 
     def on_event(self, e: ev.Event, actions: Sequence[Action], tick_model) -> None:
@@ -191,6 +192,9 @@ class RunProbe:
             self._on_fill(e, latent)
         elif isinstance(e, ev.FundingPayment):
             self.attr.funding += e.amount
+        elif isinstance(e, ev.PositionSnapshot):
+            # The venue's word on our position (a starting inventory has no fill behind it).
+            self._pos[e.venue] = e.position * self.lots[e.venue]
         elif isinstance(e, ev.Timer) and tick_model is not None and tick_model.now_ms * NS_PER_MS == e.ts_ns:
             self._on_tick(tick_model, latent)
         if actions and tick_model is not None and tick_model.fair_value is not None:
@@ -214,7 +218,7 @@ class RunProbe:
         a.fees += f.fee
         a.volume[purpose] += size
         a.fills[purpose] += 1
-        self._q += signed
+        self._pos[f.venue] = self._pos.get(f.venue, 0.0) + signed
 
     def _on_tick(self, tick, latent: float) -> None:
         self._n += 1
