@@ -5,6 +5,10 @@ canonical JSON object per main tick; fields: schema_version, t, pnl_realised, pn
 pnl_total, risk_regime, kill_switch, kill_reason, q_global_tao, dollar_delta_usd, basis_usd,
 plus fv_available, fair_value, sigma_eff, healthy_venues_used_count, healthy_venues_used.
 Values come from event time only, so a replay of the run writes the same bytes.
+
+A simulated run adds what only the simulator knows (:attr:`TelemetryWriter.extra_fields`):
+``latent_price``, the generator's latent fair price at the tick. A replay of the run's log has no
+generator and leaves it out.
 """
 
 from __future__ import annotations
@@ -31,9 +35,13 @@ class TelemetryWriter:
             raise UserError(f"PARAPHINA_TELEMETRY_PATH={path}: cannot write ({exc.strerror})") from None
         self.path = path
         self.lines = 0
+        # name -> function of the tick context, appended to every record (simulator-only truths).
+        self.extra_fields: dict = {}
 
     @hookimpl
     def paraphina_on_tick(self, ctx, telemetry):
+        if self.extra_fields:
+            telemetry = {**telemetry, **{k: f(ctx) for k, f in self.extra_fields.items()}}
         self._f.write(_encoder.encode(telemetry) + b"\n")
         self.lines += 1
 

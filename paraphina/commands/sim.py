@@ -52,8 +52,10 @@ def scenario_config(scenario: Scenario, config_path: str | None, profile: str | 
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
 @click.option("--force", is_flag=True, help="Overwrite --log if it exists.")
+@click.option("--attribution", is_flag=True,
+              help="Also report fair-value tracking, volatility and a PnL attribution against the simulator's latent price.")
 @model_option
-def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force, model_path) -> None:
+def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force, attribution, model_path) -> None:
     """Simulate a scenario with the engine and the simulated exchange; print the research summary."""
     scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
     name, source = resolve_profile(profile, os.environ, scenario.initial_state.profile if scenario_path else None)
@@ -69,7 +71,7 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
     try:
         r = run_simulation(scenario, cfg, policy, seed, ticks, log_path,
                            engine_factory(spec, [telemetry] if telemetry else ()), overwrite=force,
-                           session_extra=policy_session(spec))
+                           session_extra=policy_session(spec), measure=attribution, telemetry=telemetry)
     finally:
         if telemetry:
             telemetry.close()
@@ -81,6 +83,8 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
     click.echo(format_run_output(cfg_version=CFG_VERSION, cfg_hash=config_hash(cfg), profile=name, ticks=r.ticks,
                                  seed=seed, events=r.events, actions=r.actions, sha256=r.sha256, summary=r.summary,
                                  killed_at_tick=r.killed_at_tick), nl=False)
+    if r.report is not None:
+        click.echo("\n" + "\n".join(r.report.lines()))
 
 
 @cli.command()

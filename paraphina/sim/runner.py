@@ -72,6 +72,7 @@ class SimResult:
     fees: float = 0.0
     funding: float = 0.0
     max_abs_position: float = 0.0   # largest net position (base units, engine's view) at a tick
+    report: Any = None               # paraphina.sim.attribution.RunReport when the run was probed
 
 
 def policy_engine_factory(policy, observers=()) -> EngineFactory:
@@ -110,8 +111,12 @@ def steps_for_ticks(scenario: Scenario, config: Config, ticks: int | None) -> in
 def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: int, ticks: int | None,
                    log_path: str, engine_factory: EngineFactory, *, stop_on_kill: bool = True,
                    overwrite: bool = False, actions_path: str | None = None,
-                   session_extra: dict | None = None) -> SimResult:
+                   session_extra: dict | None = None, measure: bool = False, telemetry=None) -> SimResult:
     """Run one scenario with one seed; write the log to ``log_path``; return the result.
+
+    ``measure`` also measures the run against the generator's latent price
+    (:mod:`paraphina.sim.attribution`): ``SimResult.report``. ``telemetry`` (the run's
+    :class:`~paraphina.telemetry.TelemetryWriter`, if any) gets the latent price in its records.
 
     ``ticks`` (main-loop ticks) overrides the scenario's horizon. With ``stop_on_kill`` the run
     ends once the events caused by the kill switch's actions are delivered (the contract's
@@ -126,9 +131,16 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
     init = scenario.initial_state
     lots = round(init.inventory / gen.lots[init.inventory_venue])
     opening = (exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
+    if telemetry is not None:
+        telemetry.extra_fields["latent_price"] = lambda ctx: gen.latent_at(ctx.now_ns)
+    probe = None
+    if measure:
+        from paraphina.sim.attribution import RunProbe
+
+        probe = RunProbe(gen.latent_at, gen.ticks, gen.lots)
     r = closed_loop(gen.events(), instruments, exchange, config, policy_name, log_path, engine_factory,
                     session=session, opening=opening, note=f"scenario={scenario.scenario_id} seed={seed} policy={policy_name}",
-                    stop_on_kill=stop_on_kill, overwrite=overwrite, actions_path=actions_path)
+                    stop_on_kill=stop_on_kill, overwrite=overwrite, actions_path=actions_path, probe=probe)
     r.scenario_id, r.seed, r.steps = scenario.scenario_id, seed, gen.step_index
     return r
 
@@ -136,7 +148,7 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
 def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument], exchange: SimExchange, config: Config,
                 policy_name: str, log_path: str, engine_factory: EngineFactory, *, session: dict,
                 opening: list[ev.Event] = (), note: str = "", stop_on_kill: bool = True, overwrite: bool = False,
-                actions_path: str | None = None) -> SimResult:
+                actions_path: str | None = None, probe=None) -> SimResult:
     """The engine and the simulated exchange in a loop over ``market`` events (a generator's or
     a recorded log's), every event logged in the order it is stepped."""
     chash = config_hash(config)
@@ -152,6 +164,8 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         writer.append(e)
         st.events += 1
         actions = engine.step(e)
+        if probe is not None:
+            probe.on_event(e, actions, getattr(engine, "tick_model", None))
         if isinstance(e, ev.Timer):
             st.ticks += 1
             st.track(engine.summary())
@@ -184,6 +198,7 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         pnl_finite=st.finite, positions=[a.position * lots[v] for v, a in enumerate(acc)],
         fills=exchange.fill_count, fees=sum(a.fees for a in acc),
         funding=sum(a.funding_paid for a in acc), max_abs_position=st.max_abs_position,
+        report=probe.report() if probe is not None else None,
     )
 
 

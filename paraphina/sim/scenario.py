@@ -190,7 +190,18 @@ Shock = VolSpike | BasisSpike | FundingFlip | FundingDrift | LiquidityDrain | Ve
 
 
 def _default_venues() -> list[VenueSpec]:
-    return [VenueSpec(name=n) for n in ("extended", "hyperliquid", "aster", "lighter", "paradex")]
+    """The five venues of ``scenarios/synth_baseline.yaml``: BTC perpetuals about 1 bp wide with
+    maker fees from 0 to 1.5 bp, so a market maker has venues where it can earn the spread."""
+    return [
+        VenueSpec(name=name, maker_fee_bps=maker, taker_fee_bps=taker, latency_ms=latency, spread_bps=spread, basis_bps=basis)
+        for name, maker, taker, latency, spread, basis in (
+            ("extended", 1.0, 2.5, 25, 1.0, 0.0),
+            ("hyperliquid", 1.5, 4.5, 40, 0.8, 1.0),
+            ("aster", 0.5, 3.5, 30, 1.2, -1.0),
+            ("lighter", 0.0, 2.0, 60, 1.5, 0.5),
+            ("paradex", 0.0, 3.0, 50, 1.1, -0.5),
+        )
+    ]
 
 
 class Scenario(_S):
