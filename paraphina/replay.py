@@ -83,6 +83,9 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             raise UserError(f"{resume}: checkpoint was made with config {cp.config_hash[:16]}, not {chash[:16]}")
         if cp.policy != host.name:
             raise UserError(f"{resume}: checkpoint was made with policy {cp.policy!r}, not {host.name!r}")
+        if state.books.n_venues != len(instruments):
+            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
+                            f"{len(instruments)}: it was made from another log")
         first_seq = state.core.next_seq
     engine = Engine(config, instruments, host, state=state)
     hasher = StreamHasher()

@@ -56,7 +56,8 @@ def policy_spec(policy: str, model_path: str | None):
     return policy
 
 
-def output_option(*old: str, dest: str = "out", metavar: str = "OUT", help: str = "", required: bool = False):
+def output_option(*old: str, dest: str = "out", metavar: str = "OUT", help: str = "", required: bool = False,
+                  default: str | None = None):
     """``-o/--out`` (the one spelling of every command's output), with ``old`` spellings kept as
     hidden aliases for one release. The command receives the path as ``dest``."""
 
@@ -73,12 +74,14 @@ def output_option(*old: str, dest: str = "out", metavar: str = "OUT", help: str 
                     out = value
             if out is None and required:
                 raise click.UsageError("Missing option '-o' / '--out'.", ctx=click.get_current_context())
+            out = default if out is None else out
             return f(*args, **{dest: out}, **kw)
 
         for i, name in enumerate(old):
             wrapper = click.option(name, f"_out_alias_{i}", default=None, hidden=True)(wrapper)
         return click.option("-o", "--out", "_out", default=None, metavar=metavar,
-                            help=help + (" [required]" if required else ""))(wrapper)
+                            help=help + (" [required]" if required else "")
+                            + (f"  [default: {default}]" if default is not None else ""))(wrapper)
 
     return deco
 

@@ -90,7 +90,7 @@ def merge_cmd(logs, out, timer_ms, force) -> None:
 @cli.command("build-real")
 @click.argument("manifest", default="event_logs/real_manifest.toml")
 @click.option("--data", "data_dir", default=None, metavar="DIR", help="Real data directory (default: <repo>/../shared/data/real).")
-@output_option("--out-dir", dest="out_dir", metavar="DIR", help="Where the built logs go.  [default: build/real]")
+@output_option("--out-dir", dest="out_dir", metavar="DIR", default="build/real", help="Where the built logs go.")
 @click.option("--name", "names", multiple=True, help="Build only this log (repeatable).")
 @force_option("logs in DIR")
 def build_real_cmd(manifest, data_dir, out_dir, names, force) -> None:
@@ -99,7 +99,6 @@ def build_real_cmd(manifest, data_dir, out_dir, names, force) -> None:
 
     from paraphina.importers.manifest import build
 
-    out_dir = out_dir or "build/real"
     check_input(manifest, what="MANIFEST")
     check_output(out_dir, inputs=(manifest, data_dir), directory=True)
 

@@ -119,15 +119,14 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
 
 @cli.command()
 @click.argument("suite_path", metavar="SUITE.yaml")
-@output_option("--output-dir", dest="output_dir", metavar="DIR",
-               help="Directory for each run's JSON and summary.json  [default: runs/suite]")
+@output_option("--output-dir", dest="output_dir", metavar="DIR", default="runs/suite",
+               help="Directory for each run's JSON and summary.json.")
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
 @force_option("the results in DIR")
 def suite(suite_path, output_dir, policy, config_path, force) -> None:
     """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails."""
     check_input(suite_path, what="SUITE.yaml")
-    output_dir = output_dir or "runs/suite"
     check_output(output_dir, inputs=(suite_path, config_path), directory=True)
     summary_path = os.path.join(output_dir, "summary.json")
     if os.path.exists(summary_path) and not force:
