@@ -438,7 +438,7 @@ def _set_path(d: dict[str, Any], path: str, value: Any) -> None:
     for i, p in enumerate(parents):
         d = d.setdefault(p, {})
         if not isinstance(d, dict):
-            raise ConfigError(f"`{'.'.join(parents[:i + 1])}` is a {type(d).__name__}, not a table: cannot set {path}")
+            raise ConfigError(f"`{'.'.join(parents[:i + 1])}` = {d!r} is not a table, so {path} cannot be set")
     d[leaf] = value
 
 
