@@ -16,8 +16,8 @@ import click
 import pytest
 
 from paraphina.cli import _register, cli, main
-from paraphina.outputs import PARTIAL, ReplacingFile, check_output, replacing, same_file, write_file
 from paraphina.errors import UserError
+from paraphina.outputs import PARTIAL, ReplacingFile, check_output, replacing, same_file, write_file
 
 from conftest import ROOT, write_sample
 
@@ -204,6 +204,16 @@ def test_shadow_refuses_to_replace_the_files_beside_its_log(files, tmp_path, cap
     code, _, err = run("shadow", files["log"], "--candidate", "fixed-spread", "-o", session, capsys=capsys)
     assert_one_line_error(code, err, "s.arrow.candidate.actions", "--force")
     assert side.read_bytes() == b"precious bytes" and not session.exists()
+
+
+def test_record_refuses_to_truncate_an_existing_actions_file(tmp_path, capsys):
+    side = _existing(tmp_path, "s.arrow.actions")
+    code, _, err = run("record", "--venue", "bybit:BTCUSDT", "-o", tmp_path / "s.arrow", "--policy", "fixed-spread",
+                       "--duration", "1s", capsys=capsys)
+    if "live extra" in err:
+        pytest.skip("record needs the live extra (httpx, websockets)")
+    assert_one_line_error(code, err, "s.arrow.actions", "already exists", "--force")
+    assert side.read_bytes() == b"precious bytes" and not (tmp_path / "s.arrow").exists()
 
 
 def test_replay_out_with_force_replaces_atomically(files, tmp_path, capsys):
