@@ -137,6 +137,8 @@ class ReplacingFile:
             self._f.close()
             os.replace(self.tmp, self.path)
 
+    close = commit  # a file-like whose close means "complete"
+
     def discard(self) -> None:
         if not self._f.closed:
             self._f.close()

@@ -361,3 +361,23 @@ def test_help_lists_out_and_force_for_writers(capsys):
     for name in WRITERS:
         code, out, _ = run(*name.split(), "--help", capsys=capsys)
         assert code == 0 and "-o, --out" in out and "--force" in out, name
+
+
+def _doc_rows() -> list[str]:
+    return [line for line in (ROOT / "docs" / "cli.md").read_text().splitlines() if line.startswith("| `")]
+
+
+def test_docs_cli_lists_every_option_of_every_command():
+    import re
+
+    rows = _doc_rows()
+    missing = {}
+    for name, cmd in _commands().items():
+        mine = [r for r in rows if f"`paraphina {name} " in r.split(" | ")[0] or f"`paraphina {name}`" in r.split(" | ")[0]]
+        assert mine, f"docs/cli.md has no row for `paraphina {name}`"
+        row = " ".join(r.split(" | ")[0] for r in mine)
+        for p in cmd.params:
+            if isinstance(p, click.Option) and not p.hidden and "--help" not in p.opts:
+                if not any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", row) for o in p.opts):
+                    missing.setdefault(name, []).append(p.opts[-1])
+    assert missing == {}
