@@ -21,7 +21,7 @@ from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simula
 from paraphina.sim.scenario import Scenario, load_scenario
 from paraphina.sim.suite import load_suite, run_suite
 from paraphina.sim.summary import format_run_output
-from paraphina.telemetry import from_env
+from paraphina.telemetry import from_env, telemetry_path
 
 CFG_VERSION = f"paraphina-{__version__}"
 
@@ -60,6 +60,9 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
         check_input(scenario_path, what="--scenario")
     if log_path is not None:
         check_output(log_path, inputs=(scenario_path, config_path, model_path), force=force)
+    if telemetry_path() is not None:
+        check_output(telemetry_path(), flag="PARAPHINA_TELEMETRY_PATH",
+                     inputs=(scenario_path, config_path, model_path, log_path), force=force)
     scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
     name, source = resolve_profile(profile, os.environ, scenario.initial_state.profile if scenario_path else None)
     click.echo(f"effective_risk_profile={name} source={source}", err=True)

@@ -152,6 +152,22 @@ def test_an_output_that_is_an_input_is_refused(files, case, capsys):
     assert after == before  # nothing written, nothing touched
 
 
+def test_telemetry_path_that_is_an_input_or_exists(files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PARAPHINA_TELEMETRY_MODE", "jsonl")
+    monkeypatch.setenv("PARAPHINA_TELEMETRY_PATH", str(files["scen"]))
+    before = files["scen"].read_bytes()
+    code, _, err = run("run", "--scenario", files["scen"], "--ticks", "2", "--force", capsys=capsys)
+    assert_one_line_error(code, err, "PARAPHINA_TELEMETRY_PATH", "is also an input")
+    assert files["scen"].read_bytes() == before
+    old = _existing(tmp_path, "t.jsonl")
+    monkeypatch.setenv("PARAPHINA_TELEMETRY_PATH", str(old))
+    code, _, err = run("run", "--ticks", "2", capsys=capsys)
+    assert_one_line_error(code, err, "PARAPHINA_TELEMETRY_PATH", "already exists", "--force")
+    code, _, err = run("run", "--ticks", "2", "--force", capsys=capsys)
+    assert code == 0, err
+    assert old.read_bytes().startswith(b"{")
+
+
 def test_an_output_reached_through_a_symlink_is_still_the_input(files, capsys, tmp_path):
     link = tmp_path / "link.actions"
     link.symlink_to(files["log"])
