@@ -397,3 +397,15 @@ def test_docs_cli_lists_every_option_of_every_command():
                 if not any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", row) for o in p.opts):
                     missing.setdefault(name, []).append(p.opts[-1])
     assert missing == {}
+
+
+def test_phase_a_takes_out_and_hides_study_dir(capsys):
+    from batch_runs.phase_a.__main__ import main as phase_a
+
+    with pytest.raises(SystemExit) as exc:
+        phase_a(["--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and "-o STUDY_DIR, --out STUDY_DIR" in out and "--study-dir" not in out
+    with pytest.raises(SystemExit) as exc:
+        phase_a(["--seed", "1", "--evaluate", "paraphina.research.toy:toy_candidate_run"])
+    assert exc.value.code == 2 and "-o/--out" in capsys.readouterr().err
