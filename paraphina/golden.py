@@ -61,6 +61,8 @@ def load_manifest(path: str) -> Manifest:
         raise UserError(f"{path}: cannot read manifest ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file (expected a TOML manifest)") from None
     try:
         return msgspec.convert(data, Manifest)
     except msgspec.ValidationError as exc:

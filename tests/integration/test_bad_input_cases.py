@@ -271,3 +271,11 @@ def test_cat_venue_that_does_not_exist(log, capsys):
 @pytest.mark.parametrize("spec", ["50:10", "10:10", "-3:5"])
 def test_cat_seq_range_that_selects_nothing(log, spec, capsys):
     bad(capsys, "cat", log, "--seq", spec, needles=("--seq",))
+
+
+def test_a_binary_file_as_golden_manifest(binary, capsys):
+    bad(capsys, "golden", "check", binary, needles=("blob.yaml", "not a text file"))
+
+
+def test_a_binary_file_as_build_manifest(binary, capsys, tmp_path):
+    bad(capsys, "build-real", binary, "-o", tmp_path / "built", needles=("blob.yaml",))
