@@ -87,5 +87,6 @@ def output_option(*old: str, dest: str = "out", metavar: str = "OUT", help: str 
 
 
 def force_option(what: str = "OUT"):
-    return click.option("--force", is_flag=True, help=f"Replace {what} if it exists (written beside it, then "
-                        "renamed into place).")
+    """``--force``: the one way to replace an existing output (docs/cli.md, "Outputs")."""
+    return click.option("--force", is_flag=True, help=f"Replace an existing {what} (each file is written beside "
+                        "its destination, then renamed into place).")

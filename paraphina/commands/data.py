@@ -92,7 +92,7 @@ def merge_cmd(logs, out, timer_ms, force) -> None:
 @click.option("--data", "data_dir", default=None, metavar="DIR", help="Real data directory (default: <repo>/../shared/data/real).")
 @output_option("--out-dir", dest="out_dir", metavar="DIR", default="build/real", help="Where the built logs go.")
 @click.option("--name", "names", multiple=True, help="Build only this log (repeatable).")
-@force_option("logs in DIR")
+@force_option("log in DIR")
 def build_real_cmd(manifest, data_dir, out_dir, names, force) -> None:
     """Build the logs a real-data MANIFEST describes (sha256-checked sources, import, merge)."""
     from pathlib import Path

@@ -71,7 +71,7 @@ def _policy_specs(policy: str | None, candidate: str | None, model_path: str | N
               help="First reconnect delay (doubles up to 30 s).")
 @click.option("--status", type=click.Choice(["auto", "off"]), default="auto", show_default=True,
               help="auto: a status line on a terminal, structured log lines otherwise.")
-@force_option("SESSION.arrow and its action files")
+@force_option("SESSION.arrow or action file")
 def record(venues, out, policy, candidate, model_path, inference_timeout_ms, duration, config_path, profile, endpoints, stale_after, flush_interval, backoff,
            status, force) -> None:
     """Record live public feeds into OUT (prices and sizes as the importers read them).

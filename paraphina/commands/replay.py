@@ -30,7 +30,7 @@ from paraphina.replay import progress_reporter, replay_log, summary_lines
 @click.option("--checkpoint", "checkpoint_path", default=None, metavar="FILE", help="Where --checkpoint-at writes.")
 @click.option("--resume", default=None, metavar="CHECKPOINT", help="Start from a saved state (replays the rest of LOG).")
 @model_option
-@force_option("ACTIONS and the checkpoint")
+@force_option("ACTIONS file or checkpoint")
 def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_path, resume, model_path, force) -> None:
     """Replay LOG through the engine with POLICY; print the summary and the stream hash.
 

@@ -43,7 +43,7 @@ def verify_evidence_cmd(directory: Path, recursive: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output HTML (default: DIRECTORY/report.html).")
-@force_option("the HTML file")
+@force_option("HTML file")
 def report_cmd(directory: Path, out: Path | None, force: bool) -> None:
     """Render a Monte Carlo or Phase A study directory as an HTML page with plots."""
     from paraphina.research.report import render_report

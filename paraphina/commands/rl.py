@@ -35,7 +35,7 @@ def rl() -> None:
 @click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--scenario", "scenario_paths", multiple=True, metavar="FILE",
               help="Scenario YAML (repeatable; default: the calm 5-venue market).")
-@force_option("a model in DIR")
+@force_option("model in DIR")
 def bc(out_dir, seeds, holdout, ticks, epochs, hidden, scenario_paths, force) -> None:
     """Clone the heuristic's knobs: dataset from heuristic runs, a small MLP, ONNX, model card."""
     for p in scenario_paths:

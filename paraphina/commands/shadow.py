@@ -25,7 +25,7 @@ SHADOW_SIDECARS = (".baseline.actions", ".candidate.actions", ".shadow.json", ".
 @click.option("--inference-timeout-ms", "--timeout-ms", "timeout_ms", type=click.FloatRange(min=0, min_open=True),
               default=None, metavar="MS", help="Record a policy_fault (timeout) when a policy's decision hooks take "
               "longer than this on a main tick (default: untimed).")
-@force_option("SESSION.arrow and the files beside it")
+@force_option("SESSION.arrow or file beside it")
 def shadow(log, baseline, candidate, model_path, out, config_path, profile, speed, timeout_ms, force) -> None:
     """Shadow session over LOG's market: BASELINE trades, CANDIDATE is recorded beside it.
 

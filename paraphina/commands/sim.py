@@ -126,7 +126,7 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
                help="Directory for each run's JSON and summary.json.")
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
-@force_option("the results in DIR")
+@force_option("suite result in DIR")
 def suite(suite_path, output_dir, policy, config_path, force) -> None:
     """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails."""
     check_input(suite_path, what="SUITE.yaml")

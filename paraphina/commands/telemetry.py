@@ -49,7 +49,7 @@ def condense_cmd(files: tuple[str, ...], out: Path, label_from_path: bool, force
               help="Also write the summary here, as JSON or CSV by the file's suffix (repeatable).")
 @click.option("--json", "json_out", default=None, hidden=True)  # old spelling of -o OUT.json
 @click.option("--csv", "csv_out", default=None, hidden=True)  # old spelling of -o OUT.csv
-@force_option("the output files")
+@force_option("output file")
 def summarise_cmd(dataset: str, group_by: tuple[str, ...], outs: tuple[str, ...], json_out: str | None,
                   csv_out: str | None, force: bool) -> None:
     """Per-group count, mean, std, min, p05/p50/p95, max of every numeric column of DATASET."""
