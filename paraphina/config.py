@@ -27,6 +27,7 @@ Pos = Annotated[float, Meta(gt=0)]
 PosInt = Annotated[int, Meta(gt=0)]
 NonNegInt = Annotated[int, Meta(ge=0)]
 Fraction = Annotated[float, Meta(ge=0, le=1)]
+IntervalMs = Annotated[int, Meta(gt=0, le=3_600_000)]  # a loop slower than an hourly tick is a typo
 LimitComparison = Literal["spec", "reference"]
 
 
@@ -56,9 +57,9 @@ class VenueConfig(_Section):
 class LoopConfig(_Section):
     """Loop cadences in event-time milliseconds (STRATEGY.md 2.3 and 5)."""
 
-    main_loop_interval_ms: PosInt = 250
-    hedge_loop_interval_ms: PosInt = 500
-    fill_agg_interval_ms: PosInt = 1000
+    main_loop_interval_ms: IntervalMs = 250
+    hedge_loop_interval_ms: IntervalMs = 500
+    fill_agg_interval_ms: IntervalMs = 1000
 
 
 class RiskConfig(_Section):
@@ -450,8 +451,10 @@ def _first_line(exc: Exception) -> str:
 
 def _set_path(d: dict[str, Any], path: str, value: Any) -> None:
     *parents, leaf = path.split(".")
-    for p in parents:
+    for i, p in enumerate(parents):
         d = d.setdefault(p, {})
+        if not isinstance(d, dict):
+            raise ConfigError(f"`{'.'.join(parents[:i + 1])}` = {d!r} is not a table, so {path} cannot be set")
     d[leaf] = value
 
 

@@ -29,8 +29,10 @@ class TelemetryWriter:
     version = "1"
 
     def __init__(self, path: str) -> None:
+        from paraphina.outputs import ReplacingFile
+
         try:
-            self._f = open(path, "wb")
+            self._f = ReplacingFile(path)  # renamed over PATH on close: a kill keeps the old file
         except OSError as exc:
             raise UserError(f"PARAPHINA_TELEMETRY_PATH={path}: cannot write ({exc.strerror})") from None
         self.path = path
@@ -50,6 +52,12 @@ class TelemetryWriter:
 
 
 def from_env(env: Mapping[str, str] = os.environ) -> TelemetryWriter | None:
+    path = telemetry_path(env)
+    return TelemetryWriter(path) if path is not None else None
+
+
+def telemetry_path(env: Mapping[str, str] = os.environ) -> str | None:
+    """The file the environment asks telemetry to be written to, or None when it is off."""
     mode = env.get("PARAPHINA_TELEMETRY_MODE", "").strip().lower()
     if mode in ("", "off", "none"):
         return None
@@ -58,4 +66,4 @@ def from_env(env: Mapping[str, str] = os.environ) -> TelemetryWriter | None:
     path = env.get("PARAPHINA_TELEMETRY_PATH")
     if not path:
         raise UserError("PARAPHINA_TELEMETRY_MODE=jsonl needs PARAPHINA_TELEMETRY_PATH")
-    return TelemetryWriter(path)
+    return path

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,7 +37,8 @@ import paraphina
 from paraphina import events as ev
 from paraphina.actions import Action, SetKillSwitch, StreamHasher
 from paraphina.config import Config, config_hash
-from paraphina.eventlog import LogWriter
+from paraphina.eventlog import LogError, LogWriter
+from paraphina.outputs import open_replacing, replacing
 from paraphina.sim.exchange import SimExchange, VenueParams
 from paraphina.sim.market import T0_NS, MarketGenerator
 from paraphina.sim.scenario import Scenario, VenueSpec
@@ -157,7 +159,11 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
     session = {**session, "config_hash": chash, "config": msgspec.to_builtins(config)}
     engine = engine_factory(config, instruments)
     hasher = StreamHasher()
-    actions_f = open(actions_path, "wb") if actions_path else None
+    if not overwrite:
+        for p in (log_path, actions_path):
+            if p is not None and os.path.lexists(p):
+                raise LogError(f"{p}: already exists (pass overwrite=True to replace it)")
+    actions_f = open_replacing(actions_path)
     st = _RunState()
 
     def step(e: ev.Event) -> list[Action]:
@@ -181,14 +187,19 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         return [ev.SessionStart(ts_ns=min(ts_ns, T0_NS), source=session.get("source", ""), config_hash=chash,
                                 versions=_versions(), note=note), *opening]
 
+    # Both files are written beside their destination and renamed into place once complete:
+    # a kill leaves whatever was there before intact.
     try:
-        with LogWriter.create(log_path, instruments, session, overwrite=overwrite) as writer:
+        with replacing(log_path) as tmp, LogWriter.create(tmp, instruments, session) as writer:
             for _ in loop(market, exchange, step, opening_events):
                 if stop_on_kill and st.killed_at_tick is not None:
                     break
-    finally:
+    except Exception:
         if actions_f is not None:
-            actions_f.close()
+            actions_f.discard()
+        raise
+    if actions_f is not None:
+        actions_f.commit()
     acc = exchange.venues
     lots = [float(i.lot_size) for i in instruments]
     return SimResult(
