@@ -688,7 +688,6 @@ class LogWriter:
         self._last_flush = time.monotonic()
         self._sink = _Collector()
         self._writer = None
-        self._replaces: str | None = None   # the existing file this log replaces on close
         self.instruments = msgspec.json.decode(schema.metadata[META_INSTRUMENTS], type=list[ev.Instrument])
 
     @classmethod
@@ -698,16 +697,8 @@ class LogWriter:
         path = str(path)
         if os.path.exists(path) and not overwrite:
             raise LogError(f"{path}: already exists (append with LogWriter.append_to, or remove it)")
-        # Replacing a file: write beside it and rename into place on close, so a killed writer
-        # leaves the old file whole (and its own events, flushed by time, in the temporary file).
-        target = path if os.path.exists(path) else None
-        if target is not None:
-            head, name = os.path.split(path)
-            path = os.path.join(head, f".{name}.tmp-{os.getpid()}")
-        w = cls.with_schema(path, make_schema(instruments, session), batch_events=batch_events,
-                            flush_interval_s=flush_interval_s, fsync=fsync)
-        w._replaces = target
-        return w
+        return cls.with_schema(path, make_schema(instruments, session), batch_events=batch_events,
+                               flush_interval_s=flush_interval_s, fsync=fsync)
 
     @classmethod
     def with_schema(cls, path: str, schema: pa.Schema, *, batch_events: int = DEFAULT_BATCH_EVENTS,
@@ -753,18 +744,8 @@ class LogWriter:
     def __enter__(self) -> "LogWriter":
         return self
 
-    def __exit__(self, exc_type, *exc) -> None:
-        if exc_type is not None and self._replaces is not None:
-            self.abandon()   # the file it was to replace stays as it was
-        else:
-            self.close()
-
-    def abandon(self) -> None:
-        """Stop writing a replacement log: remove it and keep the file it was to replace."""
-        if not self._f.closed:
-            self._f.close()
-        if self._replaces is not None and os.path.exists(self.path):
-            os.unlink(self.path)
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def append(self, event: ev.Event) -> int:
         """Buffer one event; returns its seq."""
@@ -867,9 +848,6 @@ class LogWriter:
         self._f.truncate(self._f.tell())
         self._sync()
         self._f.close()
-        if self._replaces is not None:
-            os.replace(self.path, self._replaces)
-            self.path = self._replaces
 
 
 def write_events(path: str | os.PathLike, instruments: Sequence[ev.Instrument], events: Sequence[ev.Event],

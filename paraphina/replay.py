@@ -23,6 +23,7 @@ from paraphina.config import Config, config_hash
 from paraphina.engine import Engine
 from paraphina.errors import UserError
 from paraphina.eventlog import LogError, LogReader
+from paraphina.outputs import open_replacing, write_file
 from paraphina.policies import load_policy
 from paraphina.state import CHECKPOINT_FORMAT, LogPosition, dump_state, load_state
 
@@ -89,11 +90,14 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             raise UserError(f"{resume}: checkpoint was made with policy {cp.policy!r}, not {host.name!r}")
         if cp.plugins != host.plugins():
             raise UserError(f"{resume}: checkpoint was made with plugins {_versions(cp.plugins)}, not {_versions(host.plugins())}")
+        if state.books.n_venues != len(instruments):
+            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
+                            f"{len(instruments)}: it was made from another log")
         first_seq = state.core.next_seq
         bound = LogPosition(cp.log_id, cp.log_prefix_end, cp.log_prefix_hash)
     engine = Engine(config, instruments, host, state=state)
     hasher = StreamHasher()
-    out_f = open(out, "wb") if out else None
+    out_f = open_replacing(out)
     result_warnings: list[str] = []
 
     def checkpoint(batch_end: int) -> None:
@@ -124,10 +128,15 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             checkpoint(0)
             checkpoint_at = None
     except msgspec.DecodeError as exc:
-        raise LogError(f"{log_path}: {exc}") from None
-    finally:
         if out_f:
-            out_f.close()
+            out_f.discard()
+        raise LogError(f"{log_path}: {exc}") from None
+    except Exception:
+        if out_f:
+            out_f.discard()
+        raise
+    if out_f:
+        out_f.commit()
     if checkpoint_at is not None:
         raise UserError(f"--checkpoint-at {checkpoint_at}: the log has only {engine.state.core.next_seq} events")
     if reader.info.damage is not None:
@@ -152,10 +161,7 @@ def _emit(actions: list[Action], hasher: StreamHasher, out_f, sink) -> None:
 
 
 def _write_checkpoint(engine: Engine, chash: str, host, position: LogPosition, path: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(dump_state(engine.state, chash, host.name, plugins=host.plugins(), position=position))
-    os.replace(tmp, path)
+    write_file(path, dump_state(engine.state, chash, host.name, plugins=host.plugins(), position=position))
 
 
 def _check_bound(reader: LogReader, bound: LogPosition, resume: str) -> None:

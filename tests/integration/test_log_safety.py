@@ -214,20 +214,26 @@ def test_the_writer_flushes_by_time_and_the_closed_log_has_size_framing(tmp_path
     assert read_info(timed).batches == 3
 
 
-def test_a_killed_run_keeps_the_events_of_its_last_seconds(tmp_path):
-    log = tmp_path / "run.arrow"
+def _partial(path) -> list:
+    """The partial files a writer of ``path`` leaves beside it (docs/cli.md, "Outputs")."""
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(path.name + ".partial-"))
+
+
+def _kill_once_flushed(args: list[str], log) -> int:
+    """Start ``paraphina ARGS``, wait until the partial file of ``log`` holds a readable batch,
+    kill -9 it; returns the events seen just before the kill."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "paraphina", "run", "--scenario", "scenarios/synth_baseline.yaml",
-                             "--ticks", "1000000", "--log", str(log)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "paraphina", *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = 0
     try:
-        seen = 0
-        for _ in range(1200):    # waits for the writer's first time-triggered flushes, then kills it
+        for _ in range(1200):    # waits for the writer's first flushes (no assertion on time)
             if proc.poll() is not None:
                 break
-            if log.exists() and log.stat().st_size > 4096:
+            partial = _partial(log)
+            if partial and partial[0].stat().st_size > 4096:
                 try:
-                    seen = read_info(log).events
+                    seen = read_info(partial[0]).events
                 except LogError:
                     seen = 0
                 if seen:
@@ -236,20 +242,28 @@ def test_a_killed_run_keeps_the_events_of_its_last_seconds(tmp_path):
                 proc.wait(timeout=0.1)
             except subprocess.TimeoutExpired:
                 pass
-        assert proc.poll() is None, "the run ended before it could be killed"
+        assert proc.poll() is None, "the writer ended before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert 0 < seen < 65_536   # flushed by time: the size-only writer had not written a batch yet
-    r = LogReader(log)
+    return seen
+
+
+def test_a_killed_run_keeps_the_events_of_its_last_seconds(tmp_path):
+    log = tmp_path / "run.arrow"
+    seen = _kill_once_flushed(["run", "--scenario", "scenarios/synth_baseline.yaml", "--ticks", "1000000",
+                               "-o", str(log)], log)
+    assert 0 < seen < 65_536   # flushed by time: a size-only writer had not written a batch yet
+    (partial,) = _partial(log)
+    r = LogReader(partial)
     kept = sum(len(c) for c in r)
     assert kept >= seen and not r.info.closed_cleanly
-    r = run_cli("log", "continue", str(log))
+    r = run_cli("log", "continue", str(partial))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert run_cli("verify", str(log)).returncode == 0
+    assert run_cli("verify", str(partial)).returncode == 0
 
 
 def test_checkpoints_are_bound_to_their_log(tmp_path):
@@ -295,7 +309,7 @@ def test_a_format_1_log_is_refused_in_one_line(tmp_path):
 def _exported(tmp_path, fmt):
     log = tmp_path / "session.arrow"
     if not log.exists():
-        r = run_cli("run", "--scenario", "scenarios/synth_baseline.yaml", "--ticks", "200", "--log", str(log))
+        r = run_cli("run", "--scenario", "scenarios/synth_baseline.yaml", "--ticks", "200", "-o", str(log))
         assert r.returncode == 0, r.stderr
     out = tmp_path / f"export-{fmt}"
     r = run_cli("export", str(log), "--to", fmt, "-o", str(out))
@@ -411,29 +425,12 @@ def test_a_venue_outside_the_instrument_table_is_damage_naming_the_seq(tmp_path)
 
 
 @pytest.mark.parametrize("command", ["sample", "run"])
-def test_kill_9_while_replacing_a_log_leaves_the_old_one_whole(tmp_path, command):
+def test_kill_9_while_replacing_a_log_leaves_the_old_one_whole_and_the_new_events_aside(tmp_path, command):
     log = write_sample(tmp_path / "old.arrow", n=2000)
     before = log.read_bytes()
-    args = {"sample": ["sample", str(log), "--events", "50000000", "--force"],
-            "run": ["run", "--scenario", "scenarios/synth_baseline.yaml", "--ticks", "1000000", "--log", str(log), "--force"]}[command]
-    proc = subprocess.Popen([sys.executable, "-m", "paraphina", *args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        temp = []
-        for _ in range(1200):   # until the replacement has flushed a batch
-            temp = [p for p in tmp_path.iterdir() if p.name.startswith(".old.arrow.tmp-")]
-            if temp and temp[0].stat().st_size > 4096 or proc.poll() is not None:
-                break
-            try:
-                proc.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                pass
-        assert proc.poll() is None and temp, "the writer ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    args = {"sample": ["sample", "-o", str(log), "--events", "50000000", "--force"],
+            "run": ["run", "--scenario", "scenarios/synth_baseline.yaml", "--ticks", "1000000", "-o", str(log), "--force"]}[command]
+    assert _kill_once_flushed(args, log) > 0
     assert log.read_bytes() == before
-    assert LogReader(temp[0]).info.session.get("source") != "test"   # the new run's events, kept aside
+    (partial,) = _partial(log)
+    assert LogReader(partial).info.session.get("source") != "test"   # the new writer's events, kept aside
