@@ -82,6 +82,9 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             raise UserError(f"{resume}: not a paraphina checkpoint ({exc})") from None
         if cp.format < CHECKPOINT_FORMAT:
             raise UserError(f"{resume}: a format-{cp.format} checkpoint (not bound to its log); make it again with --checkpoint-at")
+        if state.books.n_venues != len(instruments):
+            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
+                            f"{len(instruments)}: it was made from another log")
         if cp.log_id != reader.info.log_id:
             raise UserError(f"{resume}: checkpoint was made on another log (log id {cp.log_id[:16]}, {log_path} is {reader.info.log_id[:16]})")
         if cp.config_hash != chash:
@@ -90,9 +93,6 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             raise UserError(f"{resume}: checkpoint was made with policy {cp.policy!r}, not {host.name!r}")
         if cp.plugins != host.plugins():
             raise UserError(f"{resume}: checkpoint was made with plugins {_versions(cp.plugins)}, not {_versions(host.plugins())}")
-        if state.books.n_venues != len(instruments):
-            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
-                            f"{len(instruments)}: it was made from another log")
         first_seq = state.core.next_seq
         bound = LogPosition(cp.log_id, cp.log_prefix_end, cp.log_prefix_hash)
     engine = Engine(config, instruments, host, state=state)
