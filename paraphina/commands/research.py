@@ -91,7 +91,9 @@ def mc_options(f):
         click.option("--run-count", "count", type=click.IntRange(min=1), default=None, help="Runs in this shard (default: to the end)."),
         click.option("--print-every", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Print every N-th run's line (run i/n, seed, pnl, maxDD, kill, ticks); 0: none."),
-        click.option("--quiet", is_flag=True, help="Only errors."),
+        click.option("--quiet", is_flag=True, help="Only errors (no progress either)."),
+        click.option("--force", is_flag=True,
+                     help="Start over when the output directory holds a Monte Carlo with other inputs."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -100,7 +102,8 @@ def mc_options(f):
 
 def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str = "local",
                     ray_address: str | None = None, output_dir: str = "runs/mc", start_index: int = 0,
-                    count: int | None = None, quiet: bool = False, print_every: int = 0, config_hash: str | None = None,
+                    count: int | None = None, quiet: bool = False, force: bool = False, print_every: int = 0,
+                    config_hash: str | None = None,
                     config_extra: Mapping[str, Any] | None = None, commands: Sequence[str] | None = None) -> int:
     """Everything ``paraphina mc`` does except simulating: run, summarise, print, evidence.
 
@@ -121,7 +124,7 @@ def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str
         cfg_extra.setdefault("config_hash", config_hash)
     res = run_mc(run_fn, runs, seed, jobs=jobs, backend=backend, output_dir=output_dir, start_index=start_index,
                  count=count, ray_address=ray_address, progress=None if not quiet else False,
-                 manifest_extra=extra, config_extra=cfg_extra)
+                 manifest_extra=extra, config_extra=cfg_extra, force=force)
     if not quiet:
         if res.runs_skipped:
             click.echo(f"resumed: {res.runs_skipped} runs already present, {res.runs_executed} run now")
@@ -164,6 +167,7 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
     from paraphina.commands.sim import scenario_config
     from paraphina.config import config_hash, resolve_profile
     from paraphina.policies import load_policy
+    from paraphina.research.provenance import file_hash
     from paraphina.research.simrun import ScenarioRun
     from paraphina.sim.scenario import load_scenario
 
@@ -172,6 +176,6 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
     cfg = scenario_config(scenario, config_path, name)
     load_policy(policy)  # an unknown policy is a one-line error now, not one per worker
     run_fn = ScenarioRun(scenario=scenario, config=cfg, policy=policy, ticks=ticks)
-    extra = {"scenario": scenario_path, "scenario_id": scenario.scenario_id, "ticks": ticks, "policy": policy,
-             "profile": name}
+    extra = {"scenario": scenario_path, "scenario_sha256": file_hash(scenario_path),
+             "scenario_id": scenario.scenario_id, "ticks": ticks, "policy": policy, "profile": name}
     sys.exit(mc_command_impl(run_fn, config_hash=config_hash(cfg), config_extra=extra, **kw))

@@ -107,6 +107,17 @@ def steps_for_ticks(scenario: Scenario, config: Config, ticks: int | None) -> in
     return max(1, math.ceil(ticks * config.loops.main_loop_interval_ms / scenario.horizon.dt_ms))
 
 
+def starting_inventory(scenario: Scenario, config: Config) -> tuple[float, int]:
+    """(base units, venue index) a simulated run starts holding, bought at the market's first
+    fair value (``market.initial_price``). The config's ``initial_q_tao`` (``PARAPHINA_INIT_Q_TAO``)
+    wins when nonzero and goes on venue 0 (STRATEGY.md: sim only, venue 0); otherwise the
+    scenario's ``initial_state.inventory`` on its ``inventory_venue``. It is part of the config, so
+    the config hash of a run covers it."""
+    if config.initial_q_tao:
+        return float(config.initial_q_tao), 0
+    return float(scenario.initial_state.inventory), scenario.initial_state.inventory_venue
+
+
 def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: int, ticks: int | None,
                    log_path: str, engine_factory: EngineFactory, *, stop_on_kill: bool = True,
                    overwrite: bool = False, actions_path: str | None = None,
@@ -123,9 +134,9 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
     exchange = SimExchange(instruments, [venue_params(v) for v in scenario.venues], seed=_exchange_seed(seed))
     session = {"source": "paraphina.sim", "scenario_id": scenario.scenario_id,
                "scenario_version": scenario.scenario_version, "seed": seed, "policy": policy_name, "steps": steps, **(session_extra or {})}
-    init = scenario.initial_state
-    lots = round(init.inventory / gen.lots[init.inventory_venue])
-    opening = (exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
+    inventory, venue = starting_inventory(scenario, config)
+    lots = round(inventory / gen.lots[venue])
+    opening = (exchange.set_position(venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
     r = closed_loop(gen.events(), instruments, exchange, config, policy_name, log_path, engine_factory,
                     session=session, opening=opening, note=f"scenario={scenario.scenario_id} seed={seed} policy={policy_name}",
                     stop_on_kill=stop_on_kill, overwrite=overwrite, actions_path=actions_path)
