@@ -20,6 +20,7 @@ action-stream SHA-256, so ``paraphina run --scenario F --seed S`` reproduces any
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import tempfile
@@ -115,12 +116,14 @@ def candidate_run(env: Mapping[str, str], run_index: int, seed: int, *, scenario
 
 
 def candidate_suite(env: Mapping[str, str], suite: str, *, policy: str = "heuristic",
-                    config: str | None = None) -> SuiteReport:
+                    config: str | None = None, ticks: int | None = None) -> SuiteReport:
     """The candidate's config over every scenario and seed of ``suite``, invariants checked.
 
     A candidate that sets a starting inventory starts every suite run with it (as ``paraphina
     suite`` does with ``PARAPHINA_INIT_Q_TAO`` exported).
     """
     s = load_suite(suite)
+    if ticks is not None:  # a shorter horizon for quick studies (recorded in study.json)
+        s = dataclasses.replace(s, ticks=int(ticks))
     with tempfile.TemporaryDirectory(prefix="paraphina-suite-") as tmp:
         return run_suite(s, lambda sc: candidate_config(env, sc, config), policy, policy_engine_factory(policy), tmp)
