@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import click
 
@@ -115,30 +116,49 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
 @click.option("--output-dir", default="runs/suite", show_default=True)
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
-def suite(suite_path, output_dir, policy, config_path) -> None:
-    """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails."""
+@click.option("--force", is_flag=True, help="Start over when the output directory holds a suite run with other inputs.")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def suite(suite_path, output_dir, policy, config_path, force, quiet) -> None:
+    """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails.
+
+    The output directory records its inputs (suite_config.json: the suite's and its scenarios'
+    SHA-256, policy, each scenario's config hash, versions) and is sealed by an evidence pack."""
+    from paraphina.progress import Progress
+    from paraphina.research.evidence import canonical_json, versions, write_atomic, write_evidence_pack
+    from paraphina.research.provenance import claim, file_hash
+
     s = load_suite(suite_path)
-    os.makedirs(output_dir, exist_ok=True)
-    tty = sys.stderr.isatty()
+    configs = {r.path: scenario_config(r.scenario, config_path, r.scenario.initial_state.profile) for r in s.runs}
+    record = {"schema_version": 1, "suite": suite_path, "suite_sha256": file_hash(suite_path),
+              "suite_id": s.suite_id, "suite_version": s.suite_version, "policy": policy,
+              "scenarios": [{"path": r.path, "sha256": file_hash(r.path), "seeds": r.seeds,
+                             "config_hash": config_hash(configs[r.path])} for r in s.runs],
+              "versions": versions()}
+    claim(output_dir, "suite_config.json", record, force=force, what="a suite run",
+          hint="use another --output-dir, or --force to start over")
+    total = sum(len(r.seeds) for r in s.runs) * s.repeat_runs
+    bar = Progress("suite", total, "runs", enabled=not quiet)
 
     def show(done: int, total: int, row: dict | None) -> None:
-        if tty:
-            click.echo(f"\r[{done}/{total}]", err=True, nl=False)
+        bar.update()
         if row is None:
             return
-        with open(os.path.join(output_dir, f"{row['scenario']}-{row['seed']}.json"), "w") as f:
-            json.dump(row, f, indent=2, sort_keys=True)
+        bar.describe(f"{row['scenario']} seed={row['seed']}")
+        write_atomic(Path(output_dir) / f"{row['scenario']}-{row['seed']}.json", json.dumps(row, indent=2, sort_keys=True))
         status = "FAIL" if row["failures"] else "ok"
         click.echo(f"{status:4} {row['scenario']} seed={row['seed']} pnl={row['pnl_total']:+.2f} "
                    f"kill={str(row['kill_switch']).lower()} actions={row['actions']}" +
                    "".join(f"\n       {x}" for x in row["failures"]))
 
-    report = run_suite(s, lambda sc: scenario_config(sc, config_path, sc.initial_state.profile), policy,
-                       engine_factory(policy), output_dir, on_run=show)
-    with open(os.path.join(output_dir, "summary.json"), "w") as f:
-        json.dump(report.to_json(), f, indent=2, sort_keys=True)
+    with bar:
+        report = run_suite(s, lambda sc: scenario_config(sc, config_path, sc.initial_state.profile), policy,
+                           engine_factory(policy), output_dir, on_run=show)
+    write_atomic(Path(output_dir) / "summary.json", canonical_json(report.to_json()))
+    write_evidence_pack(output_dir, {"config_hash": {x["path"]: x["config_hash"] for x in record["scenarios"]},
+                                     "commands": ["paraphina " + " ".join(sys.argv[1:])], "suite": record})
     n = len(report.rows)
     click.echo(f"{n - report.failed} of {n} runs passed their invariants ({output_dir}/summary.json)")
+    click.echo(f"Wrote: {Path(output_dir) / 'evidence_pack' / 'SHA256SUMS'}")
     sys.exit(1 if report.failed else 0)
 
 
