@@ -41,6 +41,14 @@ def default_interval() -> float:
         return DEFAULT_INTERVAL
 
 
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
 def _duration(seconds: float) -> str:
     s = int(round(seconds))
     if s < 60:
@@ -58,7 +66,8 @@ class Progress:
 
     def __init__(self, label: str, total: int | None, unit: str = "items", *, enabled: bool = True,
                  stream: TextIO | None = None, tty: bool | None = None, interval: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, heartbeat: bool = True):
+                 clock: Callable[[], float] = time.monotonic, heartbeat: bool = True, bytes_unit: bool = False,
+                 only_if_long: bool = False):
         self.label = label
         self.total = total
         self.unit = unit
@@ -68,6 +77,11 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.interval = default_interval() if interval is None else interval
         self.clock = clock
+        self.bytes_unit = bytes_unit
+        # Work that is usually short (a replay, an import) stays silent off a terminal unless it
+        # runs past one interval: no start line, and an end line only if a line was written.
+        self.only_if_long = only_if_long
+        self._wrote = False
         self._start = clock()
         self._last_line = self._start
         self._lock = threading.Lock()
@@ -80,10 +94,12 @@ class Progress:
         if is_tty:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=f"[{label}]", unit=f" {unit}", file=self.stream, leave=True,
+            self._bar = tqdm(total=total, desc=f"[{label}]", unit="B" if bytes_unit else f" {unit}",
+                             unit_scale=bytes_unit, unit_divisor=1024, file=self.stream, leave=True,
                              dynamic_ncols=True, mininterval=0.2)
             return
-        self._line()
+        if not only_if_long:
+            self._line()
         if heartbeat and self.interval > 0:
             self._stop = threading.Event()
             threading.Thread(target=self._beat, name=f"progress-{label}", daemon=True).start()
@@ -106,6 +122,11 @@ class Progress:
             elif self.clock() - self._last_line >= self.interval or self.done == self.total:
                 self._line()
 
+    def advance_to(self, position: int) -> None:
+        """For work measured by position (bytes read so far): update to ``position``."""
+        if position > self.done:
+            self.update(position - self.done)
+
     def describe(self, detail: str) -> None:
         """What is running now; shown on the bar and on every progress line."""
         if not self.enabled or self._closed:
@@ -124,7 +145,7 @@ class Progress:
                 self._stop.set()
             if self._bar is not None:
                 self._bar.close()
-            elif self._last_text != self.text():
+            elif self._last_text != self.text() and (self._wrote or not self.only_if_long):
                 self._write(self.text())
 
     def __enter__(self) -> Progress:
@@ -139,15 +160,17 @@ class Progress:
 
     def text(self) -> str:
         elapsed = max(0.0, self.clock() - self._start)
-        parts = [f"[{self.label}] {self.done}"]
+        amount = _bytes if self.bytes_unit else str
+        unit = "" if self.bytes_unit else f" {self.unit}"
+        parts = [f"[{self.label}] {amount(self.done)}"]
         if self.total is not None:
-            parts[0] += f"/{self.total}"
-        parts[0] += f" {self.unit}"
+            parts[0] += f"/{amount(self.total)}"
+        parts[0] += unit
         if self.total:
             parts.append(f"({100 * self.done // self.total}%)")
         if self.done and elapsed > 0:
             rate = self.done / elapsed
-            parts.append(f"{rate:.3g} {self.unit}/s")
+            parts.append(f"{_bytes(rate)}/s" if self.bytes_unit else f"{rate:.3g} {self.unit}/s")
             if self.total is not None and self.done < self.total:
                 parts.append(f"ETA {_duration((self.total - self.done) / rate)}")
         parts.append(f"elapsed {_duration(elapsed)}")
@@ -158,6 +181,7 @@ class Progress:
         self._write(self.text())
 
     def _write(self, text: str) -> None:
+        self._wrote = True
         self._last_line = self.clock()
         self._last_text = text
         try:
@@ -174,6 +198,13 @@ class Progress:
                     return
                 if self.clock() - self._last_line >= self.interval:
                     self._line()
+
+
+def position_reporter(label: str, total: int, *, enabled: bool = True) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """``(update(position), close)`` for byte-position work (replay, import, merge): a bar on a
+    terminal, lines off it only once the work runs past one interval."""
+    bar = Progress(label, total or None, "bytes", bytes_unit=True, only_if_long=True, enabled=enabled)
+    return bar.advance_to, bar.close
 
 
 def progress_for(label: str, total: int | None, unit: str, progress: Progress | bool | None) -> Progress:

@@ -100,8 +100,14 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in LogReader(log).info.instruments]
     spec = policy_spec(policy, model_path)
-    r = run_backtest(log, cfg, policy, out, engine_factory(spec), params=params, overwrite=force,
-                     session_extra=policy_session(spec))
+    from paraphina.progress import position_reporter
+
+    update, close = position_reporter("backtest", os.path.getsize(log) if os.path.exists(log) else 0)
+    try:
+        r = run_backtest(log, cfg, policy, out, engine_factory(spec), params=params, overwrite=force,
+                         session_extra=policy_session(spec), progress=update)
+    finally:
+        close()
     s = r.summary
     click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
     from paraphina.replay import signed

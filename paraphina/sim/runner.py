@@ -239,21 +239,34 @@ MARKET_EVENTS = (ev.BookSnapshot, ev.BookDelta, ev.Trade, ev.FundingRate, ev.Mar
 
 def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, engine_factory: EngineFactory, *,
                  params: Sequence[VenueParams] | None = None, overwrite: bool = False, stop_on_kill: bool = False,
-                 actions_path: str | None = None, session_extra: dict | None = None) -> SimResult:
+                 actions_path: str | None = None, session_extra: dict | None = None,
+                 progress: Callable[[int], None] | None = None) -> SimResult:
     """Counterfactual replay: the market of any log (recorded or simulated) with the simulated
     exchange in the loop. Account events of the input (its own fills, acks) are dropped; the
-    exchange answers this policy's orders instead. The output log replays byte for byte."""
+    exchange answers this policy's orders instead. The output log replays byte for byte.
+    ``progress(bytes_read)`` is told how far into the input log the backtest is."""
     from paraphina.eventlog import LogReader
 
     reader = LogReader(in_log)
     instruments = reader.info.instruments
     params = list(params) if params is not None else [VenueParams() for _ in instruments]
     exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
-    market = (e for _, e in reader.events() if isinstance(e, MARKET_EVENTS))
+    market = _reporting((e for _, e in reader.events() if isinstance(e, MARKET_EVENTS)), reader, progress)
     session = {"source": "paraphina.backtest", "input": str(in_log), "policy": policy_name, **(session_extra or {})}
     return closed_loop(market, instruments, exchange, config, policy_name, out_log, engine_factory, session=session,
                        note=f"backtest of {in_log} with {policy_name}", stop_on_kill=stop_on_kill,
                        overwrite=overwrite, actions_path=actions_path)
+
+
+def _reporting(events: Iterator[ev.Event], reader, progress: Callable[[int], None] | None) -> Iterator[ev.Event]:
+    if progress is None:
+        yield from events
+        return
+    for n, e in enumerate(events, 1):
+        if n % 4096 == 0:
+            progress(reader.info.end_offset)
+        yield e
+    progress(reader.info.end_offset)
 
 
 class _RunState:
