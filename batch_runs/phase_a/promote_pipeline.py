@@ -145,11 +145,11 @@ def run_pipeline(*, study: str | None, study_dir: str | None, trials: int, runs:
             study_suites.append(StudySuite(path=path, ticks=suite_ticks,
                                            run=functools.partial(candidate_suite, suite=path, ticks=suite_ticks,
                                                                  **sim_args)))
-        reproduce = ("set -a && . {env_file} && set +a && paraphina mc"
+        reproduce = ("( . {env_file} && paraphina mc"
                      f" --scenario {bound['scenario']} --ticks {bound['ticks']} --runs {runs} --seed {seed}"
                      + (f" --policy {bound['policy']}" if "policy" in bound else "")
                      + (f" --config {bound['config']}" if "config" in bound else "")
-                     + " --output-dir {out}")
+                     + " --output-dir {out} )")
     elif suite_paths:
         raise SpecError("--suite runs the simulator: use it with the simulator evaluator")
     log = (lambda *a, **k: None) if quiet else functools.partial(print, file=sys.stderr)

@@ -115,7 +115,7 @@ def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str
     end = start_index + (count if count is not None else runs - start_index)
     if not quiet:
         click.echo(f"paraphina-mc v{__version__} | runs={runs} | range=[{start_index},{end}) | seed={seed} | "
-                   f"backend={backend} | jobs={jobs}")
+                   f"backend={backend} | jobs={jobs}" + (f" | config_hash={config_hash}" if config_hash else ""))
     extra: dict[str, Any] = {"commands": list(commands) if commands is not None else [_command_line()]}
     if config_hash is not None:
         extra["config_hash"] = config_hash
