@@ -165,7 +165,8 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
               commands: Sequence[str] = (), progress: bool | None = None, report: bool = True,
               suites: Sequence[StudySuite] = (), config_hash_fn: Callable[[Mapping[str, str]], str] | None = None,
               force: bool = False, inputs_extra: Mapping[str, Any] | None = None,
-              reproduce: str | None = None) -> StudyResult:
+              reproduce: str | None = None,
+              on_start: Callable[[Mapping[str, str]], None] | None = None) -> StudyResult:
     """Run a whole Phase A study into ``study_dir`` (resumable: finished Monte Carlo runs are kept).
 
     ``study.json`` records every input that determines the artefacts; a resume whose inputs
@@ -176,7 +177,8 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     hash of the config the evaluate function simulates (recorded per trial and promotion).
     ``progress``: False silences it (paraphina.progress). ``reproduce`` is the command that
     re-runs a promoted candidate's Monte Carlo from its ``.env`` (``{env_file}`` and ``{out}``
-    are filled in), recorded in PROMOTION_RECORD.json.
+    are filled in), recorded in PROMOTION_RECORD.json. ``on_start(unreachable)`` is called once
+    the inputs are accepted, before any work, with the tiers whose kill budget is out of reach.
     """
     out = Path(study_dir)
     level = 1.0 - alpha
@@ -203,6 +205,8 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     claim(out, STUDY_FILE, inputs, force=force, what="a Phase A study", error=SpecError,
           hint="use another --study-dir, or --force to start over")
     unreachable = unreachable_tiers(budgets, runs, alpha)
+    if on_start is not None:
+        on_start(unreachable)
     hash_of = config_hash_fn or resolved_config_hash
 
     cands = generate_candidates(knob_spec, candidates, seed)

@@ -27,13 +27,13 @@ import functools
 import importlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from paraphina.errors import UserError
 
-from batch_runs.phase_a.pipeline import StudySuite, run_study, unreachable_tiers
+from batch_runs.phase_a.pipeline import StudySuite, run_study
 from batch_runs.phase_a.spec import DEFAULT_BUDGETS, HERE, SpecError, load_budgets, load_knob_spec
 
 PROG = "python3 -m batch_runs.phase_a.promote_pipeline"
@@ -152,16 +152,21 @@ def run_pipeline(*, study: str | None, study_dir: str | None, trials: int, runs:
                      + " --output-dir {out} )")
     elif suite_paths:
         raise SpecError("--suite runs the simulator: use it with the simulator evaluator")
-    log = (lambda *a, **k: None) if quiet else functools.partial(print, file=sys.stderr)
-    for tier, why in unreachable_tiers(tiers, runs, alpha).items():
-        log(f"phase_a: warning: tier {tier}: {why}; it cannot promote in this study")
-    log(f"phase_a: study {study} -> {out}: {trials} trials x {runs} runs"
-        + (f" x {bound['ticks']} ticks" if simulator else "")
-        + (f", suites {', '.join(suite_paths)}" if suite_paths else ""))
+
+    def announce(unreachable: Mapping[str, str]) -> None:
+        """Up front (once the study directory accepted the inputs): what runs, what cannot pass."""
+        if quiet:
+            return
+        for tier, why in unreachable.items():
+            print(f"phase_a: warning: tier {tier}: {why}; it cannot promote in this study", file=sys.stderr)
+        print(f"phase_a: study {study} -> {out}: {trials} trials x {runs} runs"
+              + (f" x {bound['ticks']} ticks" if simulator else "")
+              + (f", suites {', '.join(suite_paths)}" if suite_paths else ""), file=sys.stderr)
+
     res = run_study(out, evaluate_fn, seed=seed, candidates=trials, runs=runs, knob_spec=spec, alpha=alpha,
                     budgets=tiers, study_name=study, jobs=jobs, backend=backend, ray_address=ray_address,
                     commands=[command], progress=False if quiet else None, report=report, suites=study_suites,
-                    config_hash_fn=config_hash_fn, force=force, reproduce=reproduce)
+                    config_hash_fn=config_hash_fn, force=force, reproduce=reproduce, on_start=announce)
     print(f"study: {res.study_dir} ({res.trials} trials)")
     print(f"pareto: {len(res.pareto)} candidates: {', '.join(res.pareto)}")
     for tier, cid in res.winners.items():

@@ -41,12 +41,12 @@ def inputs(tmp_path, monkeypatch):
 
 def sim_args(t: Path, *extra: str) -> list[str]:
     return ["--study-dir", str(t / "study"), "--trials", "1", "--mc-runs", "3", "--mc-ticks", "40",
-            "--knobs", str(t / "knobs.yaml"), "--budgets", str(t / "budgets.yaml"), "--no-report", "--quiet", *extra]
+            "--knobs", str(t / "knobs.yaml"), "--budgets", str(t / "budgets.yaml"), "--no-report", *extra]
 
 
 def test_promoted_candidate_with_starting_inventory_reproduces_from_its_env(inputs):
     t = inputs
-    assert promote_main(sim_args(t, "--no-suites")) == 0
+    assert promote_main(sim_args(t, "--no-suites", "--quiet")) == 0
     study = t / "study"
     rec = json.loads((study / "promoted" / "lenient" / "PROMOTION_RECORD.json").read_text())
     assert rec["env_overlay"]["PARAPHINA_INIT_Q_TAO"] == "0.5"
@@ -74,7 +74,7 @@ def test_promoted_candidate_with_starting_inventory_reproduces_from_its_env(inpu
 def test_study_resume_refuses_changed_evaluator_args_and_suites_untouched(inputs, capsys):
     t = inputs
     suite = str(t / "suite.yaml")
-    assert promote_main(sim_args(t, "--suite", suite)) == 0
+    assert promote_main(sim_args(t, "--suite", suite, "--quiet")) == 0
     study = t / "study"
     trials = [json.loads(x) for x in (study / "trials.jsonl").read_text().splitlines()]
     assert trials[0]["suites_passed"] == {"tiny": True}
@@ -172,3 +172,34 @@ def test_smoke_study_as_the_guide_runs_it(tmp_path):
     assert study["seed"] == 42 and [s["dir"] for s in study["suites"]] == ["research_v1", "adversarial_regression_v1"]
     v = run_cli("verify-evidence", str(d), "--recursive")
     assert v.returncode == 0, v.stderr
+
+
+def test_paraphina_phase_a_subcommand_same_pipeline(tmp_path):
+    r = run_cli("phase-a", "--study-dir", str(tmp_path / "s"), "--trials", "2", "--runs", "20", "--quiet",
+                "--evaluate", "paraphina.research.toy:toy_candidate_run", "--no-report")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    study = json.loads((tmp_path / "s" / "study.json").read_text())
+    assert (study["seed"], study["candidates"], study["runs"], study["study_name"]) == (42, 2, 20, "s")
+    assert "evidence: verified" in r.stdout
+    again = run_cli("phase-a", "--study-dir", str(tmp_path / "s"), "--trials", "3", "--runs", "20",
+                    "--evaluate", "paraphina.research.toy:toy_candidate_run", "--no-report")
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "candidates: 2 in the directory, 3 now" in again.stderr
+
+
+def test_suite_directory_has_provenance_and_an_evidence_pack(tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("suite_id: tiny\nticks: 20\nscenarios:\n  - path: scenarios/synth_baseline.yaml\n    seeds: [1]\n")
+    out = tmp_path / "out"
+    r = run_cli("suite", str(suite), "--output-dir", str(out), "--quiet")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert run_cli("verify-evidence", str(out)).returncode == 0
+    rec = json.loads((out / "suite_config.json").read_text())
+    assert rec["suite_sha256"].startswith("sha256:") and rec["scenarios"][0]["config_hash"]
+    before = snapshot(out)
+    other = run_cli("suite", str(suite), "--output-dir", str(out), "--policy", "fixed-spread")
+    assert other.returncode == 2 and "policy" in other.stderr and other.stderr.count("\n") == 1, other.stderr
+    assert snapshot(out) == before
+    assert run_cli("suite", str(suite), "--output-dir", str(out), "--policy", "fixed-spread", "--force",
+                   "--quiet").returncode == 0
+    assert json.loads((out / "suite_config.json").read_text())["policy"] == "fixed-spread"
+    assert run_cli("verify-evidence", str(out)).returncode == 0
