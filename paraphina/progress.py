@@ -145,7 +145,7 @@ class Progress:
                 self._stop.set()
             if self._bar is not None:
                 self._bar.close()
-            elif self._last_text != self.text() and (self._wrote or not self.only_if_long):
+            elif (self._last_state != (self.done, self.detail)) and (self._wrote or not self.only_if_long):
                 self._write(self.text())
 
     def __enter__(self) -> Progress:
@@ -156,7 +156,7 @@ class Progress:
 
     # --- the plain line ----------------------------------------------------------------------
 
-    _last_text = ""
+    _last_state: tuple[int, str] | None = None
 
     def text(self) -> str:
         elapsed = max(0.0, self.clock() - self._start)
@@ -183,7 +183,7 @@ class Progress:
     def _write(self, text: str) -> None:
         self._wrote = True
         self._last_line = self.clock()
-        self._last_text = text
+        self._last_state = (self.done, self.detail)
         try:
             self.stream.write(text + "\n")
             self.stream.flush()

@@ -73,7 +73,9 @@ STUDY_FILE = "study.json"
 
 class StudySuite(msgspec.Struct, frozen=True, kw_only=True):
     """One out-of-sample suite every candidate runs: its file (recorded with its hash and its
-    scenarios' hashes), the ticks override if any, and the function that runs it."""
+    scenarios' hashes), the ticks override if any, and the function that runs it:
+    ``run(env, on_run=callback)`` (``paraphina.research.simrun.candidate_suite``; ``on_run``
+    is :func:`paraphina.sim.suite.run_suite`'s progress callback)."""
 
     path: str
     run: SuiteFn
@@ -84,6 +86,7 @@ class StudySuite(msgspec.Struct, frozen=True, kw_only=True):
 
         s = load_suite(self.path)
         return {"path": self.path, "sha256": file_hash(self.path), "suite_id": s.suite_id,
+                "runs": sum(len(r.seeds) for r in s.runs) * s.repeat_runs,
                 "suite_version": s.suite_version, "dir": suite_dir_name(s.suite_id, s.suite_version),
                 "ticks": self.ticks, "scenarios": {r.path: file_hash(r.path) for r in s.runs}}
 
@@ -214,7 +217,9 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     scores: list[stats.CandidateScore] = []
     by_id: dict[str, tuple[str, Candidate, dict[str, Any]]] = {}
     session = ray_session(ray_address, jobs) if backend == "ray" else contextlib.nullcontext()
-    bar = Progress("phase-a", len(cands) * runs, "runs", enabled=progress is not False)
+    # One count over everything simulated: every trial's Monte Carlo runs and suite runs.
+    per_trial = runs + sum(info["runs"] for info in suite_info)
+    bar = Progress("phase-a", len(cands) * per_trial, "runs", enabled=progress is not False)
     with session, bar:
         for i, cand in enumerate(cands):
             tid = trial_id(i, cand)
@@ -235,7 +240,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
             passed: dict[str, bool] = {}
             for st, info in zip(suites, suite_info):
                 bar.describe(f"trial {i + 1} of {len(cands)} ({tid}): suite {info['dir']}")
-                rep = st.run(cand.env)
+                rep = st.run(cand.env, on_run=lambda done, total, row: bar.update())
                 sdir = tdir / "oos" / info["dir"]
                 write_atomic(sdir / "summary.json", canonical_json(rep.to_json()))
                 write_evidence_pack(sdir, {"config_hash": cfg_hash, "commands": list(commands),

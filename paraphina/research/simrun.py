@@ -116,14 +116,16 @@ def candidate_run(env: Mapping[str, str], run_index: int, seed: int, *, scenario
 
 
 def candidate_suite(env: Mapping[str, str], suite: str, *, policy: str = "heuristic",
-                    config: str | None = None, ticks: int | None = None) -> SuiteReport:
+                    config: str | None = None, ticks: int | None = None, on_run=None) -> SuiteReport:
     """The candidate's config over every scenario and seed of ``suite``, invariants checked.
 
     A candidate that sets a starting inventory starts every suite run with it (as ``paraphina
-    suite`` does with ``PARAPHINA_INIT_Q_TAO`` exported).
+    suite`` does with ``PARAPHINA_INIT_Q_TAO`` exported). ``on_run(done, total, row)`` is told
+    of each finished run (progress).
     """
     s = load_suite(suite)
     if ticks is not None:  # a shorter horizon for quick studies (recorded in study.json)
         s = dataclasses.replace(s, ticks=int(ticks))
     with tempfile.TemporaryDirectory(prefix="paraphina-suite-") as tmp:
-        return run_suite(s, lambda sc: candidate_config(env, sc, config), policy, policy_engine_factory(policy), tmp)
+        return run_suite(s, lambda sc: candidate_config(env, sc, config), policy, policy_engine_factory(policy), tmp,
+                         on_run=on_run)

@@ -130,7 +130,7 @@ def test_progress_lines_on_a_pipe_for_phase_a_mc_and_suite(tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     lines = [x for x in r.stderr.splitlines() if x.startswith("[phase-a] ")]
-    assert any("3/6 runs" in x and "trial 1 of 2" in x for x in lines), r.stderr
+    assert any("3/6 runs" in x and "trial 1 of 2" in x for x in lines), r.stderr  # the toy runs no suite
     assert any("6/6 runs (100%)" in x and "trial 2 of 2" in x for x in lines), r.stderr
     q = subprocess.run([sys.executable, "-m", "batch_runs.phase_a.promote_pipeline", "--study-dir",
                         str(tmp_path / "q"), "--trials", "1", "--mc-runs", "3", *TOY],

@@ -83,3 +83,18 @@ def test_position_work_is_silent_off_a_terminal_unless_long(monkeypatch):
     p.advance_to(1536)
     p.close()
     assert out.getvalue().splitlines()[0].startswith("[import] 1.5 KiB/2.0 KiB (75%)")
+
+
+def test_replay_and_backtest_report_progress_on_a_pipe(sample_log, tmp_path):
+    from conftest import run_cli
+
+    env = {"PARAPHINA_PROGRESS_INTERVAL": "0"}
+    r = run_cli("replay", str(sample_log), env=env)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("[replay] ")]
+    assert len(lines) >= 2 and all("KiB/" in x and "%)" in x for x in lines), r.stderr
+    b = run_cli("backtest", str(sample_log), "-o", str(tmp_path / "bt.arrow"), env=env)
+    assert b.returncode == 0, b.stderr
+    assert any(x.startswith("[backtest] ") and "%)" in x for x in b.stderr.splitlines()), b.stderr
+    quiet = run_cli("replay", str(sample_log))  # a short replay under the default interval: silent
+    assert "[replay]" not in quiet.stderr
