@@ -22,6 +22,7 @@ import argparse
 import functools
 import sys
 
+from paraphina.config import ConfigError
 from paraphina.errors import UserError
 
 from batch_runs.phase_a.pipeline import StudySuite, run_study
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                         commands=[recorded_command("python -m batch_runs.phase_a", argv)],
                         report=not args.no_report, suites=suites, config_hash_fn=config_hash_fn, force=args.force,
                         progress=False if args.quiet else None)
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:
         print(f"phase_a: error: {exc}", file=sys.stderr)
         return 2
     print(f"study: {res.study_dir} ({res.trials} trials)")

@@ -186,6 +186,10 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     out = Path(study_dir)
     level = 1.0 - alpha
     suite_info = [st.provenance() for st in suites]
+    cands = generate_candidates(knob_spec, candidates, seed)
+    hash_of = config_hash_fn or resolved_config_hash
+    # Each candidate's resolved config hash is an input too: it covers the preset file's content.
+    cfg_hashes = {c.candidate_id: hash_of(c.env) for c in cands}
     inputs = {
         "schema_version": STUDY_SCHEMA,
         "study_name": study_name,
@@ -200,6 +204,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
         "evaluate_files": {v: file_hash(v) for v in function_args(evaluate).values()
                            if isinstance(v, str) and Path(v).is_file()},
         "config_hash": function_name(config_hash_fn) if config_hash_fn is not None else "package defaults + overlay",
+        "config_hashes": cfg_hashes,
         "suites": suite_info,
         "seeds": {"candidates": f"numpy.random.default_rng({seed})", "mc_base_seed": seed, "mc_rule": SEED_RULE},
         "versions": versions(),
@@ -210,9 +215,6 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     unreachable = unreachable_tiers(budgets, runs, alpha)
     if on_start is not None:
         on_start(unreachable)
-    hash_of = config_hash_fn or resolved_config_hash
-
-    cands = generate_candidates(knob_spec, candidates, seed)
     trial_rows: list[dict[str, Any]] = []
     scores: list[stats.CandidateScore] = []
     by_id: dict[str, tuple[str, Candidate, dict[str, Any]]] = {}
@@ -227,7 +229,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
             bar.describe(f"trial {i + 1} of {len(cands)} ({tid}): monte carlo")
             env_text = env_file_text(cand.env, [f"paraphina Phase A candidate {cand.candidate_id} ({tid})"])
             write_atomic(tdir / "candidate.env", env_text)
-            cfg_hash = hash_of(cand.env)
+            cfg_hash = cfg_hashes[cand.candidate_id]
             res = run_mc(functools.partial(evaluate, cand.env), runs, seed, jobs=jobs, backend=backend,
                          output_dir=tdir / "mc", ray_address=ray_address, level=level, alpha=alpha,
                          progress=bar if progress is not False else False,

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from paraphina.config import ConfigError
 from paraphina.errors import UserError
 
 from batch_runs.phase_a.pipeline import StudySuite, run_study
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             suite_ticks=args.suite_ticks or (ticks if args.smoke else None), jobs=args.jobs, backend=args.backend,
             ray_address=args.ray_address, force=args.force, quiet=args.quiet, report=not args.no_report,
             command=recorded_command(PROG, argv))
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:
         print(f"phase_a: error: {exc}", file=sys.stderr)
         return 2
 

@@ -82,14 +82,28 @@ class ScenarioRun:
         return run_record(simulate(self.scenario, self.config, self.policy, seed, self.ticks))
 
 
+def _stamp(path: str) -> tuple[str, int, int]:
+    """A cache key that changes when the file does (a long-lived process sees edits)."""
+    st = os.stat(path)
+    return path, st.st_mtime_ns, st.st_size
+
+
 @functools.lru_cache(maxsize=8)
+def _scenario_at(key: tuple[str, int, int]) -> Scenario:
+    return load_scenario(key[0])
+
+
+@functools.lru_cache(maxsize=8)
+def _config_data_at(key: tuple[str, int, int]) -> dict[str, Any]:
+    return parse_config_text(Path(key[0]).read_text(encoding="utf-8"), key[0])
+
+
 def _scenario(path: str) -> Scenario:
-    return load_scenario(path)
+    return _scenario_at(_stamp(path))
 
 
-@functools.lru_cache(maxsize=8)
 def _config_data(path: str) -> dict[str, Any]:
-    return parse_config_text(Path(path).read_text(encoding="utf-8"), path)
+    return _config_data_at(_stamp(path))
 
 
 def candidate_config(env: Mapping[str, str], scenario: Scenario, config_path: str | None = None) -> Config:

@@ -203,3 +203,26 @@ def test_suite_directory_has_provenance_and_an_evidence_pack(tmp_path):
                    "--quiet").returncode == 0
     assert json.loads((out / "suite_config.json").read_text())["policy"] == "fixed-spread"
     assert run_cli("verify-evidence", str(out)).returncode == 0
+
+
+def test_study_resume_refuses_a_changed_config_file(inputs, capsys):
+    t = inputs
+    cfg = t / "preset.toml"
+    cfg.write_text((ROOT / "paraphina" / "presets" / "btc.toml").read_text())
+    args = ["--study-dir", str(t / "c"), "--trials", "1", "--mc-runs", "2", "--mc-ticks", "20", "--no-suites",
+            "--knobs", str(t / "knobs.yaml"), "--budgets", str(t / "budgets.yaml"), "--no-report", "--quiet",
+            "--evaluate-arg", f"config={cfg}"]
+    assert promote_main(args) == 0
+    before = snapshot(t / "c")
+    capsys.readouterr()
+    text = cfg.read_text()
+    assert "daily_loss_limit = 2000.0" in text
+    cfg.write_text(text.replace("daily_loss_limit = 2000.0", "daily_loss_limit = 1234.0"))
+    assert promote_main(args) == 2
+    err = capsys.readouterr().err
+    assert "config_hashes." in err, err
+    assert snapshot(t / "c") == before
+    cfg.write_text("[risk\n")  # a broken config file: one line, exit 2, no traceback
+    assert promote_main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "preset.toml" in err and "not valid TOML" in err, err
