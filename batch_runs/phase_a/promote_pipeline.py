@@ -108,8 +108,8 @@ def run_pipeline(*, study: str | None, study_dir: str | None, trials: int, runs:
                  jobs: int = 1, backend: str = "local", ray_address: str | None = None, force: bool = False,
                  quiet: bool = False, report: bool = True, command: str = PROG) -> int:
     """The whole pipeline behind both front ends; returns the exit code (UserError: exit 2)."""
-    for name, v in (("trials", trials), ("runs", runs), ("ticks", ticks), ("jobs", jobs)):
-        if v < 1:
+    for name, v in (("trials", trials), ("runs", runs), ("ticks", ticks), ("jobs", jobs), ("suite-ticks", suite_ticks)):
+        if v is not None and v < 1:
             raise SpecError(f"--{name} must be >= 1 (got {v})")
     if seed < 0:
         raise SpecError(f"--seed must be >= 0 (got {seed})")
@@ -207,15 +207,16 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    sizes = SMOKE if args.smoke else DEFAULTS
-    ticks = args.mc_ticks or sizes["mc_ticks"]
+    sizes = {**(SMOKE if args.smoke else DEFAULTS),
+             **{k: v for k, v in (("trials", args.trials), ("mc_runs", args.mc_runs), ("mc_ticks", args.mc_ticks))
+                if v is not None}}
+    ticks = sizes["mc_ticks"]
     try:
         return run_pipeline(
-            study=args.study, study_dir=args.study_dir, trials=args.trials or sizes["trials"],
-            runs=args.mc_runs or sizes["mc_runs"], ticks=ticks, seed=args.seed, budgets=args.budgets,
+            study=args.study, study_dir=args.study_dir, trials=sizes["trials"], runs=sizes["mc_runs"], ticks=ticks, seed=args.seed, budgets=args.budgets,
             knobs=args.knobs, evaluate=args.evaluate, evaluate_args=args.evaluate_arg, scenario=args.scenario,
             suites=[] if args.no_suites else args.suite,
-            suite_ticks=args.suite_ticks or (ticks if args.smoke else None), jobs=args.jobs, backend=args.backend,
+            suite_ticks=args.suite_ticks if args.suite_ticks is not None else (ticks if args.smoke else None), jobs=args.jobs, backend=args.backend,
             ray_address=args.ray_address, force=args.force, quiet=args.quiet, report=not args.no_report,
             command=recorded_command(PROG, argv))
     except (UserError, ConfigError) as exc:

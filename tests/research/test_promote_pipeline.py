@@ -226,3 +226,11 @@ def test_study_resume_refuses_a_changed_config_file(inputs, capsys):
     assert promote_main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "preset.toml" in err and "not valid TOML" in err, err
+
+
+@pytest.mark.parametrize("flag", ["--trials", "--mc-runs", "--mc-ticks", "--suite-ticks"])
+def test_zero_counts_are_one_line_errors(tmp_path, capsys, flag):
+    assert promote_main(["--study-dir", str(tmp_path / "z"), flag, "0", *TOY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must be >= 1" in err, err
+    assert not (tmp_path / "z").exists()
