@@ -191,7 +191,7 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
 @cli.command("phase-a")
 @click.option("--smoke", is_flag=True, help="3 trials, 10 runs, 100 ticks (the suites too).")
 @click.option("--study", default=None, help="Study name (default: the study directory's name, else timestamped).")
-@click.option("--study-dir", default=None, type=click.Path(file_okay=False), help="Default: runs/phaseA/<study>.")
+@output_option("--study-dir", dest="study_dir", metavar="DIR", help="The study directory (default: runs/phaseA/<study>).")
 @click.option("--trials", type=click.IntRange(min=1), default=None, help="Candidates (default 10).")
 @click.option("--runs", type=click.IntRange(min=1), default=None, help="Monte Carlo runs per candidate (default 50).")
 @click.option("--ticks", type=click.IntRange(min=1), default=None, help="Main-loop ticks per run (default 600).")

@@ -348,7 +348,7 @@ def summarise(records: Sequence[Mapping[str, Any]], *, base_seed: int, runs: int
 
 def _check_config(out: Path, want: dict[str, Any], force: bool) -> None:
     claim(out, CONFIG_FILE, want, force=force, what="a Monte Carlo",
-          hint="use another --output-dir, or --force to start over", error=MCError)
+          hint="use another -o/--out, or --force to start over", error=MCError)
 
 
 def _finish(out: Path, records: dict[int, dict[str, Any]], cfg: dict[str, Any], level: float, alpha: float,
