@@ -7,7 +7,7 @@ import os
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import policy_spec
+from paraphina.commands.common import policy_spec, resolve_config
 
 
 @cli.command()
@@ -16,7 +16,7 @@ from paraphina.commands.common import policy_spec
 @click.option("--candidate", default="onnx", show_default=True, help="Policy whose orders are only recorded.")
 @click.option("--model", "model_path", default=None, metavar="FILE", help="Model file of an onnx candidate (or baseline).")
 @click.option("-o", "--out", "out", required=True, metavar="SESSION.arrow", help="The session log.")
-@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: LOG's own).")
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: LOG's own, else btc).")
 @click.option("--profile", default=None)
 @click.option("--realtime", "speed", type=float, default=None, metavar="X",
               help="Pace the feed at X times real time (default: full speed).")
@@ -31,7 +31,7 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
     SESSION.arrow.shadow.json (hashes, divergence, counterfactual PnL) and the candidate's
     counterfactual backtest log (.candidate-backtest.arrow).
     """
-    from paraphina.commands.replay import config_for_log
+    from paraphina.config import config_hash
     from paraphina.errors import UserError
     from paraphina.shadow import LogFeed, report_lines, run_shadow
     from paraphina.sim.exchange import VenueParams
@@ -40,7 +40,7 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
         raise UserError(f"{log}: no such file")
     if os.path.exists(out) and not force:
         raise UserError(f"{out} exists (use --force to overwrite)")
-    cfg, _ = config_for_log(log, config_path, profile)
+    cfg, cfg_source = resolve_config(config_path, profile, log=log)
     b_spec = policy_spec(baseline, model_path if baseline == "onnx" else None)
     c_spec = policy_spec(candidate, model_path if candidate == "onnx" else None)
     feed = LogFeed(log, speed=speed)
@@ -49,5 +49,6 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
     r = run_shadow(feed, cfg, out, baseline=b_spec, candidate=c_spec, params=params, timeout_ms=timeout_ms,
                    overwrite=force, input_log=log)
     click.echo(f"session: {out} ({feed.description})")
+    click.echo(f"config_hash: {config_hash(cfg)[:16]} | profile: {cfg.profile} | config: {cfg_source}")
     for line in report_lines(r):
         click.echo(line)

@@ -11,10 +11,9 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import load_cli_config, model_option, policy_spec
+from paraphina.commands.common import model_option, policy_spec, resolve_config
 from paraphina.config import Config, config_hash, resolve_profile
 from paraphina.errors import UserError
-from paraphina.presets import preset_path
 from paraphina.sim.exchange import VenueParams
 from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simulation, with_scenario_fees
 from paraphina.sim.scenario import Scenario, load_scenario
@@ -38,9 +37,10 @@ def policy_session(spec) -> dict:
 
 
 def scenario_config(scenario: Scenario, config_path: str | None, profile: str | None) -> Config:
-    """The engine's config for a scenario: the given file (default: the ``btc`` preset, sized for
-    the simulator's BTC-like market), with each scenario venue's fees unless the file lists it."""
-    return with_scenario_fees(load_cli_config(config_path or str(preset_path("btc")), profile or None), scenario)
+    """The engine's config for a scenario: the given file or preset (default: the ``btc`` preset,
+    sized for the simulator's BTC-like market), with each scenario venue's fees unless the
+    config lists it."""
+    return with_scenario_fees(resolve_config(config_path, profile or None)[0], scenario)
 
 
 @cli.command()
@@ -87,13 +87,13 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
 @click.argument("log")
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("-o", "--out", "out", required=True, metavar="OUT.arrow", help="The backtest's own log (replays byte for byte).")
-@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset.")
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: LOG's own, else btc).")
 @click.option("--profile", default=None)
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @model_option
 def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     """Replay LOG's market with the simulated exchange in the loop, counterfactually, with POLICY."""
-    cfg = load_cli_config(config_path, profile)
+    cfg, cfg_source = resolve_config(config_path, profile, log=log)
     from paraphina.eventlog import LogReader
 
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
@@ -103,6 +103,7 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
                      session_extra=policy_session(spec))
     s = r.summary
     click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
+    click.echo(f"config_hash: {config_hash(cfg)[:16]} | profile: {cfg.profile} | config: {cfg_source}")
     from paraphina.replay import signed
 
     click.echo(f"events: {r.events}\nactions: {r.actions}\naction_stream_sha256: {r.sha256}")

@@ -23,14 +23,13 @@ import functools
 import os
 import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 import msgspec
 
-from paraphina.config import Config, load_config, parse_config_text
-from paraphina.presets import preset_path
+from paraphina.config import Config
+from paraphina.presets import build_config
 from paraphina.sim.runner import SimResult, policy_engine_factory, run_simulation, with_scenario_fees
 from paraphina.sim.scenario import Scenario, load_scenario
 from paraphina.sim.suite import SuiteReport, load_suite, run_suite
@@ -87,16 +86,10 @@ def _scenario(path: str) -> Scenario:
     return load_scenario(path)
 
 
-@functools.lru_cache(maxsize=8)
-def _config_data(path: str) -> dict[str, Any]:
-    return parse_config_text(Path(path).read_text(encoding="utf-8"), path)
-
-
 def candidate_config(env: Mapping[str, str], scenario: Scenario, config_path: str | None = None) -> Config:
     """The engine config a candidate overlay means: ``config_path`` (default the ``btc`` preset)
     under the overlay's ``PARAPHINA_*`` knobs (profile included), with the scenario's fees."""
-    path = str(config_path or preset_path("btc"))
-    return with_scenario_fees(load_config(_config_data(path), dict(env), None), scenario)
+    return with_scenario_fees(build_config(config_path, dict(env), None)[0], scenario)
 
 
 def candidate_scenario(env: Mapping[str, str], scenario: Scenario) -> Scenario:
