@@ -10,6 +10,7 @@ import click
 
 from paraphina.cli import cli
 from paraphina.commands.common import config_options, model_option, policy_spec, resolve_config
+from paraphina.diagnosis import QuietObserver, why_quiet
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
 from paraphina.eventlog import LogReader
@@ -40,9 +41,10 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
     if callable(spec):
         policy = spec()
     update, close = progress_reporter(log)
+    quiet = QuietObserver()
     try:
         r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
-                       resume=resume, progress=update)
+                       resume=resume, progress=update, observers=[quiet])
     finally:
         if close:
             close()
@@ -57,7 +59,8 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
         if len(r.gap_reports) > 20:
             log.warning("book_gap", more=len(r.gap_reports) - 20)
     click.echo(f"log: {r.log}")
-    click.echo(f"policy: {r.policy} | plugins: {', '.join(f'{k}=={v}' for k, v in r.plugins.items())}")
+    plugins = {k: v for k, v in r.plugins.items() if k != QuietObserver.name}  # the diagnosis is not a plugin of the run
+    click.echo(f"policy: {r.policy} | plugins: {', '.join(f'{k}=={v}' for k, v in plugins.items())}")
     click.echo(f"config_hash: {r.config_hash[:16]} | profile: {cfg.profile} | config: {cfg_source}")
     if r.first_seq:
         click.echo(f"resumed at seq {r.first_seq}")
@@ -69,6 +72,9 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
         click.echo("shield: " + ", ".join(f"{k}={v}" for k, v in s["shield"].items()))
     if s["kill_switch"]:
         click.echo(f"Kill reason: {s['kill_reason']}")
+    why = why_quiet(quiet.tally, s, cfg)
+    if why:
+        click.echo(why)
     for line in summary_lines(r):
         click.echo(line)
 

@@ -13,6 +13,7 @@ from paraphina import __version__
 from paraphina.cli import cli
 from paraphina.commands.common import model_option, policy_spec, resolve_config
 from paraphina.config import Config, config_hash, resolve_profile
+from paraphina.diagnosis import QuietObserver, why_quiet
 from paraphina.errors import UserError
 from paraphina.sim.exchange import VenueParams
 from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simulation, with_scenario_fees
@@ -99,13 +100,17 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in LogReader(log).info.instruments]
     spec = policy_spec(policy, model_path)
-    r = run_backtest(log, cfg, policy, out, engine_factory(spec), params=params, overwrite=force,
+    quiet = QuietObserver()
+    r = run_backtest(log, cfg, policy, out, engine_factory(spec, [quiet]), params=params, overwrite=force,
                      session_extra=policy_session(spec))
     s = r.summary
     click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
     click.echo(f"config_hash: {config_hash(cfg)[:16]} | profile: {cfg.profile} | config: {cfg_source}")
     from paraphina.replay import signed
 
+    why = why_quiet(quiet.tally, s, cfg)
+    if why:
+        click.echo(why)
     click.echo(f"events: {r.events}\nactions: {r.actions}\naction_stream_sha256: {r.sha256}")
     click.echo(f"Daily PnL (realised / unrealised / total): {signed(s['realised'])} / {signed(s['unrealised'])} / {signed(s['total'])}")
     click.echo(f"Kill switch: {'true' if s['kill_switch'] else 'false'}\nRisk regime: {s['risk_regime']}")
