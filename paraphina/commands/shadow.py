@@ -50,5 +50,23 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
                    overwrite=force, input_log=log)
     click.echo(f"session: {out} ({feed.description})")
     click.echo(f"config_hash: {config_hash(cfg)[:16]} | profile: {cfg.profile} | config: {cfg_source}")
+    why = baseline_quiet(out, r.baseline["actions_file"], b_spec, cfg)
+    if why:
+        click.echo(why)
     for line in report_lines(r):
         click.echo(line)
+
+
+def baseline_quiet(session: str, actions_file: str, b_spec, cfg) -> str | None:
+    """Why the baseline placed no MM order, or None if it did. Only a quiet session pays for the
+    diagnosis: its log is replayed with the baseline and the diagnosis observer."""
+    from paraphina.actions import PlaceOrder
+    from paraphina.diagnosis import QuietObserver, why_quiet
+    from paraphina.diff import read_actions
+    from paraphina.replay import replay_log
+
+    if any(isinstance(a, PlaceOrder) and a.purpose == "mm" for a in read_actions(actions_file)):
+        return None
+    quiet = QuietObserver()
+    r = replay_log(session, b_spec() if callable(b_spec) else b_spec, cfg, observers=[quiet])
+    return why_quiet(quiet.tally, r.summary, cfg)

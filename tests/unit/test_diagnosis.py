@@ -129,3 +129,16 @@ def test_replay_prints_the_reason_before_the_summary_block(tmp_path):
     lines = r.stdout.splitlines()
     at = lines.index("=== Replay Summary ===")
     assert lines[at - 1].startswith("no quotes: the log has no Timer events")
+
+
+def test_backtest_and_shadow_print_the_reason(tmp_path):
+    path = tmp_path / "stale.arrow"
+    write_events(path, samplegen.instruments(3),
+                 [snapshot(v, 600_000 + v, T0) for v in range(3)] + timers(T0 + 5000 * MS, 12), {"source": "t"})
+    bt = run_cli("backtest", str(path), "-o", str(tmp_path / "bt.arrow"))
+    assert bt.returncode == 0, bt.stderr
+    assert "no quotes: fair value unavailable on 100.0 % of 12 main ticks, mostly because fewer than" in bt.stdout
+    sh = run_cli("shadow", str(path), "--baseline", "heuristic", "--candidate", "fixed-spread",
+                 "-o", str(tmp_path / "session.arrow"))
+    assert sh.returncode == 0, sh.stderr
+    assert "no quotes: fair value unavailable on 100.0 % of 12 main ticks" in sh.stdout
