@@ -56,3 +56,14 @@ def test_backtest_without_config_uses_the_same_default_and_its_log_carries_it(tm
     # --profile means "build it again": the default preset with that profile, said so.
     rp2 = run_cli("replay", str(out), "--profile", "aggressive")
     assert "config: preset btc" in rp2.stdout and "profile: aggressive" in rp2.stdout
+
+
+def test_a_log_with_its_config_says_which_environment_knobs_it_did_not_apply(tmp_path):
+    log = tmp_path / "run.arrow"
+    r = run_cli("run", "--ticks", "40", "--log", str(log))
+    assert r.returncode == 0, r.stderr
+    plain = run_cli("replay", str(log))
+    knobbed = run_cli("replay", str(log), env={"PARAPHINA_MM_SIZE_ETA": "7"})
+    assert "config: from the log" in plain.stdout and "not applied" not in plain.stdout
+    assert "config: from the log (PARAPHINA_MM_SIZE_ETA not applied: pass --config to rebuild)" in knobbed.stdout
+    assert SHA.search(plain.stdout).group(1) == SHA.search(knobbed.stdout).group(1) == SHA.search(r.stdout).group(1)
