@@ -17,7 +17,9 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
+from paraphina.commands.common import force_option, output_option
 from paraphina.errors import UserError
+from paraphina.outputs import check_output
 from paraphina.research.evidence import EXIT_OK, verify_evidence, write_atomic
 
 
@@ -41,14 +43,18 @@ def verify_evidence_cmd(directory: Path, recursive: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output HTML (default: DIRECTORY/report.html).")
-def report_cmd(directory: Path, out: Path | None) -> None:
+@force_option("HTML file")
+def report_cmd(directory: Path, out: Path | None, force: bool) -> None:
     """Render a Monte Carlo or Phase A study directory as an HTML page with plots."""
     from paraphina.research.report import render_report
 
     if not directory.is_dir():
         raise UserError(f"{directory}: not a directory")
-    page = render_report(directory)
     out = out or directory / "report.html"
+    # Every file of the study is an input but earlier pages (an HTML file is never read).
+    check_output(out, inputs=[p for p in sorted(directory.rglob("*")) if p.is_file() and p.suffix != ".html"],
+                 force=force)
+    page = render_report(directory)
     try:
         write_atomic(out, page)
     except OSError as exc:
@@ -85,7 +91,6 @@ def mc_options(f):
         click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel workers (1 = inline)."),
         click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True),
         click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray)."),
-        click.option("--output-dir", default="runs/mc", show_default=True, type=click.Path(file_okay=False)),
         click.option("--run-start-index", "start_index", type=click.IntRange(min=0), default=0, show_default=True,
                      help="First run index of this shard."),
         click.option("--run-count", "count", type=click.IntRange(min=1), default=None, help="Runs in this shard (default: to the end)."),
@@ -95,7 +100,8 @@ def mc_options(f):
     ]
     for o in reversed(opts):
         f = o(f)
-    return f
+    return output_option("--output-dir", dest="output_dir", metavar="DIR", default="runs/mc",
+                         help="The Monte Carlo directory (re-running the same inputs resumes it).")(f)
 
 
 def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str = "local",
@@ -167,6 +173,7 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
     from paraphina.research.simrun import ScenarioRun
     from paraphina.sim.scenario import load_scenario
 
+    check_output(kw["output_dir"], inputs=(scenario_path, config_path), directory=True)
     scenario = load_scenario(scenario_path)
     name, _ = resolve_profile(profile, os.environ, scenario.initial_state.profile)
     cfg = scenario_config(scenario, config_path, name)

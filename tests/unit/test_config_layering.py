@@ -21,19 +21,20 @@ def test_at_the_spec_scale_the_profile_table_comes_out_exactly():
 
 
 def test_a_profile_scales_what_the_preset_set_by_hand():
-    # btc: delta base 200000, loss 2000, band 0.3, eta 50; conservative is 0.466 / 0.4 / 0.466 / 0.466
-    # of balanced (STRATEGY.md 2.1), aggressive 0.864 / 0.4 / 0.864 / 0.864.
+    # STRATEGY.md 2.1 as ratios to balanced: conservative 0.466 (delta base, band, eta) and 0.4
+    # (loss limit); aggressive 0.864 and 0.4. The preset's own numbers are the balanced column.
+    base = (BTC["risk"]["delta_hard_limit_usd_base"], BTC["risk"]["daily_loss_limit"],
+            BTC["hedge"]["band_base_tao"], BTC["mm"]["size_eta"])
     bal = load_config(profile="balanced", preset_data=BTC)
     cons = load_config(profile="conservative", preset_data=BTC)
     agg = load_config(profile="aggressive", preset_data=BTC)
-    assert (bal.risk.delta_hard_limit_usd_base, bal.risk.daily_loss_limit, bal.hedge.band_base_tao, bal.mm.size_eta) == \
-        (200_000.0, 2000.0, 0.3, 50.0)
-    assert cons.risk.delta_hard_limit_usd_base == pytest.approx(93_200.0)
-    assert cons.risk.daily_loss_limit == pytest.approx(800.0)
-    assert cons.hedge.band_base_tao == pytest.approx(0.1398)
-    assert cons.mm.size_eta == pytest.approx(23.3)
-    assert agg.risk.delta_hard_limit_usd_base == pytest.approx(172_800.0)
-    assert agg.hedge.band_base_tao == pytest.approx(0.2592) and agg.mm.size_eta == pytest.approx(43.2)
+
+    def knobs(c):
+        return (c.risk.delta_hard_limit_usd_base, c.risk.daily_loss_limit, c.hedge.band_base_tao, c.mm.size_eta)
+
+    assert knobs(bal) == base
+    assert knobs(cons) == pytest.approx((base[0] * 0.466, base[1] * 0.4, base[2] * 0.466, base[3] * 0.466))
+    assert knobs(agg) == pytest.approx((base[0] * 0.864, base[1] * 0.4, base[2] * 0.864, base[3] * 0.864))
     # vol_ref is the same in every profile: the preset's (here the default) value stands.
     assert cons.volatility.vol_ref == bal.volatility.vol_ref == agg.volatility.vol_ref
     # Everything else is the preset's.
@@ -42,9 +43,9 @@ def test_a_profile_scales_what_the_preset_set_by_hand():
 
 
 def test_file_env_and_cli_sit_above_the_profile():
-    file_data = {"hedge": {"band_base_tao": 0.5}}
+    file_data = {"hedge": {"band_base_tao": 0.5}}  # over the profile: taken as given
     c = load_config(file_data, profile="conservative", preset_data=BTC)
-    assert c.hedge.band_base_tao == 0.5 and c.mm.size_eta == pytest.approx(23.3)
+    assert c.hedge.band_base_tao == 0.5 and c.mm.size_eta == pytest.approx(BTC["mm"]["size_eta"] * 0.466)
     c = load_config(file_data, env={"PARAPHINA_MM_SIZE_ETA": "7"}, profile="conservative", preset_data=BTC,
                     overrides={"hedge.band_base_tao": 0.9})
     assert (c.hedge.band_base_tao, c.mm.size_eta) == (0.9, 7.0)
@@ -67,7 +68,7 @@ def test_build_config_default_preset_names_and_files(tmp_path):
     mine, source = build_config(str(f), {})
     assert source == f"{f} (on preset btc)"
     assert mine.mm.lambda_inv == 0.5 and mine.profile == "aggressive"
-    assert mine.mm.size_eta == pytest.approx(43.2)  # the file's profile scales the preset's eta
+    assert mine.mm.size_eta == pytest.approx(BTC["mm"]["size_eta"] * 0.864)  # the file's profile scales the preset's
     plain = tmp_path / "plain.toml"
     plain.write_text("[mm]\nlambda_inv = 0.5\n")
     assert build_config(str(plain), {})[0].mm.size_eta == 0.10  # no preset key: the built-in defaults
