@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-import golden clean real-logs
+.PHONY: install demo test bench bench-import golden clean real-logs lowest-pyarrow
 
 $(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ real-logs: $(STAMP)
 
 golden: $(STAMP)
 	$(VENV)/bin/paraphina golden check event_logs/manifest.toml
+
+# The log's hash covers the bytes on disk, so logs cross pyarrow versions: prove it against the
+# lowest version pyproject.toml allows (a venv with just what paraphina.eventlog needs).
+lowest-pyarrow: $(STAMP)
+	test -x build/pyarrow-lowest/bin/python || $(PYTHON) -m venv build/pyarrow-lowest
+	build/pyarrow-lowest/bin/pip install -q --disable-pip-version-check 'pyarrow==14.0.2' 'numpy<2' msgspec
+	$(PY) -m pytest -q tests/integration/test_log_safety.py -k lowest_supported_pyarrow
 
 clean:
 	rm -rf $(VENV) build *.egg-info

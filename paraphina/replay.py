@@ -24,7 +24,7 @@ from paraphina.errors import UserError
 from paraphina.eventlog import LogError, LogReader
 from paraphina.outputs import open_replacing, write_file
 from paraphina.policies import load_policy
-from paraphina.state import dump_state, load_state
+from paraphina.state import CHECKPOINT_FORMAT, LogPosition, dump_state, load_state
 
 
 @dataclass
@@ -73,36 +73,59 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
     chash = config_hash(config)
     state = None
     first_seq = 0
+    bound: LogPosition | None = None
     if resume:
         try:
             state, cp = load_state(load_checkpoint(resume))
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError) as exc:
             raise UserError(f"{resume}: not a paraphina checkpoint ({exc})") from None
+        if cp.format < CHECKPOINT_FORMAT:
+            raise UserError(f"{resume}: a format-{cp.format} checkpoint (not bound to its log); make it again with --checkpoint-at")
+        if state.books.n_venues != len(instruments):
+            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
+                            f"{len(instruments)}: it was made from another log")
+        if cp.log_id != reader.info.log_id:
+            raise UserError(f"{resume}: checkpoint was made on another log (log id {cp.log_id[:16]}, {log_path} is {reader.info.log_id[:16]})")
         if cp.config_hash != chash:
             raise UserError(f"{resume}: checkpoint was made with config {cp.config_hash[:16]}, not {chash[:16]}")
         if cp.policy != host.name:
             raise UserError(f"{resume}: checkpoint was made with policy {cp.policy!r}, not {host.name!r}")
-        if state.books.n_venues != len(instruments):
-            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
-                            f"{len(instruments)}: it was made from another log")
+        if cp.plugins != host.plugins():
+            raise UserError(f"{resume}: checkpoint was made with plugins {_versions(cp.plugins)}, not {_versions(host.plugins())}")
         first_seq = state.core.next_seq
+        bound = LogPosition(cp.log_id, cp.log_prefix_end, cp.log_prefix_hash)
     engine = Engine(config, instruments, host, state=state)
     hasher = StreamHasher()
     out_f = open_replacing(out)
     result_warnings: list[str] = []
+
+    def checkpoint(batch_end: int) -> None:
+        position = LogPosition(reader.info.log_id, batch_end, reader.chain_after[batch_end])
+        _write_checkpoint(engine, chash, host, position, checkpoint_path or f"{log_path}.ckpt-{checkpoint_at}")
+
     try:
         for cols in iter_from(reader, first_seq):
-            if checkpoint_at is not None and int(cols.seq[0]) < checkpoint_at <= int(cols.seq[-1]) + 1:
+            if bound is not None:
+                _check_bound(reader, bound, resume)
+                bound = None
+            # Bound to the batch holding the last applied event (the first batch for N=0).
+            if checkpoint_at is not None and int(cols.seq[0]) <= checkpoint_at <= int(cols.seq[-1]) + 1 \
+                    and (checkpoint_at > int(cols.seq[0]) or checkpoint_at == 0):
                 cut = checkpoint_at - int(cols.seq[0])
                 head, tail = cols.slice(0, cut), cols.slice(cut, len(cols))
                 _emit(engine.apply_columns(head), hasher, out_f, sink)
-                _write_checkpoint(engine, chash, host.name, checkpoint_path or f"{log_path}.ckpt-{checkpoint_at}")
+                checkpoint(int(cols.seq[-1]) + 1)
                 checkpoint_at = None
                 cols = tail
             if len(cols):
                 _emit(engine.apply_columns(cols), hasher, out_f, sink)
             if progress:
                 progress(reader.info.end_offset)
+        if bound is not None:   # nothing left to replay after the checkpoint
+            _check_bound(reader, bound, resume)
+        if checkpoint_at == 0 and reader.info.events == 0:   # an empty log
+            checkpoint(0)
+            checkpoint_at = None
     except msgspec.DecodeError as exc:
         if out_f:
             out_f.discard()
@@ -114,10 +137,7 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
     if out_f:
         out_f.commit()
     if checkpoint_at is not None:
-        if checkpoint_at == engine.state.core.next_seq:
-            _write_checkpoint(engine, chash, host.name, checkpoint_path or f"{log_path}.ckpt-{checkpoint_at}")
-        else:
-            raise UserError(f"--checkpoint-at {checkpoint_at}: the log has only {engine.state.core.next_seq} events")
+        raise UserError(f"--checkpoint-at {checkpoint_at}: the log has only {engine.state.core.next_seq} events")
     if reader.info.damage is not None:
         result_warnings.append(f"warning: {reader.info.damage}; replayed the intact prefix ({reader.info.events} events)")
     return ReplayResult(
@@ -139,8 +159,22 @@ def _emit(actions: list[Action], hasher: StreamHasher, out_f, sink) -> None:
         sink(actions)
 
 
-def _write_checkpoint(engine: Engine, chash: str, policy: str, path: str) -> None:
-    write_file(path, dump_state(engine.state, chash, policy))
+def _write_checkpoint(engine: Engine, chash: str, host, position: LogPosition, path: str) -> None:
+    write_file(path, dump_state(engine.state, chash, host.name, plugins=host.plugins(), position=position))
+
+
+def _check_bound(reader: LogReader, bound: LogPosition, resume: str) -> None:
+    """The log's bytes up to the checkpoint's batch are those the checkpoint was taken on."""
+    got = reader.chain_after.get(bound.prefix_end)
+    if got is None:
+        raise UserError(f"{resume}: checkpoint was made on a log with a batch ending at seq {bound.prefix_end}; "
+                        f"{reader.path} is framed differently or shorter")
+    if got != bound.prefix_hash:
+        raise UserError(f"{resume}: checkpoint was made on another log (its events up to seq {bound.prefix_end} differ)")
+
+
+def _versions(plugins: dict[str, str]) -> str:
+    return ", ".join(f"{k}=={v}" for k, v in sorted(plugins.items())) or "none"
 
 
 def signed(x: float) -> str:

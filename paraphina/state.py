@@ -9,6 +9,7 @@ Positions are integer lots (exact); money is float quote currency.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -114,18 +115,42 @@ _encoder = msgspec.msgpack.Encoder()
 
 
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
-    """A serialised engine state plus what it must be resumed with."""
+    """A serialised engine state plus what it must be resumed with: the config, the policy and
+    its plugins' versions, and the log it was taken on. ``log_id`` names the log (the hash of its
+    schema message); ``log_prefix_hash`` is the log's hash chain just after the batch holding the
+    last applied event (``log_prefix_end`` is the seq after that batch), so resuming on a log
+    whose events up to there differ in any byte is refused. Format 1 had no log binding."""
 
     format: int
     config_hash: str
     policy: str
     core: CoreState
     books: dict[str, Any]
+    plugins: dict[str, str] = {}
+    log_id: str = ""
+    log_prefix_end: int = 0
+    log_prefix_hash: str = ""
 
 
-def dump_state(state: EngineState, config_hash: str, policy: str) -> bytes:
-    return _encoder.encode(Checkpoint(format=1, config_hash=config_hash, policy=policy,
-                                      core=state.core, books=state.books.to_dict()))
+CHECKPOINT_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class LogPosition:
+    """Where in which log a checkpoint was taken (see :class:`Checkpoint`)."""
+
+    log_id: str
+    prefix_end: int
+    prefix_hash: str
+
+
+def dump_state(state: EngineState, config_hash: str, policy: str, *, plugins: dict[str, str] | None = None,
+               position: LogPosition | None = None) -> bytes:
+    pos = position or LogPosition("", 0, "")
+    return _encoder.encode(Checkpoint(format=CHECKPOINT_FORMAT, config_hash=config_hash, policy=policy,
+                                      core=state.core, books=state.books.to_dict(), plugins=dict(plugins or {}),
+                                      log_id=pos.log_id, log_prefix_end=pos.prefix_end,
+                                      log_prefix_hash=pos.prefix_hash))
 
 
 def load_state(data: bytes) -> tuple[EngineState, Checkpoint]:

@@ -12,7 +12,7 @@ from paraphina.cli import cli
 from paraphina.commands.common import force_option, output_option
 from paraphina.errors import UserError
 from paraphina.eventlog import LogDamaged, LogError, LogReader, LogWriter, read_info
-from paraphina.outputs import check_output, replacing
+from paraphina.outputs import check_input, check_output, replacing
 
 
 @cli.command()
@@ -118,3 +118,64 @@ def sample(out_arg: str | None, out: str | None, n_events: int, n_venues: int, s
         for cols in samplegen.generate(n_events, n_venues, seed):
             w.append_columns(cols)
     click.echo(f"wrote {out}: {n_events} events, {n_venues} venues, seed {seed}")
+
+
+@cli.command("export")
+@click.argument("log")
+@click.option("--to", "fmt", type=click.Choice(["parquet", "arrow-file"]), required=True,
+              help="Parquet, or Arrow IPC files (random access; polars.scan_ipc opens them).")
+@output_option(metavar="DIR", help="The directory to create (one file per table).", required=True)
+@force_option("DIR")
+def export(log: str, fmt: str, out: str, force: bool) -> None:
+    """Write LOG as plain tables (one per kind family, decoded, prices and sizes as decimals)
+    that DuckDB, Polars or pandas read without paraphina; see docs/log-format.md."""
+    import os
+
+    from paraphina.export import export_atomically
+
+    check_input(log)
+    check_output(out, inputs=[log], force=force, directory=True)
+    if os.path.exists(out) and not force:
+        raise UserError(f"--out {out}: already exists (add --force to replace it)")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise UserError(f"--out {out}: directory {parent} does not exist")
+    LogReader(log).close()   # a foreign or damaged file fails here, before anything is created
+    try:
+        r = export_atomically(log, out, fmt, force)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write ({exc.strerror})") from None
+    if r.warning:
+        click.echo(f"warning: {r.warning}", err=True)
+    tables = ", ".join(f"{name} {n}" for name, n in r.rows.items() if n)
+    click.echo(f"wrote {out}: {r.events} events as {fmt} tables ({tables or 'no rows'})")
+
+
+@cli.group("log")
+def log_group() -> None:
+    """Work on a log file itself (see also verify, cat, export)."""
+
+
+@log_group.command("continue")
+@click.argument("log")
+def log_continue(log: str) -> None:
+    """Close a log whose writer stopped (a killed run, a crashed recorder) so it verifies clean.
+
+    Every intact batch stays; a torn last batch is moved to LOG.torn-OFFSET first; the closing
+    record and end-of-stream marker are written. Mid-log damage is refused (exit 1).
+    """
+    try:
+        info = read_info(log)
+    except LogDamaged as exc:
+        click.echo(f"damaged: {exc} (mid-log damage: nothing appended)")
+        sys.exit(1)
+    if info.closed_cleanly:
+        click.echo(f"nothing to do: {log} is closed cleanly ({info.events} events)")
+        return
+    torn = info.damage is not None
+    try:
+        LogWriter.append_to(log, flush_interval_s=None).close()
+    except OSError as exc:
+        raise UserError(f"{log}: cannot write ({exc.strerror})") from None
+    aside = f"; the torn tail is in {log}.torn-{info.end_offset}" if torn else ""
+    click.echo(f"closed {log}: {info.events} events in {info.batches} batches{aside}")

@@ -50,11 +50,9 @@ def test_an_arrow_stream_that_is_not_a_paraphina_log(tmp_path):
 
 
 def _write_raw(path, cols, schema):
-    from paraphina.eventlog import _chain_next, _chain_start, columns_to_batch, BATCH_HASH
-
-    batch = columns_to_batch(cols, schema)
-    with pa.ipc.new_stream(str(path), schema) as w:
-        w.write_batch(batch, custom_metadata={BATCH_HASH: _chain_next(_chain_start(schema), batch).hex().encode()})
+    """A sealed log with whatever columns and schema metadata it is given (no checks)."""
+    with LogWriter.with_schema(str(path), schema, flush_interval_s=None) as w:
+        w.append_columns(cols)
 
 
 def test_unknown_event_kind(tmp_path):

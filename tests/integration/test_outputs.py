@@ -268,12 +268,12 @@ def small_batches(self, *a, **kw):
     init(self, *a, **kw)
     self.batch_events = 500  # framing only: the same events, flushed sooner
 eventlog.LogWriter.__init__ = small_batches
-flush = eventlog.LogWriter.flush
-def flush_then_stop(self):
-    flush(self)
+write_pending = eventlog.LogWriter._write_pending  # every write of batches, by size or by time
+def write_then_stop_log(self, mode):
+    write_pending(self, mode)
     if outputs.PARTIAL in self.path and self.next_seq > 0:
         stop()
-eventlog.LogWriter.flush = flush_then_stop
+eventlog.LogWriter._write_pending = write_then_stop_log
 write = outputs.ReplacingFile.write
 def write_then_stop(self, data):
     n = write(self, data)

@@ -41,7 +41,7 @@ def test_checkpoint_then_resume_equals_full_replay(sample_log, tmp_path):
     cfg = load_config()
     full = tmp_path / "full.actions"
     replay_log(str(sample_log), "fixed-spread", cfg, out=str(full))
-    for n in (1, 2500, 4321, 6000):
+    for n in (0, 1, 2500, 4321, 6000):
         part1, part2, ckpt = tmp_path / f"p1-{n}", tmp_path / f"p2-{n}", tmp_path / f"ck-{n}"
         r1 = replay_log(str(sample_log), "fixed-spread", cfg, out=str(part1), checkpoint_at=n, checkpoint_path=str(ckpt))
         assert r1.events == 6000

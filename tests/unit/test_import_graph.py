@@ -13,7 +13,7 @@ FORBIDDEN_STDLIB = {"os", "io", "sys", "pathlib", "socket", "time", "datetime", 
                     "threading", "asyncio", "logging", "shutil", "tempfile", "glob", "importlib.metadata",
                     "urllib", "http", "secrets", "uuid"}
 FORBIDDEN_THIRD_PARTY = {"pyarrow", "structlog", "click", "ray", "onnxruntime", "websockets", "httpx"}
-FORBIDDEN_PARAPHINA = {"cli", "commands", "live", "eventlog", "sim", "importers", "shadow", "replay", "golden",
+FORBIDDEN_PARAPHINA = {"cli", "commands", "live", "eventlog", "ipcframes", "export", "sim", "importers", "shadow", "replay", "golden",
                        "policies", "samplegen", "testing", "diff", "telemetry", "research", "rl"}
 
 
