@@ -95,4 +95,4 @@ def histogram(ax, values: Sequence[float], colour: str = BLUE) -> None:
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 1.0)
     if hi == lo:
         lo, hi = lo - 0.5, hi + 0.5
-    ax.hist(x, bins=bins, range=(lo, hi), color=colour, alpha=0.75)
+    ax.hist(x, bins=bins, range=(lo, hi), color=colour, alpha=0.75, edgecolor="white", linewidth=0.6)
