@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -36,6 +38,21 @@ def load_cli_config(config_path: str | None, profile: str | None = None, overrid
         data = parse_config_text(text, config_path)
     cfg = load_config(data, dict(os.environ), profile, overrides)
     return cfg
+
+
+@contextmanager
+def telemetry_observers() -> Iterator[list]:
+    """The engine observers the environment asks for (``PARAPHINA_TELEMETRY_MODE=jsonl`` and
+    ``PARAPHINA_TELEMETRY_PATH``, see :mod:`paraphina.telemetry`), closed on the way out: the one
+    way every command that runs the engine (run, replay, backtest, shadow, record) gets telemetry."""
+    from paraphina.telemetry import from_env
+
+    writer = from_env()
+    try:
+        yield [writer] if writer else []
+    finally:
+        if writer:
+            writer.close()
 
 
 def model_option(f):

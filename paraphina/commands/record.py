@@ -7,7 +7,7 @@ import re
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, load_cli_config, policy_spec
+from paraphina.commands.common import config_options, load_cli_config, policy_spec, telemetry_observers
 from paraphina.errors import UserError
 from paraphina.shadow.budget import DEFAULT_INFERENCE_TIMEOUT_MS
 
@@ -102,14 +102,18 @@ def record(venues, out, policy, candidate, model_path, inference_timeout_ms, dur
                           backoff_initial_s=parse_duration(backoff, "--backoff")),
         status=status, overwrite=force,
     )
-    rec = Recorder(settings, log=get_logger("record"))
 
-    async def main():
+    async def main(rec):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, rec.request_stop)
         return await rec.run()
 
-    result = asyncio.run(main())
+    with telemetry_observers() as observers:
+        if observers and policy_spec is None:
+            click.echo("telemetry: no policy runs without --policy, so nothing is written to "
+                       "PARAPHINA_TELEMETRY_PATH", err=True)
+        settings.observers = observers
+        result = asyncio.run(main(Recorder(settings, log=get_logger("record"))))
     for line in result_lines(result):
         click.echo(line)

@@ -9,7 +9,7 @@ import tempfile
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, load_cli_config, model_option, policy_spec
+from paraphina.commands.common import config_options, load_cli_config, model_option, policy_spec, telemetry_observers
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
 from paraphina.eventlog import LogReader
@@ -41,8 +41,9 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
         policy = spec()
     update, close = progress_reporter(log)
     try:
-        r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
-                       resume=resume, progress=update)
+        with telemetry_observers() as observers:
+            r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
+                           resume=resume, progress=update, observers=observers)
     finally:
         if close:
             close()

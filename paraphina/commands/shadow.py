@@ -7,7 +7,7 @@ import os
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import policy_spec
+from paraphina.commands.common import policy_spec, telemetry_observers
 
 
 @cli.command()
@@ -46,8 +46,9 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
     feed = LogFeed(log, speed=speed)
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in feed.instruments]
-    r = run_shadow(feed, cfg, out, baseline=b_spec, candidate=c_spec, params=params, timeout_ms=timeout_ms,
-                   overwrite=force, input_log=log)
+    with telemetry_observers() as observers:
+        r = run_shadow(feed, cfg, out, baseline=b_spec, candidate=c_spec, params=params, timeout_ms=timeout_ms,
+                       overwrite=force, input_log=log, observers=observers)
     click.echo(f"session: {out} ({feed.description})")
     for line in report_lines(r):
         click.echo(line)

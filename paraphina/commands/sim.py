@@ -11,7 +11,7 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import load_cli_config, model_option, policy_spec
+from paraphina.commands.common import load_cli_config, model_option, policy_spec, telemetry_observers
 from paraphina.config import Config, config_hash, resolve_profile
 from paraphina.errors import UserError
 from paraphina.presets import preset_path
@@ -20,7 +20,6 @@ from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simula
 from paraphina.sim.scenario import Scenario, load_scenario
 from paraphina.sim.suite import load_suite, run_suite
 from paraphina.sim.summary import format_run_output
-from paraphina.telemetry import from_env
 
 CFG_VERSION = f"paraphina-{__version__}"
 
@@ -61,18 +60,15 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
     cfg = scenario_config(scenario, config_path, name)
     seed = scenario.seeds.base_seed if seed is None else seed
     spec = policy_spec(policy, model_path)
-    telemetry = from_env()
     tmpdir = None
     if log_path is None:
         tmpdir = tempfile.TemporaryDirectory(prefix="paraphina-run-")
         log_path = os.path.join(tmpdir.name, "run.arrow")
     try:
-        r = run_simulation(scenario, cfg, policy, seed, ticks, log_path,
-                           engine_factory(spec, [telemetry] if telemetry else ()), overwrite=force,
-                           session_extra=policy_session(spec))
+        with telemetry_observers() as observers:
+            r = run_simulation(scenario, cfg, policy, seed, ticks, log_path, engine_factory(spec, observers),
+                               overwrite=force, session_extra=policy_session(spec))
     finally:
-        if telemetry:
-            telemetry.close()
         if tmpdir:
             tmpdir.cleanup()
     if r.killed_at_tick is not None:
@@ -99,8 +95,9 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in LogReader(log).info.instruments]
     spec = policy_spec(policy, model_path)
-    r = run_backtest(log, cfg, policy, out, engine_factory(spec), params=params, overwrite=force,
-                     session_extra=policy_session(spec))
+    with telemetry_observers() as observers:
+        r = run_backtest(log, cfg, policy, out, engine_factory(spec, observers), params=params, overwrite=force,
+                         session_extra=policy_session(spec))
     s = r.summary
     click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
     from paraphina.replay import signed

@@ -15,7 +15,7 @@ from paraphina.commands.replay import config_for_log
 from paraphina.research.run_report import NAMES, render_run_report
 from paraphina.research.run_trace import attribution, trace_run
 
-from tests.conftest import run_cli
+from conftest import run_cli
 
 
 def figures(page: str) -> list[str]:
