@@ -55,6 +55,12 @@ def telemetry_observers() -> Iterator[list]:
             writer.close()
 
 
+def units_option(f):
+    return click.option("--units", type=click.Choice(["raw", "human"]), default="raw", show_default=True,
+                        help="raw: ticks, lots and ns as the log stores them; human: prices and sizes as decimals "
+                             "(from the log's instrument table), times as ISO-8601 UTC.")(f)
+
+
 def model_option(f):
     return click.option("--model", "model_path", default=None, metavar="FILE",
                         help="Model file for a learned policy (--policy onnx).")(f)

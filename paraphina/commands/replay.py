@@ -9,7 +9,8 @@ import tempfile
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, load_cli_config, model_option, policy_spec, telemetry_observers
+from paraphina.commands.common import (config_options, load_cli_config, model_option, policy_spec, telemetry_observers,
+                                       units_option)
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
 from paraphina.eventlog import LogReader
@@ -127,7 +128,8 @@ def _actions_for(path: str, policy: str, config_path: str | None, profile: str |
 @click.option("--profile", default=None)
 @click.option("--log", "log_path", default=None, metavar="LOG", help="The log behind two action files (to show the causing event).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def diff(a, b, policy, policy_b, config_path, config_b, profile, log_path, fmt) -> None:
+@units_option
+def diff(a, b, policy, policy_b, config_path, config_b, profile, log_path, fmt, units) -> None:
     """Compare two action streams (action files, or logs replayed with policies).
 
     Exit 0 identical, 1 different, 2 error.
@@ -146,9 +148,26 @@ def diff(a, b, policy, policy_b, config_path, config_b, profile, log_path, fmt) 
     log_for_events = log_path or log_a or log_b
     if not d.identical and log_for_events:
         attach_events(d, log_for_events)
+    if units == "human" and not d.identical:
+        if not log_for_events:
+            raise UserError("--units human: two action files need --log LOG (its instrument table gives the units)")
+        humanize(d, log_for_events)
     if fmt == "json":
         sys.stdout.buffer.write(d.to_json() + b"\n")
     else:
         for line in render_text(d, "A", "B"):
             click.echo(line)
     sys.exit(0 if d.identical else 1)
+
+
+def humanize(d, log: str) -> None:
+    """The diff's actions and events in human units (prices, sizes, times)."""
+    from paraphina.human import HumanUnits
+
+    h = HumanUnits(LogReader(log).info.instruments).row
+    d.first_a = h(d.first_a) if d.first_a else d.first_a
+    d.first_b = h(d.first_b) if d.first_b else d.first_b
+    d.context_a = [h(x) for x in d.context_a]
+    d.context_b = [h(x) for x in d.context_b]
+    d.cause_event = h(d.cause_event) if d.cause_event else d.cause_event
+    d.events_around = [h(x) for x in d.events_around]

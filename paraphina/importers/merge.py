@@ -29,7 +29,7 @@ import numpy as np
 from paraphina import events as ev
 from paraphina.columns import EventColumns, decode_payload, encode_payload, from_events
 from paraphina.eventlog import LogError, LogReader, LogWriter
-from paraphina.importers.common import BadInput
+from paraphina.importers.common import BadInput, _iso
 
 _HOT = np.array([ev.BookSnapshot.KIND, ev.BookDelta.KIND, ev.Trade.KIND, ev.Timer.KIND], dtype=np.uint8)
 
@@ -188,7 +188,8 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
     for inp in inputs:
         lines.append(f"{inp.path}: {inp.events} events")
     if first_ts is not None:
-        lines.append(f"time span: {first_ts} .. {last_ts} ns ({(last_ts - first_ts) / 1e9:.3f} s)")
+        # ISO times, as `paraphina import` prints them (the same helper)
+        lines.append(f"time span: {_iso(first_ts)} .. {_iso(last_ts)} ({(last_ts - first_ts) / 1e9:.3f} s)")
     if dupes:
         lines.append(f"warning: venue names repeat ({', '.join(dupes)}): the engine's per-venue config is looked up by name")
     return lines
