@@ -46,7 +46,8 @@ def verify_evidence_cmd(directory: Path, recursive: bool) -> None:
 @config_options
 @model_option
 @click.option("--actions", "actions_path", default=None, metavar="ACTIONS",
-              help="The run's recorded action stream, checked against the replay (default: LOG.actions if present).")
+              help="The run's recorded action stream, checked against the replay (default: LOG.actions or "
+                   "LOG.baseline.actions if present).")
 @click.option("--telemetry", "telemetry_path", default=None, metavar="FILE",
               help="A telemetry JSONL of the run: its latent_price (simulated runs) is drawn against the fair value.")
 def report_cmd(target: Path, out: Path | None, policy, config_path, profile, model_path, actions_path,
@@ -96,8 +97,8 @@ def _run_report_page(log: str, policy, config_path, profile, model_path, actions
 
     cfg, _ = config_for_log(log, config_path, profile)
     spec = policy_spec(policy or policy_for_log(log), model_path)
-    if actions_path is None and os.path.isfile(f"{log}.actions"):
-        actions_path = f"{log}.actions"
+    if actions_path is None:  # what record and shadow write beside a session: the baseline's stream
+        actions_path = next((p for p in (f"{log}.actions", f"{log}.baseline.actions") if os.path.isfile(p)), None)
     trace = trace_run(log, spec() if callable(spec) else spec, cfg, telemetry=telemetry_path, actions_file=actions_path)
     return render_run_report(trace)
 
