@@ -24,7 +24,7 @@ RED = "#d62728"
 PURPLE = "#9467bd"
 GREY = "#8c8c8c"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
-PURPOSE_COLOURS = {"mm": BLUE, "hedge": ORANGE, "exit": RED, "other": GREY}
+PURPOSE_COLOURS = {"mm": BLUE, "hedge": ORANGE, "exit": PURPLE, "other": GREY}
 
 RC = {
     "svg.hashsalt": "paraphina",
@@ -87,6 +87,11 @@ def thin(x: np.ndarray, *ys: np.ndarray, max_points: int = MAX_POINTS):
         keep.append(np.asarray(idx))
     sel = np.unique(np.concatenate(keep))
     return (x[sel], *(y[sel] for y in ys))
+
+
+def legend_right(ax, **kw) -> None:
+    """The legend outside the axes, on the right: it never hides data."""
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), **kw)
 
 
 def histogram(ax, values: Sequence[float], colour: str = BLUE) -> None:

@@ -88,7 +88,7 @@ def _equity_svg(t: RunTrace, x: np.ndarray, xlabel: str) -> str:
         a.plot(xs, tot, color="#222", lw=1.4, label="total")
         a.set_title("Equity (USD): realised, unrealised, total")
         a.set_ylabel("PnL (USD)")
-        a.legend(loc="upper left", ncols=3)
+        plots.legend_right(a)
         xd, d = plots.thin(x, dd)
         b.fill_between(xd, d, 0.0, color=plots.RED, alpha=0.35, lw=0)
         b.set_title("Drawdown from the running peak of total PnL")
@@ -111,7 +111,7 @@ def _inventory_svg(t: RunTrace, x: np.ndarray, xlabel: str) -> str:
         a.axhline(0.0, color=plots.GREY, lw=0.6)
         a.set_title("Inventory per venue and global (base units)")
         a.set_xlabel(xlabel)
-        a.legend(loc="upper left", ncols=min(6, len(t.venues) + 1))
+        plots.legend_right(a)
 
     return plots.render(draw, height=3.0)
 
@@ -135,7 +135,7 @@ def _fair_value_svg(t: RunTrace, x: np.ndarray, xlabel: str) -> str:
         a.set_ylabel("price")
         a.set_xlabel(xlabel)
         a.ticklabel_format(axis="y", useOffset=False, style="plain")
-        a.legend(loc="upper left", ncols=3)
+        plots.legend_right(a)
 
     return plots.render(draw, height=3.4)
 
@@ -175,7 +175,7 @@ def _quotes_svg(t: RunTrace, x: np.ndarray, xlabel: str) -> str:
                                    label=f"{purpose} {word} ({int(m.sum())})", zorder=3)
             ax.set_title(f"{t.venues[i]}: mid, our quotes and fills, relative to fair value")
             ax.set_ylabel("price - fair value")
-            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+            plots.legend_right(ax, fontsize=7)
         axes[-1].set_xlabel(xlabel)
 
     return plots.render(draw, height=2.3 * len(venues) + 0.4, rows=len(venues))
@@ -249,7 +249,7 @@ def render_run_report(t: RunTrace) -> str:
                             "latent price when the telemetry has it).", _fair_value_svg(t, x, xlabel)))
         more = len(t.venues) - MAX_QUOTE_PANELS
         body.append(_figure("quotes", "Our resting market-making quotes, each venue's mid and our fills (triangles: "
-                            "up = buy, down = sell; colour = purpose: mm blue, hedge orange, exit red), as distance "
+                            "up = buy, down = sell; colour = purpose: mm blue, hedge orange, exit purple), as distance "
                             "from fair value (from the venue's mid on ticks without a fair value)." + (f" First {MAX_QUOTE_PANELS} venues ({more} more not drawn)."
                                                   if more > 0 else ""), _quotes_svg(t, x, xlabel)))
     else:
