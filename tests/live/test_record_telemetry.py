@@ -21,7 +21,7 @@ def feeds(real_data_dir):
     return [(capture(str(real_data_dir), USDM, 3000), USDM[2]), (capture(str(real_data_dir), SPOT, 2000), SPOT[2])]
 
 
-def test_record_telemetry_replays_byte_for_byte(feeds, tmp_path):
+def test_record_telemetry_and_report_replay_byte_for_byte(feeds, tmp_path):
     out = tmp_path / "s.arrow"
     tel = {"PARAPHINA_TELEMETRY_MODE": "jsonl", "PARAPHINA_TELEMETRY_PATH": str(tmp_path / "rec.jsonl")}
     with ServerThread(feeds[0][0], instrument_for(USDM[2]), speed=SPEED) as usdm, \
@@ -36,3 +36,9 @@ def test_record_telemetry_replays_byte_for_byte(feeds, tmp_path):
     r = run_cli("replay", str(out), env={**tel, "PARAPHINA_TELEMETRY_PATH": str(tmp_path / "replay.jsonl")})
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "replay.jsonl").read_bytes() == (tmp_path / "rec.jsonl").read_bytes()
+    # and the session's report replays it, finds SESSION.arrow.actions and says it matches
+    r = run_cli("report", str(out))
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "s.report.html").read_text()
+    assert "Recorded session of s.arrow | policy heuristic" in page
+    assert "s.arrow.actions: matches the replay" in page
