@@ -2,14 +2,14 @@
 
 Examples: a study on the simulator (each candidate: Monte Carlo over a scenario, then a suite)::
 
-    python -m batch_runs.phase_a --study-dir runs/phaseA_btc --seed 7 --candidates 6 --runs 30 \\
+    python -m batch_runs.phase_a -o runs/phaseA_btc --seed 7 --candidates 6 --runs 30 \\
         --knobs batch_runs/phase_a/knobs_btc.yaml --evaluate paraphina.research.simrun:candidate_run \\
         --evaluate-arg scenario=scenarios/synth_baseline.yaml --evaluate-arg ticks=400 \\
         --suite scenarios/suites/smoke.yaml --jobs 2
 
 and a synthetic smoke study of the pipeline itself with the toy evaluate function::
 
-    python -m batch_runs.phase_a --study-dir runs/phaseA_smoke --seed 7 --candidates 4 --runs 20 \\
+    python -m batch_runs.phase_a -o runs/phaseA_smoke --seed 7 --candidates 4 --runs 20 \\
         --evaluate paraphina.research.toy:toy_candidate_run
 
 Exit 0 when the study finished and its evidence tree verifies, 3 when verification failed,
@@ -61,7 +61,8 @@ def evaluate_kwargs(pairs: list[str]) -> dict[str, str | int]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(prog="python -m batch_runs.phase_a", description="Phase A promotion study.")
-    ap.add_argument("--study-dir", required=True)
+    ap.add_argument("-o", "--out", dest="study_dir", metavar="STUDY_DIR", help="the study directory")
+    ap.add_argument("--study-dir", dest="study_dir", help=argparse.SUPPRESS)  # old spelling of -o/--out
     ap.add_argument("--study-name", default="study")
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--candidates", type=int, default=8)
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ray-address", default=None)
     ap.add_argument("--no-report", action="store_true")
     args = ap.parse_args(argv)
+    if args.study_dir is None:
+        ap.error("the following arguments are required: -o/--out")
     # The recorded command names the study directory generically so that two identical studies in
     # different directories have identical artefacts.
     recorded = []
@@ -88,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         if skip:
             skip = False
             recorded.append("STUDY_DIR")
-        elif a == "--study-dir":
+        elif a in ("--study-dir", "-o", "--out"):
             recorded.append(a)
             skip = True
-        elif a.startswith("--study-dir="):
-            recorded.append("--study-dir=STUDY_DIR")
+        elif a.startswith(("--study-dir=", "--out=")):
+            recorded.append(a.split("=", 1)[0] + "=STUDY_DIR")
         else:
             recorded.append(a)
     try:

@@ -138,7 +138,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     if study_json.exists():
         have = json.loads(study_json.read_text(encoding="utf-8"))
         if have != json.loads(canonical_json(inputs)):
-            raise SpecError(f"{study_json}: this directory holds a different study; use another --study-dir")
+            raise SpecError(f"{study_json}: this directory holds a different study; use another -o/--out")
     write_atomic(study_json, canonical_json(inputs))
 
     cands = generate_candidates(knob_spec, candidates, seed)

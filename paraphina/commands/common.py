@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,13 +41,27 @@ def load_cli_config(config_path: str | None, profile: str | None = None, overrid
     return cfg
 
 
+def check_telemetry_output(inputs=(), force: bool = False) -> None:
+    """Refuse a ``PARAPHINA_TELEMETRY_PATH`` that is an input or exists without ``force`` (a
+    command may call this before any work; :func:`telemetry_observers` calls it again)."""
+    from paraphina.outputs import check_output
+    from paraphina.telemetry import telemetry_path
+
+    path = telemetry_path()
+    if path is not None:
+        check_output(path, flag="PARAPHINA_TELEMETRY_PATH", inputs=inputs, force=force)
+
+
 @contextmanager
-def telemetry_observers() -> Iterator[list]:
+def telemetry_observers(inputs=(), force: bool = False) -> Iterator[list]:
     """The engine observers the environment asks for (``PARAPHINA_TELEMETRY_MODE=jsonl`` and
     ``PARAPHINA_TELEMETRY_PATH``, see :mod:`paraphina.telemetry`), closed on the way out: the one
-    way every command that runs the engine (run, replay, backtest, shadow, record) gets telemetry."""
+    way every command that runs the engine (run, replay, backtest, shadow, record) gets telemetry.
+    The path follows the output rules: never one of the command's ``inputs``, replaced only with
+    ``force``."""
     from paraphina.telemetry import from_env
 
+    check_telemetry_output(inputs, force)
     writer = from_env()
     try:
         yield [writer] if writer else []
@@ -76,3 +91,39 @@ def policy_spec(policy: str, model_path: str | None):
 
         return onnx_factory(model_path)
     return policy
+
+
+def output_option(*old: str, dest: str = "out", metavar: str = "OUT", help: str = "", required: bool = False,
+                  default: str | None = None):
+    """``-o/--out`` (the one spelling of every command's output), with ``old`` spellings kept as
+    hidden aliases for one release. The command receives the path as ``dest``."""
+
+    def deco(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kw):
+            out = kw.pop("_out")
+            for i, name in enumerate(old):
+                value = kw.pop(f"_out_alias_{i}")
+                if value is not None:
+                    if out is not None and value != out:
+                        raise click.UsageError(f"give the output once: {name} is the old spelling of -o/--out",
+                                               ctx=click.get_current_context())
+                    out = value
+            if out is None and required:
+                raise click.UsageError("Missing option '-o' / '--out'.", ctx=click.get_current_context())
+            out = default if out is None else out
+            return f(*args, **{dest: out}, **kw)
+
+        for i, name in enumerate(old):
+            wrapper = click.option(name, f"_out_alias_{i}", default=None, hidden=True)(wrapper)
+        return click.option("-o", "--out", "_out", default=None, metavar=metavar,
+                            help=help + (" [required]" if required else "")
+                            + (f"  [default: {default}]" if default is not None else ""))(wrapper)
+
+    return deco
+
+
+def force_option(what: str = "OUT"):
+    """``--force``: the one way to replace an existing output (docs/cli.md, "Outputs")."""
+    return click.option("--force", is_flag=True, help=f"Replace an existing {what} (each file is written beside "
+                        "its destination, then renamed into place).")

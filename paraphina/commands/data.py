@@ -8,8 +8,10 @@ import sys
 import click
 
 from paraphina.cli import cli
+from paraphina.commands.common import force_option, output_option
 from paraphina.importers import SOURCES, run_import
 from paraphina.importers.common import ImportOptions
+from paraphina.outputs import check_input, check_output
 
 
 def _progress(label: str, total: int):
@@ -31,16 +33,17 @@ def _progress(label: str, total: int):
 @cli.command("import")
 @click.argument("source", metavar="SOURCE")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("-o", "--out", required=True, metavar="OUT.arrow", help="The log to write.")
+@output_option(metavar="OUT.arrow", help="The log to write.", required=True)
 @click.option("--venue", default=None, metavar="NAME", help="Venue name in the instrument table (default per source).")
 @click.option("--instrument", default=None, metavar="SYMBOL", help="Symbol to import (default: the first one seen).")
 @click.option("--tick-size", default=None, metavar="D", help="Price tick (decimal string); default per source and symbol.")
 @click.option("--lot-size", default=None, metavar="D", help="Size lot (decimal string); default per source and symbol.")
 @click.option("--skip-bad", is_flag=True, help="Count malformed lines and continue (default: stop with exit 2).")
 @click.option("--contract-size-to-base", is_flag=True, help="Convert contract sizes (Binance COIN-M) to the base asset.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@force_option("OUT.arrow")
 def import_cmd(source, files, out, venue, instrument, tick_size, lot_size, skip_bad, contract_size_to_base, force) -> None:
     """Import capture FILEs of one venue (in order) from SOURCE into the log OUT.arrow."""
+    check_output(out, inputs=files, force=force)
     opts = ImportOptions(venue=venue, instrument=instrument, tick_size=tick_size, lot_size=lot_size,
                          skip_bad=skip_bad, contract_size_to_base=contract_size_to_base)
     total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
@@ -61,12 +64,16 @@ import_cmd.help = (f"Import capture FILEs of one venue (in order) from SOURCE ({
 
 @cli.command("merge")
 @click.argument("logs", nargs=-1, required=True, metavar="LOG...")
-@click.option("-o", "--out", required=True, metavar="OUT.arrow", help="The merged log to write.")
-@click.option("--timer-ms", type=int, default=0, show_default=True, metavar="N",
-              help="Add a Timer event every N ms of event time (the engine's loops run on them; 0: none).")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@output_option(metavar="OUT.arrow", help="The merged log to write.", required=True)
+@click.option("--timer-ms", type=click.IntRange(0, 3_600_000), default=0, show_default=True, metavar="N",
+              help="Add a Timer event every N ms of event time (the engine's loops run on them; 0: none; at most "
+                   "an hour).")
+@force_option("OUT.arrow")
 def merge_cmd(logs, out, timer_ms, force) -> None:
     """Merge single-venue logs into one multi-venue log ordered by ts_ns (ties: input order, then seq)."""
+    for p in logs:
+        check_input(p)
+    check_output(out, inputs=logs, force=force)
     from paraphina.importers.merge import merge_logs
 
     update, close = _progress("merging", 0)
@@ -83,13 +90,16 @@ def merge_cmd(logs, out, timer_ms, force) -> None:
 @cli.command("build-real")
 @click.argument("manifest", default="event_logs/real_manifest.toml")
 @click.option("--data", "data_dir", default=None, metavar="DIR", help="Real data directory (default: <repo>/../shared/data/real).")
-@click.option("--out-dir", default="build/real", show_default=True, metavar="DIR", help="Where the built logs go.")
+@output_option("--out-dir", dest="out_dir", metavar="DIR", default="build/real", help="Where the built logs go.")
 @click.option("--name", "names", multiple=True, help="Build only this log (repeatable).")
-@click.option("--force", is_flag=True, help="Replace logs that exist.")
+@force_option("log in DIR")
 def build_real_cmd(manifest, data_dir, out_dir, names, force) -> None:
     """Build the logs a real-data MANIFEST describes (sha256-checked sources, import, merge)."""
     from pathlib import Path
 
     from paraphina.importers.manifest import build
+
+    check_input(manifest, what="MANIFEST")
+    check_output(out_dir, inputs=(manifest, data_dir), directory=True)
 
     build(Path(manifest), Path(data_dir) if data_dir else None, Path(out_dir), list(names), force, echo=click.echo)

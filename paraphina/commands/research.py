@@ -17,8 +17,9 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, model_option, policy_spec
+from paraphina.commands.common import config_options, force_option, model_option, output_option, policy_spec
 from paraphina.errors import UserError
+from paraphina.outputs import check_output
 from paraphina.research.evidence import EXIT_OK, verify_evidence, write_atomic
 
 
@@ -50,29 +51,34 @@ def verify_evidence_cmd(directory: Path, recursive: bool) -> None:
                    "LOG.baseline.actions if present).")
 @click.option("--telemetry", "telemetry_path", default=None, metavar="FILE",
               help="A telemetry JSONL of the run: its latent_price (simulated runs) is drawn against the fair value.")
+@force_option("HTML file")
 def report_cmd(target: Path, out: Path | None, policy, config_path, profile, model_path, actions_path,
-               telemetry_path) -> None:
+               telemetry_path, force: bool) -> None:
     """Render one run (an event log: run, backtest, shadow, record, or any log replayed) or a Monte Carlo or
     Phase A study directory as an HTML page with plots.
 
     The page is written beside its input, never into an evidence pack (which it would break).
     """
-    if target.is_dir():
-        if any(x is not None for x in (policy, config_path, profile, model_path, actions_path, telemetry_path)):
-            raise UserError(f"{target}: --policy, --config, --profile, --model, --actions and --telemetry are for a "
-                            "log, not a directory")
-        from paraphina.research.report import render_report
-
-        page = render_report(target)
-    elif target.is_file():
-        page = _run_report_page(str(target), policy, config_path, profile, model_path, actions_path, telemetry_path)
-    else:
+    if not target.exists():
         raise UserError(f"{target}: no such file or directory")
     out = out or target.parent / f"{target.stem if target.is_file() else target.name}.report.html"
     pack = enclosing_evidence_pack(out)
     if pack is not None:
         raise UserError(f"{out}: inside the evidence pack of {pack} (writing there breaks verify-evidence); "
                         "choose -o outside it")
+    if target.is_dir():
+        if any(x is not None for x in (policy, config_path, profile, model_path, actions_path, telemetry_path)):
+            raise UserError(f"{target}: --policy, --config, --profile, --model, --actions and --telemetry are for a "
+                            "log, not a directory")
+        from paraphina.research.report import render_report
+
+        # Every file of the study is an input but earlier pages (an HTML file is never read).
+        check_output(out, inputs=[p for p in sorted(target.rglob("*")) if p.is_file() and p.suffix != ".html"],
+                     force=force)
+        page = render_report(target)
+    else:
+        check_output(out, inputs=(target, config_path, model_path, actions_path, telemetry_path), force=force)
+        page = _run_report_page(str(target), policy, config_path, profile, model_path, actions_path, telemetry_path)
     try:
         write_atomic(out, page)
     except OSError as exc:
@@ -132,7 +138,6 @@ def mc_options(f):
         click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel workers (1 = inline)."),
         click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True),
         click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray)."),
-        click.option("--output-dir", default="runs/mc", show_default=True, type=click.Path(file_okay=False)),
         click.option("--run-start-index", "start_index", type=click.IntRange(min=0), default=0, show_default=True,
                      help="First run index of this shard."),
         click.option("--run-count", "count", type=click.IntRange(min=1), default=None, help="Runs in this shard (default: to the end)."),
@@ -142,7 +147,8 @@ def mc_options(f):
     ]
     for o in reversed(opts):
         f = o(f)
-    return f
+    return output_option("--output-dir", dest="output_dir", metavar="DIR", default="runs/mc",
+                         help="The Monte Carlo directory (re-running the same inputs resumes it).")(f)
 
 
 def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str = "local",
@@ -214,6 +220,7 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
     from paraphina.research.simrun import ScenarioRun
     from paraphina.sim.scenario import load_scenario
 
+    check_output(kw["output_dir"], inputs=(scenario_path, config_path), directory=True)
     scenario = load_scenario(scenario_path)
     name, _ = resolve_profile(profile, os.environ, scenario.initial_state.profile)
     cfg = scenario_config(scenario, config_path, name)

@@ -11,9 +11,11 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import load_cli_config, model_option, policy_spec, telemetry_observers
+from paraphina.commands.common import (check_telemetry_output, force_option, load_cli_config, model_option,
+                                       output_option, policy_spec, telemetry_observers)
 from paraphina.config import Config, config_hash, resolve_profile
 from paraphina.errors import UserError
+from paraphina.outputs import check_input, check_output, write_file
 from paraphina.presets import preset_path
 from paraphina.sim.exchange import VenueParams
 from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simulation, with_scenario_fees
@@ -47,13 +49,20 @@ def scenario_config(scenario: Scenario, config_path: str | None, profile: str | 
 @click.option("--profile", default=None, help="Risk profile (CLI > PARAPHINA_RISK_PROFILE > scenario > balanced).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: the scenario's base seed).")
 @click.option("--scenario", "scenario_path", default=None, metavar="FILE", help="Scenario YAML (default: a calm 5-venue market).")
-@click.option("--log", "log_path", default=None, metavar="OUT.arrow", help="Where the run's event log goes (default: a temporary file).")
+@output_option("--log", dest="log_path", metavar="OUT.arrow", help="Where the run's event log goes (default: a temporary file).")
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
-@click.option("--force", is_flag=True, help="Overwrite --log if it exists.")
+@force_option("OUT.arrow")
+@click.option("--attribution", is_flag=True,
+              help="Also report fair-value tracking, volatility and a PnL attribution against the simulator's latent price.")
 @model_option
-def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force, model_path) -> None:
+def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force, attribution, model_path) -> None:
     """Simulate a scenario with the engine and the simulated exchange; print the research summary."""
+    if scenario_path is not None:
+        check_input(scenario_path, what="--scenario")
+    if log_path is not None:
+        check_output(log_path, inputs=(scenario_path, config_path, model_path), force=force)
+    check_telemetry_output(inputs=(scenario_path, config_path, model_path, log_path), force=force)
     scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
     name, source = resolve_profile(profile, os.environ, scenario.initial_state.profile if scenario_path else None)
     click.echo(f"effective_risk_profile={name} source={source}", err=True)
@@ -65,9 +74,10 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
         tmpdir = tempfile.TemporaryDirectory(prefix="paraphina-run-")
         log_path = os.path.join(tmpdir.name, "run.arrow")
     try:
-        with telemetry_observers() as observers:
+        with telemetry_observers(inputs=(scenario_path, config_path, model_path, log_path), force=force) as observers:
             r = run_simulation(scenario, cfg, policy, seed, ticks, log_path, engine_factory(spec, observers),
-                               overwrite=force, session_extra=policy_session(spec))
+                               overwrite=force, session_extra=policy_session(spec), measure=attribution,
+                               telemetry=observers[0] if observers else None)
     finally:
         if tmpdir:
             tmpdir.cleanup()
@@ -77,25 +87,29 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
     click.echo(format_run_output(cfg_version=CFG_VERSION, cfg_hash=config_hash(cfg), profile=name, ticks=r.ticks,
                                  seed=seed, events=r.events, actions=r.actions, sha256=r.sha256, summary=r.summary,
                                  killed_at_tick=r.killed_at_tick), nl=False)
+    if r.report is not None:
+        click.echo("\n" + "\n".join(r.report.lines()))
 
 
 @cli.command()
 @click.argument("log")
 @click.option("--policy", default="heuristic", show_default=True)
-@click.option("-o", "--out", "out", required=True, metavar="OUT.arrow", help="The backtest's own log (replays byte for byte).")
+@output_option(metavar="OUT.arrow", help="The backtest's own log (replays byte for byte).", required=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset.")
 @click.option("--profile", default=None)
-@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+@force_option("OUT.arrow")
 @model_option
 def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     """Replay LOG's market with the simulated exchange in the loop, counterfactually, with POLICY."""
+    check_input(log)
+    check_output(out, inputs=(log, config_path, model_path), force=force)
     cfg = load_cli_config(config_path, profile)
     from paraphina.eventlog import LogReader
 
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in LogReader(log).info.instruments]
     spec = policy_spec(policy, model_path)
-    with telemetry_observers() as observers:
+    with telemetry_observers(inputs=(log, config_path, model_path, out), force=force) as observers:
         r = run_backtest(log, cfg, policy, out, engine_factory(spec, observers), params=params, overwrite=force,
                          session_extra=policy_session(spec))
     s = r.summary
@@ -109,11 +123,18 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
 
 @cli.command()
 @click.argument("suite_path", metavar="SUITE.yaml")
-@click.option("--output-dir", default="runs/suite", show_default=True)
+@output_option("--output-dir", dest="output_dir", metavar="DIR", default="runs/suite",
+               help="Directory for each run's JSON and summary.json.")
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
-def suite(suite_path, output_dir, policy, config_path) -> None:
+@force_option("suite result in DIR")
+def suite(suite_path, output_dir, policy, config_path, force) -> None:
     """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails."""
+    check_input(suite_path, what="SUITE.yaml")
+    check_output(output_dir, inputs=(suite_path, config_path), directory=True)
+    summary_path = os.path.join(output_dir, "summary.json")
+    if os.path.exists(summary_path) and not force:
+        raise UserError(f"--out {output_dir}: already holds a suite's results (add --force to replace them)")
     s = load_suite(suite_path)
     os.makedirs(output_dir, exist_ok=True)
     tty = sys.stderr.isatty()
@@ -123,8 +144,8 @@ def suite(suite_path, output_dir, policy, config_path) -> None:
             click.echo(f"\r[{done}/{total}]", err=True, nl=False)
         if row is None:
             return
-        with open(os.path.join(output_dir, f"{row['scenario']}-{row['seed']}.json"), "w") as f:
-            json.dump(row, f, indent=2, sort_keys=True)
+        write_file(os.path.join(output_dir, f"{row['scenario']}-{row['seed']}.json"),
+                   json.dumps(row, indent=2, sort_keys=True))
         status = "FAIL" if row["failures"] else "ok"
         click.echo(f"{status:4} {row['scenario']} seed={row['seed']} pnl={row['pnl_total']:+.2f} "
                    f"kill={str(row['kill_switch']).lower()} actions={row['actions']}" +
@@ -132,8 +153,7 @@ def suite(suite_path, output_dir, policy, config_path) -> None:
 
     report = run_suite(s, lambda sc: scenario_config(sc, config_path, sc.initial_state.profile), policy,
                        engine_factory(policy), output_dir, on_run=show)
-    with open(os.path.join(output_dir, "summary.json"), "w") as f:
-        json.dump(report.to_json(), f, indent=2, sort_keys=True)
+    write_file(summary_path, json.dumps(report.to_json(), indent=2, sort_keys=True))
     n = len(report.rows)
     click.echo(f"{n - report.failed} of {n} runs passed their invariants ({output_dir}/summary.json)")
     sys.exit(1 if report.failed else 0)

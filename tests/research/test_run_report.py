@@ -42,7 +42,7 @@ def cli(*args: str) -> int:
 @pytest.fixture(scope="module")
 def sim_log(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("sim")
-    r = run_cli("run", "--ticks", "240", "--seed", "7", "--log", str(d / "run.arrow"))
+    r = run_cli("run", "--ticks", "240", "--seed", "7", "-o", str(d / "run.arrow"))
     assert r.returncode == 0, r.stderr
     return d / "run.arrow"
 
@@ -93,7 +93,8 @@ def test_recorded_actions_are_checked(sim_log, tmp_path):
     assert cli("report", str(sim_log), "--actions", str(acts), "-o", str(tmp_path / "r.html")) == 0
     assert "matches the replay" in (tmp_path / "r.html").read_text()
     acts.write_text(acts.read_text().splitlines()[0] + "\n")
-    assert cli("report", str(sim_log), "--actions", str(acts), "-o", str(tmp_path / "r.html")) == 0
+    assert cli("report", str(sim_log), "--actions", str(acts), "-o", str(tmp_path / "r.html")) == 2  # exists
+    assert cli("report", str(sim_log), "--actions", str(acts), "-o", str(tmp_path / "r.html"), "--force") == 0
     assert "DIFFERS from the replay" in (tmp_path / "r.html").read_text()
 
 
