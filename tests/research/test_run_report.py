@@ -104,6 +104,12 @@ def test_report_of_missing_input_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and "no such file or directory" in err[0]
     assert cli("report", str(tmp_path), "--policy", "heuristic") == 2
     assert "are for a log, not a directory" in capsys.readouterr().err
+    text = tmp_path / "notes.txt"
+    text.write_text("not a log\n")
+    assert cli("report", str(text)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "notes.txt" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "notes.report.html").exists()
 
 
 @pytest.mark.real_data
