@@ -11,7 +11,6 @@ the first run followed by those of the resumed run are byte-identical to a full 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -163,21 +162,13 @@ def summary_lines(r: ReplayResult) -> list[str]:
     ]
 
 
-def progress_reporter(log_path: str):
-    """A click progress bar over the log's bytes on stderr when it is a terminal; else nothing.
+def progress_reporter(log_path: str, enabled: bool = True):
+    """Progress over the log's bytes (paraphina.progress): a bar on a terminal; off a terminal,
+    lines on stderr once the replay runs longer than the progress interval (a long replay).
 
     Returns ``(update(bytes_read_so_far), close)``.
     """
-    if not sys.stderr.isatty() or not os.path.exists(log_path):
-        return None, None
-    import click
+    from paraphina.progress import position_reporter
 
-    bar = click.progressbar(length=max(1, os.path.getsize(log_path)), label="replaying", file=sys.stderr)
-    bar.__enter__()
-    done = [0]
-
-    def update(offset: int) -> None:
-        bar.update(offset - done[0])
-        done[0] = offset
-
-    return update, lambda: bar.__exit__(None, None, None)
+    size = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+    return position_reporter("replay", size, enabled=enabled)

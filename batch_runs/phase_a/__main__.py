@@ -20,42 +20,14 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import sys
 
+from paraphina.config import ConfigError
 from paraphina.errors import UserError
 
-from batch_runs.phase_a.pipeline import run_study
+from batch_runs.phase_a.pipeline import StudySuite, run_study
+from batch_runs.phase_a.promote_pipeline import evaluate_kwargs, recorded_command, resolve_function
 from batch_runs.phase_a.spec import DEFAULT_BUDGETS, DEFAULT_KNOBS, SpecError, load_budgets, load_knob_spec
-
-
-def resolve_function(spec: str):
-    """``module:function`` to the function; SpecError in one line otherwise."""
-    mod_name, _, attr = spec.partition(":")
-    if not mod_name or not attr:
-        raise SpecError(f"--evaluate {spec!r}: expected module:function")
-    try:
-        obj = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise SpecError(f"--evaluate {spec!r}: cannot import {mod_name} ({exc})") from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise SpecError(f"--evaluate {spec!r}: {mod_name} has no {attr}")
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise SpecError(f"--evaluate {spec!r}: not callable")
-    return obj
-
-
-def evaluate_kwargs(pairs: list[str]) -> dict[str, str | int]:
-    """``KEY=VALUE`` strings to keywords (integers where they parse as one)."""
-    out: dict[str, str | int] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise SpecError(f"--evaluate-arg {pair!r}: expected KEY=VALUE")
-        out[key] = int(value) if value.lstrip("-").isdigit() else value
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="module:function, evaluate(env, run_index, seed) -> dict for one simulated run")
     ap.add_argument("--evaluate-arg", action="append", default=[], metavar="KEY=VALUE",
                     help="keyword bound to the evaluate function (repeatable), e.g. scenario=FILE, ticks=400")
-    ap.add_argument("--suite", default=None, metavar="SUITE.yaml",
-                    help="also run this scenario suite per candidate (simulator evaluate only); a failure "
-                         "disqualifies the candidate")
+    ap.add_argument("--suite", action="append", default=[], metavar="SUITE.yaml",
+                    help="also run this scenario suite per candidate (simulator evaluate only; repeatable, run "
+                         "in order into trials/<id>/oos/<suite_id>_v<version>/); a failure disqualifies the candidate")
+    ap.add_argument("--force", action="store_true", help="start over when the study directory holds other inputs")
+    ap.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--backend", choices=("local", "ray"), default="local")
     ap.add_argument("--ray-address", default=None)
@@ -83,21 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.study_dir is None:
         ap.error("the following arguments are required: -o/--out")
-    # The recorded command names the study directory generically so that two identical studies in
-    # different directories have identical artefacts.
-    recorded = []
-    skip = False
-    for i, a in enumerate(argv):
-        if skip:
-            skip = False
-            recorded.append("STUDY_DIR")
-        elif a in ("--study-dir", "-o", "--out"):
-            recorded.append(a)
-            skip = True
-        elif a.startswith(("--study-dir=", "--out=")):
-            recorded.append(a.split("=", 1)[0] + "=STUDY_DIR")
-        else:
-            recorded.append(a)
     try:
         spec = load_knob_spec(args.knobs)
         alpha, budgets = load_budgets(args.budgets)
@@ -105,18 +64,24 @@ def main(argv: list[str] | None = None) -> int:
         bound = evaluate_kwargs(args.evaluate_arg)
         if bound:
             evaluate = functools.partial(evaluate, **bound)
-        suite = None
-        if args.suite:
-            from paraphina.research.simrun import candidate_suite
+        suites = []
+        config_hash_fn = None
+        if args.suite or args.evaluate == "paraphina.research.simrun:candidate_run":
+            from paraphina.research.simrun import candidate_config_hash, candidate_run, candidate_suite
 
-            suite = functools.partial(candidate_suite, suite=args.suite,
-                                      **{k: bound[k] for k in ("policy", "config") if k in bound})
+            if args.suite and resolve_function(args.evaluate) is not candidate_run:
+                raise SpecError("--suite runs the simulator: use it with paraphina.research.simrun:candidate_run")
+            config_hash_fn = functools.partial(candidate_config_hash, **bound)
+            sim_args = {k: bound[k] for k in ("policy", "config") if k in bound}
+            suites = [StudySuite(path=p, run=functools.partial(candidate_suite, suite=p, **sim_args))
+                      for p in args.suite]
         res = run_study(args.study_dir, evaluate, seed=args.seed, candidates=args.candidates, runs=args.runs,
                         knob_spec=spec, alpha=alpha, budgets=budgets, study_name=args.study_name, jobs=args.jobs,
                         backend=args.backend, ray_address=args.ray_address,
-                        commands=[" ".join(["python -m batch_runs.phase_a", *recorded])],
-                        report=not args.no_report, suite=suite)
-    except UserError as exc:
+                        commands=[recorded_command("python -m batch_runs.phase_a", argv, ("-o", "--out", "--study-dir"))],
+                        report=not args.no_report, suites=suites, config_hash_fn=config_hash_fn, force=args.force,
+                        progress=False if args.quiet else None)
+    except (UserError, ConfigError) as exc:
         print(f"phase_a: error: {exc}", file=sys.stderr)
         return 2
     print(f"study: {res.study_dir} ({res.trials} trials)")

@@ -123,7 +123,7 @@ def output_option(*old: str, dest: str = "out", metavar: str = "OUT", help: str 
     return deco
 
 
-def force_option(what: str = "OUT"):
+def force_option(what: str = "OUT", help: str | None = None):
     """``--force``: the one way to replace an existing output (docs/cli.md, "Outputs")."""
-    return click.option("--force", is_flag=True, help=f"Replace an existing {what} (each file is written beside "
-                        "its destination, then renamed into place).")
+    return click.option("--force", is_flag=True, help=help or f"Replace an existing {what} (each file is written "
+                        "beside its destination, then renamed into place).")

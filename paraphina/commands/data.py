@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -15,19 +14,11 @@ from paraphina.outputs import check_input, check_output
 
 
 def _progress(label: str, total: int):
-    """A click progress bar on stderr when it is a terminal; otherwise nothing."""
-    if not sys.stderr.isatty():
-        return None, None
-    bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
-    bar.__enter__()
-    state = {"pos": 0}
+    """Progress over input bytes (paraphina.progress): a bar on a terminal, lines on stderr off
+    it once the work runs longer than the progress interval."""
+    from paraphina.progress import position_reporter
 
-    def update(pos: int) -> None:
-        if pos > state["pos"]:
-            bar.update(pos - state["pos"])
-            state["pos"] = pos
-
-    return update, lambda: bar.__exit__(None, None, None)
+    return position_reporter(label, total)
 
 
 @cli.command("import")

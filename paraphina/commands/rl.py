@@ -47,10 +47,22 @@ def bc(out_dir, seeds, holdout, ticks, epochs, hidden, scenario_paths, force) ->
     from paraphina.rl.bc import behaviour_clone
     from paraphina.sim.scenario import load_scenario
 
+    from paraphina.progress import Progress
+
     scenarios = [load_scenario(p) for p in scenario_paths]
-    card = behaviour_clone(out_dir, seeds=seeds, holdout=holdout, ticks=ticks, epochs=epochs, hidden=hidden,
-                           scenarios=scenarios or None, scenario_names=list(scenario_paths),
-                           progress=lambda m: click.echo(m, err=True))
+    # Three stages (dataset, training, held-out evaluation); off a terminal the heartbeat writes
+    # the current stage at least every progress interval while one runs.
+    bar = Progress("rl bc", 3, "stages")
+
+    def stage(message: str) -> None:
+        if bar.detail:
+            bar.update()
+        bar.describe(message)
+
+    with bar:
+        card = behaviour_clone(out_dir, seeds=seeds, holdout=holdout, ticks=ticks, epochs=epochs, hidden=hidden,
+                               scenarios=scenarios or None, scenario_names=list(scenario_paths), progress=stage)
+        bar.update()
     e = card["evaluation"]
     click.echo(f"model: {out_dir}/model.onnx sha256 {card['model']['sha256']}")
     click.echo(f"action error: train {e['action_error_train']:.4f} held-out {e['action_error_heldout']:.4f} "

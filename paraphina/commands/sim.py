@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import click
 
@@ -109,9 +110,15 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in LogReader(log).info.instruments]
     spec = policy_spec(policy, model_path)
-    with telemetry_observers(inputs=(log, config_path, model_path, out), force=force) as observers:
-        r = run_backtest(log, cfg, policy, out, engine_factory(spec, observers), params=params, overwrite=force,
-                         session_extra=policy_session(spec))
+    from paraphina.progress import position_reporter
+
+    update, close = position_reporter("backtest", os.path.getsize(log) if os.path.exists(log) else 0)
+    try:
+        with telemetry_observers(inputs=(log, config_path, model_path, out), force=force) as observers:
+            r = run_backtest(log, cfg, policy, out, engine_factory(spec, observers), params=params, overwrite=force,
+                             session_extra=policy_session(spec), progress=update)
+    finally:
+        close()
     s = r.summary
     click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
     from paraphina.replay import signed
@@ -127,35 +134,51 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
                help="Directory for each run's JSON and summary.json.")
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
-@force_option("suite result in DIR")
-def suite(suite_path, output_dir, policy, config_path, force) -> None:
-    """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails."""
+@force_option("suite run in DIR", help="Start over when DIR holds a suite run (other inputs are refused without it).")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def suite(suite_path, output_dir, policy, config_path, force, quiet) -> None:
+    """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails.
+
+    The output directory records its inputs (suite_config.json: the suite's and its scenarios'
+    SHA-256, policy, each scenario's config hash, versions) and is sealed by an evidence pack."""
+    from paraphina.progress import Progress
+    from paraphina.research.evidence import canonical_json, versions, write_atomic, write_evidence_pack
+    from paraphina.research.provenance import claim, file_hash
+
     check_input(suite_path, what="SUITE.yaml")
     check_output(output_dir, inputs=(suite_path, config_path), directory=True)
-    summary_path = os.path.join(output_dir, "summary.json")
-    if os.path.exists(summary_path) and not force:
-        raise UserError(f"--out {output_dir}: already holds a suite's results (add --force to replace them)")
     s = load_suite(suite_path)
-    os.makedirs(output_dir, exist_ok=True)
-    tty = sys.stderr.isatty()
+    configs = {r.path: scenario_config(r.scenario, config_path, r.scenario.initial_state.profile) for r in s.runs}
+    record = {"schema_version": 1, "suite": suite_path, "suite_sha256": file_hash(suite_path),
+              "suite_id": s.suite_id, "suite_version": s.suite_version, "policy": policy,
+              "scenarios": [{"path": r.path, "sha256": file_hash(r.path), "seeds": r.seeds,
+                             "config_hash": config_hash(configs[r.path])} for r in s.runs],
+              "versions": versions()}
+    claim(output_dir, "suite_config.json", record, force=force, what="a suite run",
+          hint="use another -o/--out, or --force to start over")
+    total = sum(len(r.seeds) for r in s.runs) * s.repeat_runs
+    bar = Progress("suite", total, "runs", enabled=not quiet)
 
     def show(done: int, total: int, row: dict | None) -> None:
-        if tty:
-            click.echo(f"\r[{done}/{total}]", err=True, nl=False)
+        bar.update()
         if row is None:
             return
-        write_file(os.path.join(output_dir, f"{row['scenario']}-{row['seed']}.json"),
-                   json.dumps(row, indent=2, sort_keys=True))
+        bar.describe(f"{row['scenario']} seed={row['seed']}")
+        write_atomic(Path(output_dir) / f"{row['scenario']}-{row['seed']}.json", json.dumps(row, indent=2, sort_keys=True))
         status = "FAIL" if row["failures"] else "ok"
         click.echo(f"{status:4} {row['scenario']} seed={row['seed']} pnl={row['pnl_total']:+.2f} "
                    f"kill={str(row['kill_switch']).lower()} actions={row['actions']}" +
                    "".join(f"\n       {x}" for x in row["failures"]))
 
-    report = run_suite(s, lambda sc: scenario_config(sc, config_path, sc.initial_state.profile), policy,
-                       engine_factory(policy), output_dir, on_run=show)
-    write_file(summary_path, json.dumps(report.to_json(), indent=2, sort_keys=True))
+    with bar:
+        report = run_suite(s, lambda sc: scenario_config(sc, config_path, sc.initial_state.profile), policy,
+                           engine_factory(policy), output_dir, on_run=show)
+    write_atomic(Path(output_dir) / "summary.json", canonical_json(report.to_json()))
+    write_evidence_pack(output_dir, {"config_hash": {x["path"]: x["config_hash"] for x in record["scenarios"]},
+                                     "commands": ["paraphina " + " ".join(sys.argv[1:])], "suite": record})
     n = len(report.rows)
     click.echo(f"{n - report.failed} of {n} runs passed their invariants ({output_dir}/summary.json)")
+    click.echo(f"Wrote: {Path(output_dir) / 'evidence_pack' / 'SHA256SUMS'}")
     sys.exit(1 if report.failed else 0)
 
 

@@ -110,6 +110,17 @@ def steps_for_ticks(scenario: Scenario, config: Config, ticks: int | None) -> in
     return max(1, math.ceil(ticks * config.loops.main_loop_interval_ms / scenario.horizon.dt_ms))
 
 
+def starting_inventory(scenario: Scenario, config: Config) -> tuple[float, int]:
+    """(base units, venue index) a simulated run starts holding, bought at the market's first
+    fair value (``market.initial_price``). The config's ``initial_q_tao`` (``PARAPHINA_INIT_Q_TAO``)
+    wins when nonzero and goes on venue 0 (STRATEGY.md: sim only, venue 0); otherwise the
+    scenario's ``initial_state.inventory`` on its ``inventory_venue``. It is part of the config, so
+    the config hash of a run covers it."""
+    if config.initial_q_tao:
+        return float(config.initial_q_tao), 0
+    return float(scenario.initial_state.inventory), scenario.initial_state.inventory_venue
+
+
 def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: int, ticks: int | None,
                    log_path: str, engine_factory: EngineFactory, *, stop_on_kill: bool = True,
                    overwrite: bool = False, actions_path: str | None = None,
@@ -130,9 +141,9 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
     exchange = SimExchange(instruments, [venue_params(v) for v in scenario.venues], seed=_exchange_seed(seed))
     session = {"source": "paraphina.sim", "scenario_id": scenario.scenario_id,
                "scenario_version": scenario.scenario_version, "seed": seed, "policy": policy_name, "steps": steps, **(session_extra or {})}
-    init = scenario.initial_state
-    lots = round(init.inventory / gen.lots[init.inventory_venue])
-    opening = (exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
+    inventory, venue = starting_inventory(scenario, config)
+    lots = round(inventory / gen.lots[venue])
+    opening = (exchange.set_position(venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
     if telemetry is not None:
         telemetry.extra_fields["latent_price"] = lambda ctx: gen.latent_at(ctx.now_ns)
     probe = None
@@ -254,21 +265,34 @@ MARKET_EVENTS = (ev.BookSnapshot, ev.BookDelta, ev.Trade, ev.FundingRate, ev.Mar
 
 def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, engine_factory: EngineFactory, *,
                  params: Sequence[VenueParams] | None = None, overwrite: bool = False, stop_on_kill: bool = False,
-                 actions_path: str | None = None, session_extra: dict | None = None) -> SimResult:
+                 actions_path: str | None = None, session_extra: dict | None = None,
+                 progress: Callable[[int], None] | None = None) -> SimResult:
     """Counterfactual replay: the market of any log (recorded or simulated) with the simulated
     exchange in the loop. Account events of the input (its own fills, acks) are dropped; the
-    exchange answers this policy's orders instead. The output log replays byte for byte."""
+    exchange answers this policy's orders instead. The output log replays byte for byte.
+    ``progress(bytes_read)`` is told how far into the input log the backtest is."""
     from paraphina.eventlog import LogReader
 
     reader = LogReader(in_log)
     instruments = reader.info.instruments
     params = list(params) if params is not None else [VenueParams() for _ in instruments]
     exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
-    market = (e for _, e in reader.events() if isinstance(e, MARKET_EVENTS))
+    market = _reporting((e for _, e in reader.events() if isinstance(e, MARKET_EVENTS)), reader, progress)
     session = {"source": "paraphina.backtest", "input": str(in_log), "policy": policy_name, **(session_extra or {})}
     return closed_loop(market, instruments, exchange, config, policy_name, out_log, engine_factory, session=session,
                        note=f"backtest of {in_log} with {policy_name}", stop_on_kill=stop_on_kill,
                        overwrite=overwrite, actions_path=actions_path)
+
+
+def _reporting(events: Iterator[ev.Event], reader, progress: Callable[[int], None] | None) -> Iterator[ev.Event]:
+    if progress is None:
+        yield from events
+        return
+    for n, e in enumerate(events, 1):
+        if n % 4096 == 0:
+            progress(reader.info.end_offset)
+        yield e
+    progress(reader.info.end_offset)
 
 
 class _RunState:

@@ -74,8 +74,8 @@ def _is_centre(name: str, value) -> bool:
     cur = cfg
     for part in path.split("."):
         cur = getattr(cur, part)
-    if name == "PARAPHINA_INIT_Q_TAO":
-        return float(value) == sc.initial_state.inventory
+    if name == "PARAPHINA_INIT_Q_TAO":  # 0 leaves the scenario's own starting inventory (sim.runner.starting_inventory)
+        return float(value) in (0.0, sc.initial_state.inventory)
     return cur == parse(str(value))
 
 
