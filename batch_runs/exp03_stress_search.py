@@ -3,8 +3,8 @@
 grid -> EngineRunConfig per cell -> run_many -> rows -> ``exp03_stress_runs.csv`` -> ``aggregate_basic``
 per (profile, init_q_tao) -> ``exp03_stress_summary.csv``, both under ``runs/exp03_stress_search/``.
 
-Each cell runs ``paraphina run --ticks T --seed S`` with the profile's knob centres as
-``PARAPHINA_*`` env. Repeat ``r`` uses seed ``base_seed + r`` (the reference repeats identical
+Each cell runs ``paraphina run --ticks T --seed S`` with ``PARAPHINA_RISK_PROFILE`` and
+``PARAPHINA_INIT_Q_TAO`` (BTC) as env. Repeat ``r`` uses seed ``base_seed + r`` (the reference repeats identical
 runs; a deterministic engine makes that pointless, see docs/drift-register.md).
 
 Usage: ``python -m batch_runs.exp03_stress_search [--ticks 2000] [--repeats 4] [--jobs 2]
@@ -24,13 +24,10 @@ from batch_runs.orchestrator import EngineRunConfig, results_to_dataframe, run_m
 
 EXPERIMENT = "exp03_stress_search"
 PROFILES = ("conservative", "balanced", "aggressive")
-INIT_Q_TAO_GRID = (-40.0, -20.0, 0.0, 20.0, 40.0)
+# Starting inventory in base units of the simulator's BTC market (the reference's -40..40 were TAO:
+# 40 BTC is ~2.4 M USD, a kill on the first tick). About -2 to +2 hedge bands of the btc preset.
+INIT_Q_TAO_GRID = (-1.0, -0.5, 0.0, 0.5, 1.0)
 NUM_REPEATS = 4
-# Profile centres (reference profile_centres.py).
-CENTRES: dict[str, dict[str, float]] = {
-    p: {"band_base": 5.625, "mm_size_eta": 0.10, "vol_ref": 0.028125} for p in PROFILES
-}
-DAILY_LOSS_LIMIT = {"aggressive": 2000.0, "balanced": 5000.0, "conservative": 750.0}
 GROUP_KEYS = ("profile", "init_q_tao")
 RUNS_CSV = "exp03_stress_runs.csv"
 SUMMARY_CSV = "exp03_stress_summary.csv"
@@ -46,22 +43,15 @@ def build_grid(base_cmd: Sequence[str], profiles: Sequence[str] = PROFILES,
     """One config per (profile, init_q_tao, repeat), in that nesting order."""
     cfgs = []
     for profile in profiles:
-        c = CENTRES[profile]
-        loss = DAILY_LOSS_LIMIT[profile]
         for q in init_q_grid:
             for r in range(repeats):
                 seed = base_seed + r
-                env = {
-                    "PARAPHINA_RISK_PROFILE": profile,
-                    "PARAPHINA_INIT_Q_TAO": q,
-                    "PARAPHINA_HEDGE_BAND_BASE": c["band_base"],
-                    "PARAPHINA_MM_SIZE_ETA": c["mm_size_eta"],
-                    "PARAPHINA_VOL_REF": c["vol_ref"],
-                    "PARAPHINA_DAILY_LOSS_LIMIT": loss,
-                }
-                label = {"experiment": EXPERIMENT, "profile": profile, "init_q_tao": q,
-                         "band_base": c["band_base"], "mm_size_eta": c["mm_size_eta"], "vol_ref": c["vol_ref"],
-                         "daily_loss_limit": loss, "repeat": r, "seed": seed}
+                # The profile sets the risk appetite on top of the btc preset (band, size eta, delta
+                # and loss limits: docs/strategy.md "Presets and profiles"); only it and the starting
+                # inventory vary. (The reference also pinned TAO knob centres here, identical for every
+                # profile, which made its profiles act on nothing but the loss limit.)
+                env = {"PARAPHINA_RISK_PROFILE": profile, "PARAPHINA_INIT_Q_TAO": q}
+                label = {"experiment": EXPERIMENT, "profile": profile, "init_q_tao": q, "repeat": r, "seed": seed}
                 cfgs.append(EngineRunConfig(cmd=[*base_cmd, "--seed", str(seed)], env=env, label=label,
                                             run_id=f"{profile}_q{q:g}_r{r}", workdir=workdir))
     return cfgs

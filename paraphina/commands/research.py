@@ -97,11 +97,12 @@ def enclosing_evidence_pack(path: Path) -> Path | None:
 
 
 def _run_report_page(log: str, policy, config_path, profile, model_path, actions_path, telemetry_path) -> str:
-    from paraphina.commands.replay import config_for_log, policy_for_log
+    from paraphina.commands.common import resolve_config
+    from paraphina.commands.replay import policy_for_log
     from paraphina.research.run_report import render_run_report
     from paraphina.research.run_trace import trace_run
 
-    cfg, _ = config_for_log(log, config_path, profile)
+    cfg, _ = resolve_config(config_path, profile, log=log)
     spec = policy_spec(policy or policy_for_log(log), model_path)
     if actions_path is None:  # what record and shadow write beside a session: the baseline's stream
         actions_path = next((p for p in (f"{log}.actions", f"{log}.baseline.actions") if os.path.isfile(p)), None)

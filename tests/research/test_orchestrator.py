@@ -95,8 +95,8 @@ def test_exp03_grid():
     assert len(cfgs) == 3 * 5 * 4
     c = cfgs[0]
     assert c.cmd == ["eng", "--seed", "0"]
-    assert c.env["PARAPHINA_RISK_PROFILE"] == "conservative" and c.env["PARAPHINA_DAILY_LOSS_LIMIT"] == 750.0
-    assert c.label["experiment"] == "exp03_stress_search" and c.label["init_q_tao"] == -40.0
+    assert c.env == {"PARAPHINA_RISK_PROFILE": "conservative", "PARAPHINA_INIT_Q_TAO": -1.0}
+    assert c.label["experiment"] == "exp03_stress_search" and c.label["init_q_tao"] == -1.0
     assert len({x.run_id for x in cfgs}) == 60
 
 
@@ -123,9 +123,12 @@ def _paraphina_run_available() -> bool:
 def test_exp03_with_real_engine(tmp_path):
     if not _paraphina_run_available():
         pytest.skip("`paraphina run` does not exist on this branch yet")
-    runs_csv, summary_csv = exp03.run_experiment(tmp_path, exp03.default_command(50), parse_daily_summary,
-                                                 profiles=("balanced",), init_q_grid=(0.0,), repeats=2, jobs=2)
+    runs_csv, summary_csv = exp03.run_experiment(tmp_path, exp03.default_command(300), parse_daily_summary,
+                                                 init_q_grid=(0.0, 0.5), repeats=2, jobs=2)
     rows = list(csv.DictReader(runs_csv.open()))
-    assert [r["returncode"] for r in rows] == ["0", "0"], rows
+    assert [r["returncode"] for r in rows] == ["0"] * 12, rows
     assert all(r["pnl_total"] not in ("", "nan") for r in rows)
     assert next(csv.DictReader(summary_csv.open()))["num_runs"] == "2"
+    # Every cell of the grid does something different: profiles and starting inventory act.
+    cells = {(r["profile"], r["init_q_tao"]): r["pnl_total"] for r in rows if r["repeat"] == "0"}
+    assert len(cells) == 6 and len(set(cells.values())) == 6, cells

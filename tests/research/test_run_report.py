@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from paraphina.cli import main
-from paraphina.commands.replay import config_for_log
+from paraphina.commands.common import resolve_config
 from paraphina.research.run_report import NAMES, render_run_report
 from paraphina.research.run_trace import attribution, trace_run
 
@@ -60,7 +60,7 @@ def test_simulated_run_report(sim_log, tmp_path):
 
 
 def test_attribution_adds_up_to_the_engines_total(sim_log):
-    cfg, _ = config_for_log(str(sim_log), None, None)
+    cfg, _ = resolve_config(None, None, log=str(sim_log))
     t = trace_run(str(sim_log), "heuristic", cfg)
     assert t.fills and {f.purpose for f in t.fills} <= {"mm", "hedge", "exit"}
     rows = attribution(t)
@@ -75,7 +75,7 @@ def test_attribution_adds_up_to_the_engines_total(sim_log):
 
 
 def test_latent_price_from_telemetry_is_drawn(sim_log, tmp_path):
-    cfg, _ = config_for_log(str(sim_log), None, None)
+    cfg, _ = resolve_config(None, None, log=str(sim_log))
     t = trace_run(str(sim_log), "heuristic", cfg)
     tel = tmp_path / "tel.jsonl"
     tel.write_text("".join(json.dumps({"t": i + 1, "latent_price": fv + 1.0}) + "\n"
