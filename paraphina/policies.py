@@ -77,6 +77,9 @@ def _onnx_without_model() -> object:
     raise UserError("policy 'onnx' needs --model FILE")
 
 
+# Built-in policies that cannot be made from their name alone: they need a model file (--model).
+NEEDS_MODEL = frozenset({"onnx"})
+
 BUILTIN_POLICIES: dict[str, Callable[[], object]] = {
     "fixed-spread": FixedSpreadPolicy,
     "heuristic": HeuristicPolicy,

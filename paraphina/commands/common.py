@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import msgspec
@@ -60,6 +62,41 @@ def embedded_config(log: str) -> Config | None:
 def load_cli_config(config_path: str | None, profile: str | None = None, overrides: dict | None = None) -> Config:
     """The config ``--config``/``--profile`` name, from the default preset up (no log involved)."""
     return build_config(config_path, os.environ, profile, overrides)[0]
+
+
+def check_telemetry_output(inputs=(), force: bool = False) -> None:
+    """Refuse a ``PARAPHINA_TELEMETRY_PATH`` that is an input or exists without ``force`` (a
+    command may call this before any work; :func:`telemetry_observers` calls it again)."""
+    from paraphina.outputs import check_output
+    from paraphina.telemetry import telemetry_path
+
+    path = telemetry_path()
+    if path is not None:
+        check_output(path, flag="PARAPHINA_TELEMETRY_PATH", inputs=inputs, force=force)
+
+
+@contextmanager
+def telemetry_observers(inputs=(), force: bool = False) -> Iterator[list]:
+    """The engine observers the environment asks for (``PARAPHINA_TELEMETRY_MODE=jsonl`` and
+    ``PARAPHINA_TELEMETRY_PATH``, see :mod:`paraphina.telemetry`), closed on the way out: the one
+    way every command that runs the engine (run, replay, backtest, shadow, record) gets telemetry.
+    The path follows the output rules: never one of the command's ``inputs``, replaced only with
+    ``force``."""
+    from paraphina.telemetry import from_env
+
+    check_telemetry_output(inputs, force)
+    writer = from_env()
+    try:
+        yield [writer] if writer else []
+    finally:
+        if writer:
+            writer.close()
+
+
+def units_option(f):
+    return click.option("--units", type=click.Choice(["raw", "human"]), default="raw", show_default=True,
+                        help="raw: ticks, lots and ns as the log stores them; human: prices and sizes as decimals "
+                             "(from the log's instrument table), times as ISO-8601 UTC.")(f)
 
 
 def model_option(f):

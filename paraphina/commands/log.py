@@ -9,7 +9,7 @@ import msgspec
 
 from paraphina import events as ev
 from paraphina.cli import cli
-from paraphina.commands.common import force_option, output_option
+from paraphina.commands.common import force_option, output_option, units_option
 from paraphina.errors import UserError
 from paraphina.eventlog import LogDamaged, LogError, LogReader, LogWriter, read_info
 from paraphina.outputs import check_input, check_output, replacing
@@ -55,7 +55,8 @@ def _parse_seq_range(text: str | None) -> tuple[int, int | None]:
 @click.option("--kind", "kinds", multiple=True, help="Only these event kinds (e.g. trade, book_delta); repeatable.")
 @click.option("--venue", "venues", multiple=True, help="Only these venues, by index or name; repeatable.")
 @click.option("--seq", "seq_range", default=None, metavar="A:B", help="Only seq A (inclusive) to B (exclusive).")
-def cat(log: str, kinds: tuple[str, ...], venues: tuple[str, ...], seq_range: str | None) -> None:
+@units_option
+def cat(log: str, kinds: tuple[str, ...], venues: tuple[str, ...], seq_range: str | None, units: str) -> None:
     """Print a log's events as JSON lines (with their seq)."""
     unknown = [k for k in kinds if k not in ev.TYPE_BY_TAG]
     if unknown:
@@ -76,6 +77,13 @@ def cat(log: str, kinds: tuple[str, ...], venues: tuple[str, ...], seq_range: st
     lo, hi = _parse_seq_range(seq_range)
     out = sys.stdout.buffer
     enc = msgspec.json.Encoder()
+    if units == "human":
+        from paraphina.human import HumanUnits
+
+        convert = HumanUnits(reader.info.instruments).row
+    else:
+        def convert(row):
+            return row
     try:
         for cols in reader.iter_columns():
             first, last = int(cols.seq[0]), int(cols.seq[-1])
@@ -88,7 +96,7 @@ def cat(log: str, kinds: tuple[str, ...], venues: tuple[str, ...], seq_range: st
                     continue
                 if wanted_venues and int(cols.venue[i]) not in wanted_venues:
                     continue
-                out.write(enc.encode({"seq": int(cols.seq[i])} | msgspec.to_builtins(cols.event(i))) + b"\n")
+                out.write(enc.encode(convert({"seq": int(cols.seq[i])} | msgspec.to_builtins(cols.event(i)))) + b"\n")
     except msgspec.DecodeError as exc:
         raise LogError(f"{log}: {exc}") from None
     out.flush()

@@ -7,7 +7,8 @@ import re
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, force_option, output_option, policy_spec, resolve_config
+from paraphina.commands.common import (config_options, force_option, output_option, policy_spec, resolve_config,
+                                       telemetry_observers)
 from paraphina.errors import UserError
 from paraphina.outputs import check_output, sidecars
 from paraphina.shadow.budget import DEFAULT_INFERENCE_TIMEOUT_MS
@@ -109,14 +110,18 @@ def record(venues, out, policy, candidate, model_path, inference_timeout_ms, dur
                           backoff_initial_s=parse_duration(backoff, "--backoff")),
         status=status, overwrite=force,
     )
-    rec = Recorder(settings, log=get_logger("record"))
 
-    async def main():
+    async def main(rec):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, rec.request_stop)
         return await rec.run()
 
-    result = asyncio.run(main())
+    with telemetry_observers(inputs=(*inputs, out), force=force) as observers:
+        if observers and policy_spec is None:
+            click.echo("telemetry: no policy runs without --policy, so nothing is written to "
+                       "PARAPHINA_TELEMETRY_PATH", err=True)
+        settings.observers = observers
+        result = asyncio.run(main(Recorder(settings, log=get_logger("record"))))
     for line in result_lines(result):
         click.echo(line)

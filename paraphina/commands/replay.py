@@ -10,7 +10,7 @@ import click
 
 from paraphina.cli import cli
 from paraphina.commands.common import (config_options, force_option, model_option, output_option, policy_spec,
-                                       resolve_config)
+                                       resolve_config, telemetry_observers, units_option)
 from paraphina.diagnosis import QuietObserver, why_quiet
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
@@ -53,8 +53,9 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
     update, close = progress_reporter(log)
     quiet = QuietObserver()
     try:
-        r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
-                       resume=resume, progress=update, observers=[quiet])
+        with telemetry_observers(inputs=(*inputs, out), force=force) as observers:
+            r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
+                           resume=resume, progress=update, observers=[quiet, *observers])
     finally:
         if close:
             close()
@@ -123,7 +124,8 @@ def _actions_for(path: str, policy: str, config_path: str | None, profile: str |
 @click.option("--profile", default=None)
 @click.option("--log", "log_path", default=None, metavar="LOG", help="The log behind two action files (to show the causing event).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def diff(a, b, policy, policy_b, config_path, config_b, profile, log_path, fmt) -> None:
+@units_option
+def diff(a, b, policy, policy_b, config_path, config_b, profile, log_path, fmt, units) -> None:
     """Compare two action streams (action files, or logs replayed with policies).
 
     Exit 0 identical, 1 different, 2 error.
@@ -142,9 +144,26 @@ def diff(a, b, policy, policy_b, config_path, config_b, profile, log_path, fmt) 
     log_for_events = log_path or log_a or log_b
     if not d.identical and log_for_events:
         attach_events(d, log_for_events)
+    if units == "human" and not d.identical:
+        if not log_for_events:
+            raise UserError("--units human: two action files need --log LOG (its instrument table gives the units)")
+        humanize(d, log_for_events)
     if fmt == "json":
         sys.stdout.buffer.write(d.to_json() + b"\n")
     else:
         for line in render_text(d, "A", "B"):
             click.echo(line)
     sys.exit(0 if d.identical else 1)
+
+
+def humanize(d, log: str) -> None:
+    """The diff's actions and events in human units (prices, sizes, times)."""
+    from paraphina.human import HumanUnits
+
+    h = HumanUnits(LogReader(log).info.instruments).row
+    d.first_a = h(d.first_a) if d.first_a else d.first_a
+    d.first_b = h(d.first_b) if d.first_b else d.first_b
+    d.context_a = [h(x) for x in d.context_a]
+    d.context_b = [h(x) for x in d.context_b]
+    d.cause_event = h(d.cause_event) if d.cause_event else d.cause_event
+    d.events_around = [h(x) for x in d.events_around]

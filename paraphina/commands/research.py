@@ -17,7 +17,7 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import force_option, output_option
+from paraphina.commands.common import config_options, force_option, model_option, output_option, policy_spec
 from paraphina.errors import UserError
 from paraphina.outputs import check_output
 from paraphina.research.evidence import EXIT_OK, verify_evidence, write_atomic
@@ -40,26 +40,74 @@ def verify_evidence_cmd(directory: Path, recursive: bool) -> None:
 
 
 @cli.command("report")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("target", metavar="LOG|DIR", type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output HTML (default: DIRECTORY/report.html).")
+              help="Output HTML (default: beside the input: LOG's name or DIR's name + .report.html).")
+@click.option("--policy", default=None, help="Policy to replay LOG with (default: the one it was recorded with).")
+@config_options
+@model_option
+@click.option("--actions", "actions_path", default=None, metavar="ACTIONS",
+              help="The run's recorded action stream, checked against the replay (default: LOG.actions or "
+                   "LOG.baseline.actions if present).")
+@click.option("--telemetry", "telemetry_path", default=None, metavar="FILE",
+              help="A telemetry JSONL of the run: its latent_price (simulated runs) is drawn against the fair value.")
 @force_option("HTML file")
-def report_cmd(directory: Path, out: Path | None, force: bool) -> None:
-    """Render a Monte Carlo or Phase A study directory as an HTML page with plots."""
-    from paraphina.research.report import render_report
+def report_cmd(target: Path, out: Path | None, policy, config_path, profile, model_path, actions_path,
+               telemetry_path, force: bool) -> None:
+    """Render one run (an event log: run, backtest, shadow, record, or any log replayed) or a Monte Carlo or
+    Phase A study directory as an HTML page with plots.
 
-    if not directory.is_dir():
-        raise UserError(f"{directory}: not a directory")
-    out = out or directory / "report.html"
-    # Every file of the study is an input but earlier pages (an HTML file is never read).
-    check_output(out, inputs=[p for p in sorted(directory.rglob("*")) if p.is_file() and p.suffix != ".html"],
-                 force=force)
-    page = render_report(directory)
+    The page is written beside its input, never into an evidence pack (which it would break).
+    """
+    if not target.exists():
+        raise UserError(f"{target}: no such file or directory")
+    out = out or target.parent / f"{target.stem if target.is_file() else target.name}.report.html"
+    pack = enclosing_evidence_pack(out)
+    if pack is not None:
+        raise UserError(f"{out}: inside the evidence pack of {pack} (writing there breaks verify-evidence); "
+                        "choose -o outside it")
+    if target.is_dir():
+        if any(x is not None for x in (policy, config_path, profile, model_path, actions_path, telemetry_path)):
+            raise UserError(f"{target}: --policy, --config, --profile, --model, --actions and --telemetry are for a "
+                            "log, not a directory")
+        from paraphina.research.report import render_report
+
+        # Every file of the study is an input but earlier pages (an HTML file is never read).
+        check_output(out, inputs=[p for p in sorted(target.rglob("*")) if p.is_file() and p.suffix != ".html"],
+                     force=force)
+        page = render_report(target)
+    else:
+        check_output(out, inputs=(target, config_path, model_path, actions_path, telemetry_path), force=force)
+        page = _run_report_page(str(target), policy, config_path, profile, model_path, actions_path, telemetry_path)
     try:
         write_atomic(out, page)
     except OSError as exc:
         raise UserError(f"{out}: cannot write ({exc.strerror})") from None
-    click.echo(f"Wrote: {out}")
+    sealed = target.is_dir() and (target / "evidence_pack").is_dir()
+    click.echo(f"Wrote: {out}" + (f" (outside {target}: its evidence pack is left as it was)" if sealed else ""))
+
+
+def enclosing_evidence_pack(path: Path) -> Path | None:
+    """The outermost directory above ``path`` that holds an evidence pack, if any."""
+    found = None
+    for parent in Path(os.path.abspath(path)).parents:
+        if (parent / "evidence_pack" / "SHA256SUMS").is_file():
+            found = parent
+    return found
+
+
+def _run_report_page(log: str, policy, config_path, profile, model_path, actions_path, telemetry_path) -> str:
+    from paraphina.commands.common import resolve_config
+    from paraphina.commands.replay import policy_for_log
+    from paraphina.research.run_report import render_run_report
+    from paraphina.research.run_trace import trace_run
+
+    cfg, _ = resolve_config(config_path, profile, log=log)
+    spec = policy_spec(policy or policy_for_log(log), model_path)
+    if actions_path is None:  # what record and shadow write beside a session: the baseline's stream
+        actions_path = next((p for p in (f"{log}.actions", f"{log}.baseline.actions") if os.path.isfile(p)), None)
+    trace = trace_run(log, spec() if callable(spec) else spec, cfg, telemetry=telemetry_path, actions_file=actions_path)
+    return render_run_report(trace)
 
 
 @cli.command("mc-merge")

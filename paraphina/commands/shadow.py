@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import force_option, output_option, policy_spec, resolve_config
+from paraphina.commands.common import force_option, output_option, policy_spec, resolve_config, telemetry_observers
 from paraphina.outputs import check_input, check_output, sidecars
 
 # The files a shadow session writes beside SESSION.arrow.
@@ -48,8 +48,9 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
     feed = LogFeed(log, speed=speed)
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in feed.instruments]
-    r = run_shadow(feed, cfg, out, baseline=b_spec, candidate=c_spec, params=params, timeout_ms=timeout_ms,
-                   overwrite=force, input_log=log)
+    with telemetry_observers(inputs=(*inputs, out), force=force) as observers:
+        r = run_shadow(feed, cfg, out, baseline=b_spec, candidate=c_spec, params=params, timeout_ms=timeout_ms,
+                       overwrite=force, input_log=log, observers=observers)
     click.echo(f"session: {out} ({feed.description})")
     click.echo(f"config_hash: {config_hash(cfg)[:16]} | profile: {cfg.profile} | config: {cfg_source}")
     why = baseline_quiet(out, r.baseline["actions_file"], b_spec, cfg)

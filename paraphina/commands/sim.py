@@ -12,7 +12,8 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import force_option, model_option, output_option, policy_spec, resolve_config
+from paraphina.commands.common import (check_telemetry_output, force_option, model_option, output_option, policy_spec,
+                                       resolve_config, telemetry_observers)
 from paraphina.config import Config, config_hash, resolve_profile
 from paraphina.diagnosis import QuietObserver, why_quiet
 from paraphina.errors import UserError
@@ -22,7 +23,6 @@ from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simula
 from paraphina.sim.scenario import Scenario, load_scenario
 from paraphina.sim.suite import load_suite, run_suite
 from paraphina.sim.summary import format_run_output
-from paraphina.telemetry import from_env, telemetry_path
 
 CFG_VERSION = f"paraphina-{__version__}"
 
@@ -64,27 +64,23 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
         check_input(scenario_path, what="--scenario")
     if log_path is not None:
         check_output(log_path, inputs=(scenario_path, config_path, model_path), force=force)
-    if telemetry_path() is not None:
-        check_output(telemetry_path(), flag="PARAPHINA_TELEMETRY_PATH",
-                     inputs=(scenario_path, config_path, model_path, log_path), force=force)
+    check_telemetry_output(inputs=(scenario_path, config_path, model_path, log_path), force=force)
     scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
     name, source = resolve_profile(profile, os.environ, scenario.initial_state.profile if scenario_path else None)
     click.echo(f"effective_risk_profile={name} source={source}", err=True)
     cfg = scenario_config(scenario, config_path, name)
     seed = scenario.seeds.base_seed if seed is None else seed
     spec = policy_spec(policy, model_path)
-    telemetry = from_env()
     tmpdir = None
     if log_path is None:
         tmpdir = tempfile.TemporaryDirectory(prefix="paraphina-run-")
         log_path = os.path.join(tmpdir.name, "run.arrow")
     try:
-        r = run_simulation(scenario, cfg, policy, seed, ticks, log_path,
-                           engine_factory(spec, [telemetry] if telemetry else ()), overwrite=force,
-                           session_extra=policy_session(spec), measure=attribution, telemetry=telemetry)
+        with telemetry_observers(inputs=(scenario_path, config_path, model_path, log_path), force=force) as observers:
+            r = run_simulation(scenario, cfg, policy, seed, ticks, log_path, engine_factory(spec, observers),
+                               overwrite=force, session_extra=policy_session(spec), measure=attribution,
+                               telemetry=observers[0] if observers else None)
     finally:
-        if telemetry:
-            telemetry.close()
         if tmpdir:
             tmpdir.cleanup()
     if r.killed_at_tick is not None:
@@ -120,8 +116,9 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     quiet = QuietObserver()
     update, close = position_reporter("backtest", os.path.getsize(log) if os.path.exists(log) else 0)
     try:
-        r = run_backtest(log, cfg, policy, out, engine_factory(spec, [quiet]), params=params, overwrite=force,
-                         session_extra=policy_session(spec), progress=update)
+        with telemetry_observers(inputs=(log, config_path, model_path, out), force=force) as observers:
+            r = run_backtest(log, cfg, policy, out, engine_factory(spec, [quiet, *observers]), params=params,
+                             overwrite=force, session_extra=policy_session(spec), progress=update)
     finally:
         close()
     s = r.summary

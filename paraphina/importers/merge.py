@@ -30,7 +30,7 @@ from paraphina import events as ev
 from paraphina.columns import EventColumns, decode_payload, encode_payload, from_events
 from paraphina.eventlog import LogError, LogReader, LogWriter
 from paraphina.outputs import replacing, same_file
-from paraphina.importers.common import BadInput
+from paraphina.importers.common import BadInput, _iso
 
 # A timer grid never needs this many timers between two events: that is logs of different
 # sessions (days apart) or a grid far finer than the data (10 million: 2.8 h at 1 ms).
@@ -189,7 +189,8 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
     for inp in inputs:
         lines.append(f"{inp.path}: {inp.events} events")
     if first_ts is not None:
-        lines.append(f"time span: {first_ts} .. {last_ts} ns ({(last_ts - first_ts) / 1e9:.3f} s)")
+        # ISO times, as `paraphina import` prints them (the same helper)
+        lines.append(f"time span: {_iso(first_ts)} .. {_iso(last_ts)} ({(last_ts - first_ts) / 1e9:.3f} s)")
     if dupes:
         lines.append(f"warning: venue names repeat ({', '.join(dupes)}): the engine's per-venue config is looked up by name")
     return lines

@@ -68,6 +68,7 @@ class RecordSettings:
     status_interval_s: float = 1.0
     log_interval_s: float = 10.0
     overwrite: bool = False
+    observers: list = field(default_factory=list)   # engine observers (telemetry) on the baseline policy
 
 
 @dataclass
@@ -117,7 +118,8 @@ class Recorder:
             for i, (spec, ins) in enumerate(zip(settings.venues, self.instruments))
         ]
         self.shadow = (LiveShadow(settings.out, settings.policy, settings.candidate, n_venues=len(self.instruments),
-                                  timeout_ms=settings.inference_timeout_ms, clock=inference_clock)
+                                  timeout_ms=settings.inference_timeout_ms, clock=inference_clock,
+                                  observers=settings.observers)
                        if settings.policy is not None else None)
         self.actions_path = self.shadow.baseline_path if self.shadow is not None else None
         self.events = 0

@@ -29,8 +29,9 @@ class LiveShadow:
     fit to the venue count checked) here, before anything connects."""
 
     def __init__(self, out: str, policy: PolicySpec, candidate: PolicySpec | None, *, n_venues: int,
-                 timeout_ms: float | None, clock: Callable[[], float]) -> None:
+                 timeout_ms: float | None, clock: Callable[[], float], observers: Sequence[object] = ()) -> None:
         self.out = out
+        self.observers = list(observers)  # telemetry: they watch the baseline
         self.plugins = [make_plugin(policy)] + ([make_plugin(candidate)] if candidate is not None else [])
         for plugin in self.plugins:
             check = getattr(plugin, "check_venue_count", None)
@@ -59,9 +60,10 @@ class LiveShadow:
         if self.paired:
             self.streams.append(ActionStream(self.candidate_path))
             self.runner = ShadowPair(config, instruments, self.plugins[0], self.plugins[1], self.streams[1],
-                                     clock=self.clock, timeout_ms=self.timeout_ms)
+                                     clock=self.clock, timeout_ms=self.timeout_ms, observers=self.observers)
         else:
-            self.runner = TimedEngine(config, instruments, self.plugins[0], budget_ms=self.timeout_ms, clock=self.clock)
+            self.runner = TimedEngine(config, instruments, self.plugins[0], budget_ms=self.timeout_ms, clock=self.clock,
+                                      observers=self.observers)
 
     @property
     def baseline(self) -> TimedEngine:

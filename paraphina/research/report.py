@@ -1,23 +1,26 @@
-"""HTML report of a Monte Carlo directory or a Phase A study, with inline SVG plots.
+"""HTML report of a Monte Carlo directory or a Phase A study, with matplotlib plots.
 
 ``render_report(dir)`` reads what the directory holds and returns one self-contained HTML page:
 
-* a Monte Carlo directory (``mc_summary.json`` + ``mc_runs.jsonl``): PnL histogram with VaR/CVaR,
-  drawdown tail (exceedance curve with VaR/CVaR), kill probability with its Wilson interval and
-  upper bound, and the summary table;
+* a Monte Carlo directory (``mc_summary.json`` + ``mc_runs.jsonl``, with ``mc_config.json`` and
+  the evidence manifest when present): its provenance (scenario, policy, profile, seeds, config
+  hash, versions, command), the PnL histogram with VaR/CVaR, the drawdown tail (exceedance curve),
+  the kill probability with its Wilson bounds and the kill reasons, fills and fees per run, and
+  the summary table;
 * a study (``trials.jsonl``, ``pareto.json``, ``promotion.json``): the Pareto frontier (mean PnL
   against drawdown CVaR and against the kill upper bound), kill probability of every trial with
-  bounds and the tier budgets, PnL histogram and drawdown tail of each promoted winner, tables.
+  bounds and the tier budgets, each trial's knob values, and each promoted winner's Monte Carlo
+  section.
 
-The SVG is written by hand (a few rectangles, lines and circles): no plotting dependency, and the
-same inputs give the same bytes, so a report can sit inside an evidence pack.
+Plots come from :mod:`paraphina.research.plots` (deterministic SVG): the same inputs give the same
+bytes, so a study can seal its report inside its evidence pack. ``paraphina report`` writes the
+report beside the directory instead, so a pack it reads stays verifiable.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,197 +28,134 @@ from typing import Any
 import numpy as np
 
 from paraphina.errors import UserError
-
-W, H = 560, 300
-ML, MR, MT, MB = 64, 20, 30, 46
-FRONT = "#1f77b4"
-OTHER = "#9aa5b1"
-RED = "#d62728"
-ORANGE = "#ff7f0e"
+from paraphina.research import plots
 
 
 def _fmt(v: float) -> str:
-    if v == 0 or not math.isfinite(v):
-        return "0" if v == 0 else str(v)
-    a = abs(v)
-    if a >= 1e5 or a < 1e-3:
-        return f"{v:.2e}"
     return f"{v:.4g}"
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About ``n`` round tick values covering [lo, hi]."""
-    if hi <= lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / n
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= 0.75 * raw)
-    first = math.ceil(lo / step - 1e-9) * step
-    ticks = []
-    t = first
-    while t <= hi + 1e-9 * step:
-        ticks.append(round(t, 12))
-        t += step
-    return ticks
-
-
-class Chart:
-    """A linear x/y chart with axes, drawing into an SVG string."""
-
-    def __init__(self, title: str, xlabel: str, ylabel: str, xr: tuple[float, float], yr: tuple[float, float]):
-        self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
-        self.x0, self.x1 = xr if xr[1] > xr[0] else (xr[0] - 0.5, xr[0] + 0.5)
-        self.y0, self.y1 = yr if yr[1] > yr[0] else (yr[0] - 0.5, yr[0] + 0.5)
-        self.parts: list[str] = []
-
-    def x(self, v: float) -> float:
-        return ML + (v - self.x0) / (self.x1 - self.x0) * (W - ML - MR)
-
-    def y(self, v: float) -> float:
-        return H - MB - (v - self.y0) / (self.y1 - self.y0) * (H - MT - MB)
-
-    def add(self, s: str) -> None:
-        self.parts.append(s)
-
-    def rect(self, x0: float, x1: float, y0: float, y1: float, fill: str, opacity: float = 1.0) -> None:
-        px0, px1, py0, py1 = self.x(x0), self.x(x1), self.y(y1), self.y(y0)
-        self.add(f'<rect x="{px0:.2f}" y="{py0:.2f}" width="{max(px1 - px0, 0.5):.2f}" '
-                 f'height="{max(py1 - py0, 0):.2f}" fill="{fill}" fill-opacity="{opacity}"/>')
-
-    def line(self, xa: float, ya: float, xb: float, yb: float, color: str, dash: bool = False, width: float = 1.5) -> None:
-        d = ' stroke-dasharray="5,4"' if dash else ""
-        self.add(f'<line x1="{self.x(xa):.2f}" y1="{self.y(ya):.2f}" x2="{self.x(xb):.2f}" y2="{self.y(yb):.2f}" '
-                 f'stroke="{color}" stroke-width="{width}"{d}/>')
-
-    def vline(self, xv: float, color: str, label: str, row: int = 0) -> None:
-        """A dashed vertical marker; ``row`` staggers labels of nearby markers."""
-        self.line(xv, self.y0, xv, self.y1, color, dash=True)
-        px = self.x(xv)
-        right = px > ML + 0.6 * (W - ML - MR)
-        anchor, dx = ("end", -3) if right else ("start", 3)
-        self.add(f'<text x="{px + dx:.2f}" y="{MT + 12 + 13 * row}" font-size="11" text-anchor="{anchor}" '
-                 f'fill="{color}">{html.escape(label)}</text>')
-
-    def hline(self, yv: float, color: str, label: str) -> None:
-        self.line(self.x0, yv, self.x1, yv, color, dash=True, width=1.0)
-        self.add(f'<text x="{W - MR - 3}" y="{self.y(yv) - 3:.2f}" font-size="10" text-anchor="end" '
-                 f'fill="{color}">{html.escape(label)}</text>')
-
-    def circle(self, xv: float, yv: float, color: str, filled: bool = True, r: float = 4.0, title: str = "") -> None:
-        fill = color if filled else "white"
-        t = f"<title>{html.escape(title)}</title>" if title else ""
-        self.add(f'<circle cx="{self.x(xv):.2f}" cy="{self.y(yv):.2f}" r="{r}" fill="{fill}" stroke="{color}" '
-                 f'stroke-width="1.5">{t}</circle>')
-
-    def polyline(self, pts: Sequence[tuple[float, float]], color: str) -> None:
-        p = " ".join(f"{self.x(a):.2f},{self.y(b):.2f}" for a, b in pts)
-        self.add(f'<polyline points="{p}" fill="none" stroke="{color}" stroke-width="1.5"/>')
-
-    def text(self, xv: float, yv: float, s: str, color: str = "#333") -> None:
-        self.add(f'<text x="{self.x(xv) + 5:.2f}" y="{self.y(yv) - 5:.2f}" font-size="10" fill="{color}">'
-                 f'{html.escape(s)}</text>')
-
-    def svg(self, xticks: Sequence[tuple[float, str]] | None = None) -> str:
-        axes = [f'<rect x="0" y="0" width="{W}" height="{H}" fill="white"/>',
-                f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{H - MT - MB}" fill="none" stroke="#888"/>',
-                f'<text x="{W / 2}" y="18" font-size="13" text-anchor="middle" font-weight="bold">'
-                f'{html.escape(self.title)}</text>',
-                f'<text x="{(ML + W - MR) / 2}" y="{H - 8}" font-size="11" text-anchor="middle">'
-                f'{html.escape(self.xlabel)}</text>',
-                f'<text x="14" y="{(MT + H - MB) / 2}" font-size="11" text-anchor="middle" '
-                f'transform="rotate(-90 14 {(MT + H - MB) / 2})">{html.escape(self.ylabel)}</text>']
-        xt = xticks if xticks is not None else [(t, _fmt(t)) for t in nice_ticks(self.x0, self.x1)]
-        for t, label in xt:
-            if self.x0 - 1e-12 <= t <= self.x1 + 1e-12:
-                px = self.x(t)
-                axes.append(f'<line x1="{px:.2f}" y1="{H - MB}" x2="{px:.2f}" y2="{H - MB + 4}" stroke="#888"/>')
-                axes.append(f'<text x="{px:.2f}" y="{H - MB + 16}" font-size="10" text-anchor="middle">'
-                            f'{html.escape(label)}</text>')
-        for t in nice_ticks(self.y0, self.y1):
-            if self.y0 - 1e-12 <= t <= self.y1 + 1e-12:
-                py = self.y(t)
-                axes.append(f'<line x1="{ML - 4}" y1="{py:.2f}" x2="{ML}" y2="{py:.2f}" stroke="#888"/>')
-                axes.append(f'<line x1="{ML}" y1="{py:.2f}" x2="{W - MR}" y2="{py:.2f}" stroke="#eee"/>')
-                axes.append(f'<text x="{ML - 6}" y="{py + 3:.2f}" font-size="10" text-anchor="end">{_fmt(t)}</text>')
-        body = "\n".join(self.parts)
-        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-                f'font-family="sans-serif">\n' + "\n".join(axes) + "\n" + body + "\n</svg>")
-
-
-def _pad(lo: float, hi: float, frac: float = 0.05) -> tuple[float, float]:
-    span = hi - lo if hi > lo else max(abs(hi), 1.0)
-    return lo - frac * span, hi + frac * span
+def _figure(name: str, caption: str, svg: str) -> str:
+    return f'<figure id="plot-{name}">\n{svg}\n<figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
 def pnl_histogram(pnl: Sequence[float], summary: dict[str, Any], title: str) -> str:
-    x = np.asarray(pnl, dtype=float)
-    bins = int(min(40, max(5, math.ceil(math.sqrt(x.size)))))
-    lo, hi = float(x.min()), float(x.max())
-    if hi == lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
-    c = Chart(title, "final PnL (USD)", "runs", (lo, hi), (0.0, float(counts.max()) * 1.1))
-    for k, n in enumerate(counts.tolist()):
-        if n:
-            c.rect(float(edges[k]), float(edges[k + 1]), 0.0, float(n), FRONT, 0.75)
     p = summary["pnl"]
     lvl = f"{summary['level'] * 100:g}%"
-    # Markers sit at PnL = -loss: VaR is the PnL the worst tail starts at, CVaR the tail's mean PnL.
-    c.vline(p["mean"], "#2ca02c", f"mean {_fmt(p['mean'])}", row=0)
-    c.vline(-p["var"], ORANGE, f"VaR{lvl}: pnl {_fmt(-p['var'])}", row=1)
-    c.vline(-p["cvar"], RED, f"CVaR{lvl}: pnl {_fmt(-p['cvar'])}", row=2)
-    return c.svg()
+
+    def draw(axes):
+        (a,) = axes
+        plots.histogram(a, pnl)
+        # Markers sit at PnL = -loss: VaR is the PnL the worst tail starts at, CVaR the tail's mean PnL.
+        a.axvline(p["mean"], color=plots.GREEN, ls="--", label=f"mean {_fmt(p['mean'])}")
+        a.axvline(-p["var"], color=plots.ORANGE, ls="--", label=f"VaR{lvl}: pnl {_fmt(-p['var'])}")
+        a.axvline(-p["cvar"], color=plots.RED, ls="--", label=f"CVaR{lvl}: pnl {_fmt(-p['cvar'])}")
+        a.set_title(title)
+        a.set_xlabel("final PnL (USD)")
+        a.set_ylabel("runs")
+        a.legend(loc="upper left")
+
+    return plots.render(draw, width=7.5, height=3.2)
 
 
 def drawdown_tail(dd: Sequence[float], summary: dict[str, Any], title: str) -> str:
     x = np.sort(np.asarray(dd, dtype=float))
     n = x.size
-    hi = float(x.max()) if n else 1.0
-    c = Chart(title, "max drawdown (USD)", "P(drawdown >= x)", (0.0, hi * 1.05 if hi > 0 else 1.0), (0.0, 1.05))
     d = summary["max_drawdown"]
-    c.rect(d["var"], c.x1, 0.0, 1.0 - summary["level"], RED, 0.12)
-    pts = []
-    for i, v in enumerate(x.tolist()):
-        surv = (n - i) / n
-        pts.append((v, surv))
-        pts.append((v, (n - i - 1) / n))
-    c.polyline([(0.0, 1.0)] + pts, FRONT)
     lvl = f"{summary['level'] * 100:g}%"
-    c.vline(d["var"], ORANGE, f"VaR{lvl} {_fmt(d['var'])}", row=0)
-    c.vline(d["cvar"], RED, f"CVaR{lvl} {_fmt(d['cvar'])}", row=1)
-    c.hline(1.0 - summary["level"], "#888", f"tail {1.0 - summary['level']:.3g}")
-    return c.svg()
+
+    def draw(axes):
+        (a,) = axes
+        # Survival function P(drawdown >= x): a step down by 1/n at each run's drawdown.
+        xs = np.concatenate([[0.0], x])
+        ys = np.concatenate([[1.0], (n - np.arange(1, n + 1)) / n]) if n else np.asarray([1.0])
+        a.step(xs, ys, where="post", color=plots.BLUE)
+        a.axhspan(0.0, 1.0 - summary["level"], color=plots.RED, alpha=0.08, lw=0)
+        a.axhline(1.0 - summary["level"], color=plots.GREY, ls=":", lw=1, label=f"tail {1.0 - summary['level']:.3g}")
+        a.axvline(d["var"], color=plots.ORANGE, ls="--", label=f"VaR{lvl} {_fmt(d['var'])}")
+        a.axvline(d["cvar"], color=plots.RED, ls="--", label=f"CVaR{lvl} {_fmt(d['cvar'])}")
+        a.set_ylim(0.0, 1.05)
+        a.set_xlim(left=0.0)
+        a.set_title(title)
+        a.set_xlabel("max drawdown (USD)")
+        a.set_ylabel("P(drawdown >= x)")
+        a.legend(loc="upper right")
+
+    return plots.render(draw, width=7.5, height=3.2)
 
 
 def kill_chart(items: Sequence[tuple[str, dict[str, Any]]], title: str,
                budgets: dict[str, float] | None = None) -> str:
     """Point estimate, two-sided Wilson interval (whisker) and one-sided upper bound (red tick)."""
-    top = max([k["ci_upper"] for _, k in items] + [k["ucb"] for _, k in items] + list((budgets or {}).values()))
-    c = Chart(title, "", "kill probability", (-0.5, len(items) - 0.5), (0.0, min(1.0, top * 1.15) or 0.05))
-    for i, (name, k) in enumerate(items):
-        c.line(i, k["ci_lower"], i, k["ci_upper"], FRONT, width=2.0)
-        c.line(i - 0.15, k["ci_lower"], i + 0.15, k["ci_lower"], FRONT)
-        c.line(i - 0.15, k["ci_upper"], i + 0.15, k["ci_upper"], FRONT)
-        c.line(i - 0.25, k["ucb"], i + 0.25, k["ucb"], RED, width=2.5)
-        c.circle(i, k["probability"], FRONT, title=f"{name}: {k['count']}/{k['runs']} kills, "
-                 f"interval [{k['ci_lower']:.4f}, {k['ci_upper']:.4f}], ucb {k['ucb']:.4f}")
-    for tier, b in sorted((budgets or {}).items(), key=lambda t: (t[1], t[0])):
-        c.hline(b, "#888", f"{tier} {b:g}")
-    labels = [(float(i), name if len(items) <= 8 else str(i)) for i, (name, _) in enumerate(items)]
-    return c.svg(xticks=labels)
+
+    def draw(axes):
+        (a,) = axes
+        xs = np.arange(len(items), dtype=float)
+        p = np.asarray([k["probability"] for _, k in items])
+        lo = np.asarray([k["ci_lower"] for _, k in items])
+        hi = np.asarray([k["ci_upper"] for _, k in items])
+        a.errorbar(xs, p, yerr=[p - lo, hi - p], fmt="o", color=plots.BLUE, capsize=4, label="k/n, Wilson interval")
+        a.scatter(xs, [k["ucb"] for _, k in items], marker="_", s=300, color=plots.RED, label="upper bound (ucb)")
+        for tier, b in sorted((budgets or {}).items(), key=lambda t: (t[1], t[0])):
+            a.axhline(b, color=plots.GREY, ls=":", lw=1)
+            a.annotate(f"{tier} {b:g}", (1.0, b), xycoords=("axes fraction", "data"), ha="right", va="bottom",
+                       fontsize=7, color=plots.GREY)
+        a.set_xticks(xs, [name if len(items) <= 8 else str(i) for i, (name, _) in enumerate(items)])
+        a.set_xlim(-0.5, len(items) - 0.5)
+        a.set_ylim(bottom=0.0)
+        a.set_title(title)
+        a.set_ylabel("kill probability")
+        a.legend(loc="upper left")
+
+    return plots.render(draw, width=7.5, height=3.2)
 
 
 def pareto_chart(rows: Sequence[dict[str, Any]], front: set[str], xkey: str, xlabel: str, title: str) -> str:
-    xs = [r["metrics"][xkey] for r in rows]
-    ys = [r["metrics"]["pnl_mean"] for r in rows]
-    c = Chart(title, xlabel, "mean PnL (USD)", _pad(min(xs), max(xs)), _pad(min(ys), max(ys)))
-    for r, xv, yv in zip(rows, xs, ys):
-        on = r["candidate_id"] in front
-        c.circle(xv, yv, FRONT if on else OTHER, filled=on,
-                 title=f"{r['candidate_id']} ({r['profile']}) pnl={yv:.4f} {xkey}={xv:.4f}")
+    def draw(axes):
+        (a,) = axes
+        on = [r for r in rows if r["candidate_id"] in front]
+        off = [r for r in rows if r["candidate_id"] not in front]
+        if off:
+            a.scatter([r["metrics"][xkey] for r in off], [r["metrics"]["pnl_mean"] for r in off], facecolors="white",
+                      edgecolors=plots.GREY, label="dominated")
         if on:
-            c.text(xv, yv, r["candidate_id"][:6], FRONT)
-    return c.svg()
+            a.scatter([r["metrics"][xkey] for r in on], [r["metrics"]["pnl_mean"] for r in on], color=plots.BLUE,
+                      label="Pareto frontier")
+            for r in on:
+                a.annotate(r["candidate_id"][:6], (r["metrics"][xkey], r["metrics"]["pnl_mean"]),
+                           textcoords="offset points", xytext=(4, 4), fontsize=7, color=plots.BLUE)
+        a.set_title(title)
+        a.set_xlabel(xlabel)
+        a.set_ylabel("mean PnL (USD)")
+        a.legend(loc="best")
+
+    return plots.render(draw, width=7.5, height=3.2)
+
+
+def fills_fees_chart(runs: Sequence[dict[str, Any]], title: str) -> str:
+    def draw(axes):
+        a, b = axes
+        plots.histogram(a, [r.get("fills", 0) for r in runs])
+        a.set_title(f"Fills per run: {title}")
+        a.set_xlabel("fills")
+        a.set_ylabel("runs")
+        plots.histogram(b, [r.get("fees_usd", 0.0) for r in runs], colour=plots.ORANGE)
+        b.set_title("Fees per run")
+        b.set_xlabel("fees (USD)")
+        b.set_ylabel("runs")
+
+    return plots.render(draw, width=7.5, height=4.8, rows=2, sharex=False)
+
+
+def kill_reasons_chart(reasons: dict[str, int], title: str) -> str:
+    def draw(axes):
+        (a,) = axes
+        names = sorted(reasons, key=lambda k: (-reasons[k], k))[::-1]
+        a.barh(names, [reasons[k] for k in names], color=plots.RED)
+        a.set_title(title)
+        a.set_xlabel("runs killed")
+
+    return plots.render(draw, width=7.5, height=0.4 * len(reasons) + 1.2)
 
 
 def _load_json(path: Path) -> Any:
@@ -227,6 +167,10 @@ def _load_json(path: Path) -> Any:
         raise UserError(f"{path}: not valid JSON") from None
 
 
+def _load_optional(path: Path) -> dict[str, Any]:
+    return _load_json(path) if path.is_file() else {}
+
+
 def _load_runs(path: Path) -> list[dict[str, Any]]:
     try:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
@@ -236,35 +180,88 @@ def _load_runs(path: Path) -> list[dict[str, Any]]:
         raise UserError(f"{path}: not valid JSON lines") from None
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 0) -> str:
     def cell(v: Any) -> str:
         return html.escape(f"{v:.4f}" if isinstance(v, float) else str(v))
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+
+    def attr(i: int) -> str:
+        return ' class="l"' if i < left else ""
+
+    head = "".join(f"<th{attr(i)}>{html.escape(h)}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td{attr(i)}>{cell(v)}</td>" for i, v in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _mc_section(mc_dir: Path, name: str) -> tuple[list[str], dict[str, Any]]:
+def mc_provenance(mc_dir: Path) -> tuple[dict[str, Any], list[list[Any]]]:
+    """(mc_config.json, provenance rows) of a Monte Carlo directory."""
+    cfg = _load_optional(mc_dir / "mc_config.json")
+    manifest = _load_optional(mc_dir / "evidence_pack" / "manifest.json")
+    rows: list[list[Any]] = []
+    if "scenario_id" in cfg or "scenario" in cfg:
+        rows.append(["scenario", f"{cfg.get('scenario_id', '?')} ({cfg.get('scenario', '?')})"])
+    for key in ("policy", "profile", "candidate_id", "evaluate", "ticks"):
+        if cfg.get(key) is not None:
+            rows.append([key.replace("_", " "), cfg[key]])
+    if "base_seed" in cfg:
+        rows.append(["seed", f"base seed {cfg['base_seed']}; run seeds: {cfg.get('seed_rule', '?')}"])
+    if "runs" in cfg:
+        rows.append(["runs", f"{cfg['runs']} (this directory: from index {cfg.get('start_index', 0)}, "
+                             f"{cfg.get('count', cfg['runs'])} runs)"])
+    ch = cfg.get("config_hash") or manifest.get("config_hash")
+    if ch:
+        rows.append(["config hash", ch])
+    if manifest.get("versions"):
+        rows.append(["versions", ", ".join(f"{k} {v}" for k, v in sorted(manifest["versions"].items()))])
+    for c in manifest.get("commands", []):
+        rows.append(["command", c])
+    rows.append(["evidence pack", "evidence_pack/SHA256SUMS" if (mc_dir / "evidence_pack" / "SHA256SUMS").is_file()
+                 else "none"])
+    return cfg, rows
+
+
+def _mc_section(mc_dir: Path, name: str, prefix: str = "") -> tuple[list[str], dict[str, Any]]:
+    """The Monte Carlo section; figure ids get ``prefix`` (a study holds several sections)."""
     summary = _load_json(mc_dir / "mc_summary.json")
     runs = _load_runs(mc_dir / "mc_runs.jsonl")
     if not runs:
         raise UserError(f"{mc_dir / 'mc_runs.jsonl'}: no runs")
     p, d, k = summary["pnl"], summary["max_drawdown"], summary["kill"]
+    _, prov = mc_provenance(mc_dir)
+    reasons = k.get("reasons") or {}
+    if not reasons:
+        for r in runs:
+            if r.get("kill_switch"):
+                reasons[str(r.get("kill_reason"))] = reasons.get(str(r.get("kill_reason")), 0) + 1
+    mean = lambda key: float(np.mean([r.get(key, 0.0) for r in runs]))  # noqa: E731
     parts = [
-        pnl_histogram([r["pnl_total"] for r in runs], summary, f"PnL distribution: {name}"),
-        drawdown_tail([r["max_drawdown"] for r in runs], summary, f"Drawdown tail: {name}"),
-        _table(["runs", "pnl mean", "pnl std", "VaR loss", "CVaR loss", "pnl lcb", "dd mean", "dd VaR", "dd CVaR",
-                "kills", "kill p", "wilson lo", "wilson hi", "kill ucb"],
-               [[summary["runs"], p["mean"], p["std"], p["var"], p["cvar"], p["lcb"], d["mean"], d["var"], d["cvar"],
-                 f"{k['count']}/{k['runs']}", k["probability"], k["ci_lower"], k["ci_upper"], k["ucb"]]]),
+        _table(["what", "value"], prov, left=2),
+        f"<p>Kill switch: <b>{k['count']}/{k['runs']}</b> runs (p = {k['probability']:.4f}, two-sided Wilson "
+        f"[{k['ci_lower']:.4f}, {k['ci_upper']:.4f}], one-sided upper bound {k['ucb']:.4f}).</p>",
+        _figure(prefix + "pnl", f"PnL distribution of {name}", pnl_histogram([r["pnl_total"] for r in runs], summary,
+                                                                      f"PnL distribution: {name}")),
+        _figure(prefix + "drawdown", f"Drawdown tail of {name}", drawdown_tail([r["max_drawdown"] for r in runs], summary,
+                                                                        f"Drawdown tail: {name}")),
+        _figure(prefix + "fills-fees", "Fills and fees per run", fills_fees_chart(runs, name)),
     ]
+    if reasons:
+        parts.append(_figure(prefix + "kill-reasons", "Why runs were killed",
+                             kill_reasons_chart(reasons, f"Kill reasons: {name}")))
+        parts.append(_table(["kill reason", "runs"], sorted(reasons.items(), key=lambda t: (-t[1], t[0])), left=1))
+    parts.append(_table(["runs", "pnl mean", "pnl std", "VaR loss", "CVaR loss", "pnl lcb", "dd mean", "dd VaR",
+                         "dd CVaR", "kills", "kill p", "wilson lo", "wilson hi", "kill ucb"],
+                        [[summary["runs"], p["mean"], p["std"], p["var"], p["cvar"], p["lcb"], d["mean"], d["var"],
+                          d["cvar"], f"{k['count']}/{k['runs']}", k["probability"], k["ci_lower"], k["ci_upper"],
+                          k["ucb"]]]))
+    parts.append(_table(["fills mean", "fees mean (USD)", "funding mean (USD)", "actions mean", "max |q| mean"],
+                        [[mean("fills"), mean("fees_usd"), mean("funding_usd"), mean("actions"), mean("max_abs_q")]]))
     return parts, summary
 
 
 STYLE = ("body{font-family:sans-serif;max-width:1180px;margin:1em auto;color:#222}"
-         "svg{margin:6px;border:1px solid #eee}table{border-collapse:collapse;margin:8px 0;font-size:12px}"
+         "figure{margin:10px 0}figcaption{font-size:12px;color:#555}svg{max-width:100%;height:auto}"
+         "table{border-collapse:collapse;margin:8px 0;font-size:12px}"
          "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f3f3f3}"
-         "p.note{font-size:12px;color:#555}")
+         "td.l,th.l{text-align:left}p.note{font-size:12px;color:#555}")
 
 
 def _page(title: str, body: list[str]) -> str:
@@ -278,16 +275,38 @@ NOTE = ("<p class=\"note\">VaR/CVaR are losses at the summary's level: VaR = inv
         "one-sided Wilson upper bound (what budgets gate on).</p>")
 
 
+def mc_title(root: Path) -> str:
+    cfg = _load_optional(root / "mc_config.json")
+    bits = [f"Monte Carlo: {cfg.get('scenario_id') or root.name}"]
+    if cfg.get("policy"):
+        bits.append(f"policy {cfg['policy']}")
+    if "runs" in cfg:
+        bits.append(f"{cfg['runs']} runs")
+    if "base_seed" in cfg:
+        bits.append(f"seed {cfg['base_seed']}")
+    if cfg.get("config_hash"):
+        bits.append(f"config {cfg['config_hash'][:12]}")
+    return " | ".join(bits)
+
+
 def render_report(study_dir: str | Path) -> str:
     """The HTML page for a Monte Carlo directory or a Phase A study directory."""
     root = Path(study_dir)
     if (root / "trials.jsonl").is_file():
         return _render_study(root)
     if (root / "mc_summary.json").is_file():
-        parts, summary = _mc_section(root, root.name)
-        body = [NOTE, *parts[:2], kill_chart([(root.name, summary["kill"])], "Kill probability"), parts[2]]
-        return _page(f"Monte Carlo report: {root.name}", body)
+        parts, _ = _mc_section(root, root.name)
+        return _page(mc_title(root), [NOTE, *parts])
     raise UserError(f"{root}: neither a Monte Carlo directory (mc_summary.json) nor a study (trials.jsonl)")
+
+
+def _knob_table(trials: list[dict[str, Any]]) -> str:
+    """Each trial's knob values (its PARAPHINA_* overlay), one column per knob."""
+    keys = sorted({k for t in trials for k in t.get("env", {})})
+    header = ["trial", *[k.removeprefix("PARAPHINA_").lower() for k in keys], "config hash"]
+    rows = [[t["trial_id"], *[t.get("env", {}).get(k, "-") for k in keys], t.get("config_hash", "-")[:12]]
+            for t in trials]
+    return _table(header, rows, left=1)
 
 
 def _render_study(root: Path) -> str:
@@ -296,22 +315,35 @@ def _render_study(root: Path) -> str:
         raise UserError(f"{root / 'trials.jsonl'}: no trials")
     pareto = _load_json(root / "pareto.json")
     promotion = _load_json(root / "promotion.json")["tiers"]
-    study = _load_json(root / "study.json") if (root / "study.json").is_file() else {}
+    study = _load_optional(root / "study.json")
     front = {c["candidate_id"] for c in pareto["candidates"]}
     valid = [t for t in trials if t["valid"]]
-    body = [f"<p>{len(trials)} trials, {len(front)} on the Pareto frontier (filled). Seed {study.get('seed', '?')}, "
-            f"{study.get('runs', '?')} runs per candidate, alpha {study.get('alpha', '?')}.</p>", NOTE]
+    prov = [["study", study.get("study_name", root.name)], ["seed", study.get("seed", "?")],
+            ["candidates", study.get("candidates", len(trials))], ["runs per candidate", study.get("runs", "?")],
+            ["alpha", study.get("alpha", "?")], ["evaluate", study.get("evaluate", "?")]]
+    # Only what the study wrote before its report: the pipeline seals the report into the root
+    # evidence pack, whose manifest is written after it.
+    if study.get("versions"):
+        prov.append(["versions", ", ".join(f"{k} {v}" for k, v in sorted(study["versions"].items()))])
+    if study.get("suite"):
+        prov.append(["suite", study["suite"]])
+    body = [_table(["what", "value"], prov, left=2),
+            f"<p>{len(trials)} trials, {len(front)} on the Pareto frontier (filled).</p>", NOTE]
     if valid:
-        body.append(pareto_chart(valid, front, "dd_cvar", "drawdown CVaR (USD)", "Pareto: mean PnL vs drawdown CVaR"))
-        body.append(pareto_chart(valid, front, "kill_ucb", "kill probability upper bound",
-                                 "Pareto: mean PnL vs kill upper bound"))
+        body.append(_figure("pareto-dd", "Pareto: mean PnL vs drawdown CVaR",
+                            pareto_chart(valid, front, "dd_cvar", "drawdown CVaR (USD)",
+                                         "Pareto: mean PnL vs drawdown CVaR")))
+        body.append(_figure("pareto-kill", "Pareto: mean PnL vs kill upper bound",
+                            pareto_chart(valid, front, "kill_ucb", "kill probability upper bound",
+                                         "Pareto: mean PnL vs kill upper bound")))
     budgets = {t: b["max_kill_ucb"] for t, b in study.get("budgets", {}).items()}
     kills = [(t["trial_id"].split("_")[1], {"count": t["metrics"]["kill_k"], "runs": t["metrics"]["kill_n"],
                                            "probability": t["metrics"]["kill_rate"],
                                            "ci_lower": t["metrics"]["kill_ci_lower"],
                                            "ci_upper": t["metrics"]["kill_ci_upper"], "ucb": t["metrics"]["kill_ucb"]})
              for t in trials]
-    body.append(kill_chart(kills, "Kill probability per trial (x = trial number)", budgets))
+    body.append(_figure("kill", "Kill probability per trial (x = trial number) against the tier budgets",
+                        kill_chart(kills, "Kill probability per trial (x = trial number)", budgets)))
     winners_by_trial: dict[str, list[str]] = {}
     for tier, p in sorted(promotion.items()):
         if p.get("winner"):
@@ -319,7 +351,7 @@ def _render_study(root: Path) -> str:
     body.append("<h2>Promotion</h2>")
     body.append(_table(["tier", "winner", "trial", "note"],
                        [[tier, p.get("winner") or "-", p.get("trial_id", "-"), p.get("reason", "")]
-                        for tier, p in sorted(promotion.items())]))
+                        for tier, p in sorted(promotion.items())], left=4))
     body.append("<h2>Trials</h2>")
     body.append(_table(["trial", "profile", "pnl mean", "pnl lcb", "kills", "kill ucb", "dd CVaR", "frontier",
                         "evidence", "winner of"],
@@ -327,10 +359,14 @@ def _render_study(root: Path) -> str:
                          f"{t['metrics']['kill_k']}/{t['metrics']['kill_n']}", t["metrics"]["kill_ucb"],
                          t["metrics"]["dd_cvar"], "yes" if t["candidate_id"] in front else "",
                          "ok" if t["evidence_verified"] else "FAILED", ", ".join(winners_by_trial.get(t["trial_id"], []))]
-                        for t in trials]))
+                        for t in trials], left=2))
+    body.append("<h2>Knob values</h2>")
+    body.append(_knob_table(trials))
     for tid in sorted(winners_by_trial):
         mc_dir = root / "trials" / tid / "mc"
         if (mc_dir / "mc_summary.json").is_file():
             body.append(f"<h2>{html.escape(tid)} (winner of {html.escape(', '.join(winners_by_trial[tid]))})</h2>")
-            body.extend(_mc_section(mc_dir, tid)[0])
-    return _page(f"Phase A study: {study.get('study_name', root.name)}", body)
+            body.extend(_mc_section(mc_dir, tid, prefix=f"{tid}-")[0])
+    title = (f"Phase A study: {study.get('study_name', root.name)} | {len(trials)} candidates x "
+             f"{study.get('runs', '?')} runs | seed {study.get('seed', '?')}")
+    return _page(title, body)

@@ -69,10 +69,11 @@ class TimedEngine:
     """
 
     def __init__(self, config: Config, instruments: Sequence[ev.Instrument], plugin: object, *,
-                 budget_ms: float | None, clock: Callable[[], float]) -> None:
+                 budget_ms: float | None, clock: Callable[[], float], observers: Sequence[object] = ()) -> None:
         self.budget_ms = budget_ms or None
         self.stopwatch = PolicyStopwatch(clock) if self.budget_ms else None
-        self.engine = Engine(config, instruments, load_policy(plugin, [self.stopwatch] if self.stopwatch else []))
+        self.engine = Engine(config, instruments,
+                             load_policy(plugin, [*observers, *([self.stopwatch] if self.stopwatch else [])]))
         self.policy = self.engine.host.name
         self.version = self.engine.host.version
         self.faults = 0

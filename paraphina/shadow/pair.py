@@ -76,8 +76,10 @@ class ShadowPair:
     """The baseline engine (actions returned) and the candidate engine (actions to ``candidate_out``)."""
 
     def __init__(self, config: Config, instruments: Sequence[ev.Instrument], baseline: object, candidate: object,
-                 candidate_out: ActionStream, *, clock: Callable[[], float], timeout_ms: float | None) -> None:
-        self.baseline = TimedEngine(config, instruments, baseline, budget_ms=timeout_ms, clock=clock)
+                 candidate_out: ActionStream, *, clock: Callable[[], float], timeout_ms: float | None,
+                 observers: Sequence[object] = ()) -> None:
+        # Observers (telemetry) watch the baseline: the engine whose actions are the session's.
+        self.baseline = TimedEngine(config, instruments, baseline, budget_ms=timeout_ms, clock=clock, observers=observers)
         self.candidate = TimedEngine(config, instruments, candidate, budget_ms=timeout_ms, clock=clock)
         self.candidate_out = candidate_out
 

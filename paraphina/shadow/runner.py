@@ -92,7 +92,8 @@ def _with_faults(feed: FeedSource, pair_ref: list[ShadowPair]) -> Iterator[ev.Ev
 def run_shadow(feed: FeedSource, config: Config, session_path: str, *, baseline: PolicySpec, candidate: PolicySpec,
                params: Sequence[VenueParams] | None = None, timeout_ms: float | None = None,
                clock: Callable[[], float] = time.perf_counter, overwrite: bool = False,
-               counterfactual_log: str | None = None, input_log: str | None = None) -> ShadowResult:
+               counterfactual_log: str | None = None, input_log: str | None = None,
+               observers: Sequence[object] = ()) -> ShadowResult:
     instruments = feed.instruments
     b_plugin, c_plugin = make_plugin(baseline), make_plugin(candidate)
     b_info, c_info = plugin_info(b_plugin), plugin_info(c_plugin)
@@ -102,7 +103,8 @@ def run_shadow(feed: FeedSource, config: Config, session_path: str, *, baseline:
     base_path = f"{session_path}.baseline.actions"
     with ActionStream(f"{session_path}.candidate.actions", replace=True) as cand_stream:
         def factory(cfg, ins):
-            pair = ShadowPair(cfg, ins, b_plugin, c_plugin, cand_stream, clock=clock, timeout_ms=timeout_ms)
+            pair = ShadowPair(cfg, ins, b_plugin, c_plugin, cand_stream, clock=clock, timeout_ms=timeout_ms,
+                              observers=observers)
             pair_ref.append(pair)
             return pair
 

@@ -79,9 +79,8 @@ def test_output_under_a_file_instead_of_a_directory(log, tmp_path, capsys):
     lambda f: ["suite", SUITE, "-o", f],
     lambda f: ["mc", "--scenario", SCENARIO, "-o", f, "--runs", "1"],
     lambda f: ["rl", "bc", "-o", f],
-    lambda f: ["report", f],
     lambda f: ["verify-evidence", f],
-], ids=["suite", "mc", "rl-bc", "report", "verify-evidence"])
+], ids=["suite", "mc", "rl-bc", "verify-evidence"])  # `report LOG` is a run's report (test_run_report.py)
 def test_a_file_where_a_directory_is_expected(log, argv, capsys):
     before = log.read_bytes()
     bad(capsys, *argv(log), needles=("s.arrow",))

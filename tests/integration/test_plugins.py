@@ -21,6 +21,15 @@ def test_plugins_lists_builtin_and_third_party():
     assert r.returncode == 0
     names = [line.split("\t")[0] for line in r.stdout.splitlines()]
     assert "fixed-spread" in names and "touch-joiner" in names
+    # A policy that needs a model is not broken for lacking one (issue 13): it says what it needs.
+    assert "broken" not in r.stdout
+    onnx = next(line for line in r.stdout.splitlines() if line.startswith("onnx\t"))
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is not None:
+        assert "(needs --model FILE)" in onnx
+    else:
+        assert "needs onnxruntime" in onnx
 
 
 def test_replay_records_plugin_names_and_versions(sample_log):

@@ -14,7 +14,7 @@ from paraphina.cli import _register, cli
 from paraphina.commands.research import mc_command_impl, mc_options
 from paraphina.errors import UserError
 from paraphina.research.evidence import verify_evidence
-from paraphina.research.report import nice_ticks, render_report
+from paraphina.research.report import render_report
 from paraphina.research.toy import toy_run
 
 RUN_FN = functools.partial(toy_run, ticks=50, drift=0.0, vol=1.0, loss_limit=7.0)  # test double
@@ -34,6 +34,11 @@ def invoke(cmd, args):
 
 def svgs(page: str) -> list[ET.Element]:
     return [ET.fromstring(s) for s in re.findall(r"<svg.*?</svg>", page, re.S)]
+
+
+def figures(page: str) -> list[str]:
+    """The ids of the page's plots, in order (each figure holds one matplotlib SVG)."""
+    return re.findall(r'<figure id="plot-([^"]+)">\s*<svg', page)
 
 
 def test_mc_command_impl_prints_contract_and_writes(tmp_path):
@@ -64,11 +69,25 @@ def test_report_of_mc_dir(tmp_path):
     invoke(mc_test, ["--runs", "40", "--seed", "1", "--output-dir", str(out), "--quiet"])
     page = render_report(out)
     assert page == render_report(out)  # deterministic
-    figs = svgs(page)  # parses as XML
-    titles = [t.text for f in figs for t in f.iter("{http://www.w3.org/2000/svg}text") if t.get("font-weight") == "bold"]
-    assert titles == ["PnL distribution: mc", "Drawdown tail: mc", "Kill probability"]
+    assert len(svgs(page)) == len(figures(page))  # every plot parses as XML
+    assert figures(page)[:3] == ["pnl", "drawdown", "fills-fees"]
+    assert ("kill-reasons" in figures(page)) == ("PnlHardBreach" in (out / "mc_runs.jsonl").read_text())
+    assert "Kill switch: <b>" in page and "Fees per run" in page
     r = invoke(cli, ["report", str(out), "-o", str(tmp_path / "r.html")])
     assert r.exit_code == 0 and (tmp_path / "r.html").read_text() == page
+
+
+def test_report_leaves_the_evidence_pack_verifiable(tmp_path):
+    """Issue 12 item 3: `paraphina mc ...; paraphina report DIR; paraphina verify-evidence DIR` exits 0."""
+    out = tmp_path / "mc"
+    invoke(mc_test, ["--runs", "12", "--seed", "3", "--output-dir", str(out), "--quiet"])
+    r = invoke(cli, ["report", str(out)])
+    assert r.exit_code == 0 and "evidence pack is left as it was" in r.output
+    assert (tmp_path / "mc.report.html").is_file()  # beside the directory, not in it
+    assert verify_evidence(out).code == 0
+    with pytest.raises(UserError, match="inside the evidence pack"):
+        invoke(cli, ["report", str(out), "-o", str(out / "report.html")])
+    assert not (out / "report.html").exists() and verify_evidence(out).code == 0
 
 
 def test_report_of_study(tmp_path):
@@ -79,19 +98,15 @@ def test_report_of_study(tmp_path):
                  "--evaluate", "paraphina.research.toy:toy_candidate_run"]) == 0
     page = (study / "report.html").read_text()
     assert page == render_report(study)
-    bold = [t.text for f in svgs(page) for t in f.iter("{http://www.w3.org/2000/svg}text")
-            if t.get("font-weight") == "bold"]
-    assert "Pareto: mean PnL vs drawdown CVaR" in bold and "Kill probability per trial (x = trial number)" in bold
-    assert any(b.startswith("PnL distribution: trial_") for b in bold)
+    ids = figures(page)
+    assert len(svgs(page)) == len(ids) and len(set(ids)) == len(ids)
+    assert "pareto-dd" in ids and "kill" in ids
+    assert "<h2>Knob values</h2>" in page and "hedge_band_base" in page  # each candidate's knobs
+    assert "Phase A study: study | 4 candidates x 30 runs | seed 7" in page
+    if any(i.endswith("-pnl") for i in ids):
+        assert any(i.startswith("trial_") and i.endswith("-pnl") for i in ids)
 
 
 def test_report_rejects_other_dirs(tmp_path):
     with pytest.raises(UserError, match="neither"):
         render_report(tmp_path)
-
-
-def test_nice_ticks():
-    assert nice_ticks(0, 1) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    t = nice_ticks(-37.0, 112.0)
-    assert t == [-25.0, 0.0, 25.0, 50.0, 75.0, 100.0]
-    assert t[0] >= -37.0 and t[-1] <= 112.0 and len(t) >= 3

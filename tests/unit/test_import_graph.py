@@ -12,9 +12,9 @@ CORE_PACKAGES = ["strategy"]
 FORBIDDEN_STDLIB = {"os", "io", "sys", "pathlib", "socket", "time", "datetime", "random", "subprocess",
                     "threading", "asyncio", "logging", "shutil", "tempfile", "glob", "importlib.metadata",
                     "urllib", "http", "secrets", "uuid"}
-FORBIDDEN_THIRD_PARTY = {"pyarrow", "structlog", "click", "ray", "onnxruntime", "websockets", "httpx"}
+FORBIDDEN_THIRD_PARTY = {"pyarrow", "structlog", "click", "ray", "onnxruntime", "websockets", "httpx", "matplotlib"}
 FORBIDDEN_PARAPHINA = {"cli", "commands", "live", "eventlog", "ipcframes", "export", "sim", "importers", "shadow", "replay", "golden",
-                       "policies", "samplegen", "testing", "diff", "telemetry", "research", "rl"}
+                       "policies", "samplegen", "testing", "diff", "telemetry", "research", "rl", "human"}
 
 
 def core_files() -> list[Path]:
