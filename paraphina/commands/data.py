@@ -10,6 +10,7 @@ import click
 from paraphina.cli import cli
 from paraphina.importers import SOURCES, run_import
 from paraphina.importers.common import ImportOptions
+from paraphina.importers.timers import DEFAULT_TIMER_MS
 
 
 def _progress(label: str, total: int):
@@ -28,6 +29,12 @@ def _progress(label: str, total: int):
     return update, lambda: bar.__exit__(None, None, None)
 
 
+def timer_ms_option(f):
+    return click.option("--timer-ms", type=int, default=DEFAULT_TIMER_MS, show_default=True, metavar="N",
+                        help="A Timer event every N ms of event time: the engine's loops run only on them "
+                             "(default: the main-loop interval; 0: none).")(f)
+
+
 @cli.command("import")
 @click.argument("source", metavar="SOURCE")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
@@ -38,11 +45,13 @@ def _progress(label: str, total: int):
 @click.option("--lot-size", default=None, metavar="D", help="Size lot (decimal string); default per source and symbol.")
 @click.option("--skip-bad", is_flag=True, help="Count malformed lines and continue (default: stop with exit 2).")
 @click.option("--contract-size-to-base", is_flag=True, help="Convert contract sizes (Binance COIN-M) to the base asset.")
+@timer_ms_option
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-def import_cmd(source, files, out, venue, instrument, tick_size, lot_size, skip_bad, contract_size_to_base, force) -> None:
+def import_cmd(source, files, out, venue, instrument, tick_size, lot_size, skip_bad, contract_size_to_base, timer_ms,
+               force) -> None:
     """Import capture FILEs of one venue (in order) from SOURCE into the log OUT.arrow."""
     opts = ImportOptions(venue=venue, instrument=instrument, tick_size=tick_size, lot_size=lot_size,
-                         skip_bad=skip_bad, contract_size_to_base=contract_size_to_base)
+                         skip_bad=skip_bad, contract_size_to_base=contract_size_to_base, timer_ms=timer_ms)
     total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
     update, close = _progress(f"importing {source}", total)
     try:
@@ -62,8 +71,7 @@ import_cmd.help = (f"Import capture FILEs of one venue (in order) from SOURCE ({
 @cli.command("merge")
 @click.argument("logs", nargs=-1, required=True, metavar="LOG...")
 @click.option("-o", "--out", required=True, metavar="OUT.arrow", help="The merged log to write.")
-@click.option("--timer-ms", type=int, default=0, show_default=True, metavar="N",
-              help="Add a Timer event every N ms of event time (the engine's loops run on them; 0: none).")
+@timer_ms_option
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def merge_cmd(logs, out, timer_ms, force) -> None:
     """Merge single-venue logs into one multi-venue log ordered by ts_ns (ties: input order, then seq)."""

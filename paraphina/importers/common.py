@@ -54,6 +54,8 @@ class ImportOptions:
     lot_size: str | None = None
     skip_bad: bool = False
     contract_size_to_base: bool = False
+    # Timer grid of the written log (ms of event time; 0: none): see paraphina.importers.timers.
+    timer_ms: int = 250
 
 
 @dataclass
