@@ -40,24 +40,41 @@ def grid_start(first_ts_ns: int, step_ns: int) -> int:
     return -(-first_ts_ns // step_ns) * step_ns
 
 
+class TimerGrid:
+    """The grid laid incrementally: :meth:`due` gives the timer times before an event's time."""
+
+    def __init__(self, timer_ms: int) -> None:
+        check_timer_ms(timer_ms)
+        self.timer_ms = timer_ms
+        self.step = timer_ms * 1_000_000
+        self.next: int | None = None
+        self.count = 0
+
+    def due(self, ts_ns: int) -> range:
+        """Timer times strictly before ``ts_ns`` not handed out yet (the grid starts at the first
+        event: a timer at ``t`` comes after the events stamped ``t``)."""
+        if not self.step:
+            return range(0)
+        if self.next is None:
+            self.next = grid_start(ts_ns, self.step)
+            return range(0)
+        if self.next >= ts_ns:
+            return range(0)
+        n = (ts_ns - 1 - self.next) // self.step + 1
+        check_timer_count(self.timer_ms, self.count + n, ts_ns)
+        out = range(self.next, self.next + n * self.step, self.step)
+        self.next += n * self.step
+        self.count += n
+        return out
+
+
 def with_timers(events: Iterable[ev.Event], timer_ms: int) -> Iterator[ev.Event]:
     """``events`` (non-decreasing ``ts_ns``) with the timer grid woven in; unchanged when 0."""
-    check_timer_ms(timer_ms)
+    grid = TimerGrid(timer_ms)
     if timer_ms == 0:
         yield from events
         return
-    step = timer_ms * 1_000_000
-    nxt: int | None = None
-    count = 0
     for e in events:
-        ts = e.ts_ns
-        if nxt is None:
-            nxt = grid_start(ts, step)
-        elif nxt < ts:
-            due = (ts - 1 - nxt) // step + 1
-            check_timer_count(timer_ms, count + due, ts)
-            for _ in range(due):
-                yield ev.Timer(ts_ns=nxt)
-                nxt += step
-            count += due
+        for t in grid.due(e.ts_ns):
+            yield ev.Timer(ts_ns=t)
         yield e
