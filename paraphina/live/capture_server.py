@@ -255,7 +255,11 @@ class CaptureServer:
         try:
             if self.venue.startswith("binance-"):
                 subscribed.set()          # the streams are in the URL
-            await subscribed.wait()
+            waiting = asyncio.ensure_future(subscribed.wait())
+            await asyncio.wait({waiting, listen}, return_when=asyncio.FIRST_COMPLETED)
+            if not subscribed.is_set():   # the client left (or was refused) before subscribing
+                waiting.cancel()
+                return
             if route in self._routes_started:
                 start, prelude = self._resume(route)
             else:
