@@ -104,11 +104,16 @@ class ServerStats:
 
 class CaptureServer:
     def __init__(self, capture: Capture, instrument: ev.Instrument, *, speed: float | None = None,
-                 faults: Faults = Faults(), repeat: bool = False, send_hook=None) -> None:
+                 faults: Faults = Faults(), repeat: bool = False, send_hook=None, hold_for_rest: bool = False) -> None:
         """``repeat``: at the end of the capture drop the connection and play it again from the
         start to the next subscriber (a new session: the capture's own snapshot, its own update
         ids), for soak runs longer than the capture. ``send_hook(index, text)`` is called after
-        each frame sent (the soak benchmark measures delivery lag with it)."""
+        each frame sent (the soak benchmark measures delivery lag with it). ``hold_for_rest``
+        (Binance): after the first diff of a connection, send nothing more on the book's route
+        until the REST depth was answered, as if the client were never slower than the venue:
+        tests on a loaded machine then record the same sequence as on an idle one."""
+        self.hold_for_rest = hold_for_rest
+        self._rest_answered = asyncio.Event()
         self.capture = capture
         self.instrument = instrument
         self.venue = instrument.venue
@@ -187,6 +192,7 @@ class CaptureServer:
             except rules.ProtocolError as exc:
                 return self._refuse(connection, exc.status, str(exc))
             self.stats.rest_requests += 1
+            self._rest_answered.set()
             resp = connection.respond(200, self._rest_answer or "{}")
             resp.headers["Content-Type"] = "application/json"
             return resp
@@ -319,6 +325,8 @@ class CaptureServer:
         speed = self.speed
         sent_here = 0
         hook = self._send_hook
+        hold = self.hold_for_rest and self.capture.kind == "binance" and route == self._book_route
+        self._rest_answered.clear()
         for i in range(start, len(frames)):
             if routes[i] != route:
                 continue
@@ -344,6 +352,9 @@ class CaptureServer:
                 # the other connections on this loop run.
                 await asyncio.sleep(0)
             await ws.send(text)
+            if hold and kinds[i] == "depthUpdate":
+                hold = False
+                await self._rest_answered.wait()
             if hook is not None:
                 hook(i, text)
             self.stats.sent += 1

@@ -65,6 +65,7 @@ class RecordSettings:
     endpoints: dict[str, str] = field(default_factory=dict)
     flush_interval_s: float = 1.0
     feed: FeedSettings = FeedSettings()
+    grids: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # venue -> (tick, lot) overrides
     status: str = "auto"            # auto: a status line on a terminal, structured logs otherwise; off
     status_interval_s: float = 1.0
     log_interval_s: float = 10.0
@@ -117,7 +118,7 @@ class Recorder:
         self.config = settings.config
         self.log = log
         self.clock = MonotonicStamps(clock or WallClock())
-        self.instruments = [instrument_for(v) for v in settings.venues]
+        self.instruments = [instrument_for(v, *settings.grids.get(v.venue, (None, None))) for v in settings.venues]
         self.feeds: list[Feed] = [
             make_feed(i, spec, ins, settings.endpoints, clock=self.clock, sink=self.emit, settings=settings.feed, log=log)
             for i, (spec, ins) in enumerate(zip(settings.venues, self.instruments))

@@ -62,7 +62,8 @@ async def record_session(cap: Capture | list, spec: VenueSpec | None = None, out
     from paraphina.live.capture_server import Faults
 
     pairs = cap if isinstance(cap, list) else [(cap, spec)]
-    servers = [await CaptureServer(c, instrument_for(sp), speed=speed, faults=faults or Faults()).start()
+    # The REST snapshot answered before more diffs: the same sequence on a loaded machine as on an idle one.
+    servers = [await CaptureServer(c, instrument_for(sp), speed=speed, faults=faults or Faults(), hold_for_rest=True).start()
                for c, sp in pairs]
     settings = RecordSettings(out=str(out), venues=[sp for _, sp in pairs], config=config or btc_config(), policy=policy,
                               candidate=candidate, inference_timeout_ms=inference_timeout_ms,

@@ -147,8 +147,8 @@ def _record_cli(feeds, out, *args: str, hashseed: str = "1"):
     with SIGINT once both servers sent everything (and a grace for the last frames in flight):
     what is recorded follows from the served data, however slowly a loaded machine serves it."""
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
-    with ServerThread(feeds[0][0], instrument_for(USDM[2]), speed=SPEED) as usdm, \
-            ServerThread(feeds[1][0], instrument_for(SPOT[2]), speed=SPEED) as spot:
+    with ServerThread(feeds[0][0], instrument_for(USDM[2]), speed=SPEED, hold_for_rest=True) as usdm, \
+            ServerThread(feeds[1][0], instrument_for(SPOT[2]), speed=SPEED, hold_for_rest=True) as spot:
         proc = subprocess.Popen(
             [sys.executable, "-m", "paraphina", "record", "--venue", "binance-usdm:BTCUSDT", "--venue",
              "binance-spot:BTCUSDT", "-o", str(out), "--endpoint", f"binance-usdm={usdm.url}", "--endpoint",
