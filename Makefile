@@ -16,8 +16,8 @@ install: $(STAMP)
 # The main job on embedded samples: simulate a 5-venue session with the heuristic, replay its log
 # byte for byte, and re-check every pinned golden replay.
 demo: $(STAMP)
-	$(VENV)/bin/paraphina run --scenario scenarios/synth_baseline.yaml --ticks 600 --log $(VENV)/demo-run.arrow --force
-	$(VENV)/bin/paraphina replay $(VENV)/demo-run.arrow --out $(VENV)/demo-run.actions
+	$(VENV)/bin/paraphina run --scenario scenarios/synth_baseline.yaml --ticks 600 -o $(VENV)/demo-run.arrow --force
+	$(VENV)/bin/paraphina replay $(VENV)/demo-run.arrow -o $(VENV)/demo-run.actions --force
 	$(VENV)/bin/paraphina golden check event_logs/manifest.toml
 
 test: $(STAMP)
@@ -36,7 +36,7 @@ bench-import: $(STAMP)
 
 # Logs built from ../shared/data/real (never committed): see event_logs/real_manifest.toml.
 real-logs: $(STAMP)
-	$(VENV)/bin/paraphina build-real event_logs/real_manifest.toml --out-dir build/real --force
+	$(VENV)/bin/paraphina build-real event_logs/real_manifest.toml -o build/real --force
 
 golden: $(STAMP)
 	$(VENV)/bin/paraphina golden check event_logs/manifest.toml

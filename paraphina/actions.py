@@ -1,9 +1,10 @@
 """Every output of the engine, their canonical bytes, and the stream hash.
 
 An action stream is one canonical JSON object per line: msgspec's encoding of the tagged
-Struct, keys in field-declaration order, no whitespace, ``\n`` after each. Actions hold only
-integers, strings and booleans (prices in ticks, sizes in lots), which msgspec writes in one way
-only, so equal actions always give equal bytes, and the file stays greppable and diffable. The SHA-256 of those bytes is the
+Struct, keys in field-declaration order, no whitespace, ``\n`` after each. Orders hold only
+integers, strings and booleans (prices in ticks, sizes in lots); the kill report's USD figures
+are floats, which msgspec writes in their shortest round-trip form. Either way there is one
+encoding only, so equal actions always give equal bytes, and the file stays greppable and diffable. The SHA-256 of those bytes is the
 ``action_stream_sha256`` that replay prints and golden manifests pin; ``sha256sum`` of an
 actions file gives the same value because the file *is* the stream.
 
@@ -47,11 +48,32 @@ class CancelAll(_Action, tag="cancel_all"):
     """Cancel every open order on ``venue`` (``-1``: on every venue)."""
 
 
+class KillVenue(msgspec.Struct, frozen=True, kw_only=True):
+    """One venue in the kill report: position in lots, liquidation distance in sigmas (None:
+    no liquidation constraint), effective status."""
+
+    venue: int
+    position: int
+    dist_liq: float | None
+    status: str
+
+
 class SetKillSwitch(_Action, tag="kill_switch"):
-    """The kill switch latched (``active``) with its reason; nothing new is placed after it."""
+    """The kill switch latched (``active``) with its reason; nothing new is placed after it.
+
+    The rest is the kill event of spec 4.14: the main tick, the regime, dollar delta, basis and
+    daily PnL (USD) that caused it, each venue's state, and the config hash (``config_id``).
+    """
 
     active: bool
     reason: str
+    tick: int = 0
+    regime: str = ""
+    delta_usd: float = 0.0
+    basis_usd: float = 0.0
+    pnl_usd: float = 0.0
+    venues: list[KillVenue] = []
+    config_id: str = ""
 
 
 Action = PlaceOrder | CancelOrder | CancelAll | SetKillSwitch

@@ -49,6 +49,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(getattr(exc, "exit_code", 2))
     except BrokenPipeError:
         sys.exit(0)
+    except UnicodeDecodeError as exc:
+        # A binary file where text is expected, missed by the reader's own check.
+        click.echo(f"paraphina: error: an input is not UTF-8 text ({exc.reason} at byte {exc.start})", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        # The last net under the promise: a file the checks above missed (a permission, a
+        # full disk) is still one line naming it, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"paraphina: error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
     except SystemExit:
         raise
     else:

@@ -27,6 +27,7 @@ Pos = Annotated[float, Meta(gt=0)]
 PosInt = Annotated[int, Meta(gt=0)]
 NonNegInt = Annotated[int, Meta(ge=0)]
 Fraction = Annotated[float, Meta(ge=0, le=1)]
+IntervalMs = Annotated[int, Meta(gt=0, le=3_600_000)]  # a loop slower than an hourly tick is a typo
 LimitComparison = Literal["spec", "reference"]
 
 
@@ -56,9 +57,9 @@ class VenueConfig(_Section):
 class LoopConfig(_Section):
     """Loop cadences in event-time milliseconds (STRATEGY.md 2.3 and 5)."""
 
-    main_loop_interval_ms: PosInt = 250
-    hedge_loop_interval_ms: PosInt = 500
-    fill_agg_interval_ms: PosInt = 1000
+    main_loop_interval_ms: IntervalMs = 250
+    hedge_loop_interval_ms: IntervalMs = 500
+    fill_agg_interval_ms: IntervalMs = 1000
 
 
 class RiskConfig(_Section):
@@ -76,6 +77,9 @@ class RiskConfig(_Section):
     liq_crit_sigma: NonNeg = 2.0
     liq_sigma_horizon_sec: Pos = 86_400.0
     pnl_day_boundary_utc: str | None = "00:00"
+    # On the kill tick, one best-effort IOC that flattens the venue most at risk (spec 4.14 step 2;
+    # off by default as in the reference's PARAPHINA_KILL_BEST_EFFORT).
+    kill_best_effort_flatten: bool = False
     # "spec": hard breach on |x| > limit, warnings strictly above the fraction (decision 15);
     # "reference": the Rust code's >= everywhere plus a liquidation Warning at dist <= liq_warn.
     limit_comparison: LimitComparison = "spec"
@@ -111,10 +115,22 @@ class FixedSpreadConfig(_Section):
 VenueTargetSign = Literal["intent", "literal"]
 
 
+KalmanNoiseModel = Literal["relative", "reference"]
+
+
 class KalmanConfig(_Section):
-    """Robust 1-D Kalman filter on log fair value (STRATEGY.md 4.1)."""
+    """Robust 1-D Kalman filter on log fair value (STRATEGY.md 4.1, decision 16).
+
+    ``noise_model = "relative"`` (default): a venue's observation variance is
+    ``r_min + r_spread*(spread/mid)^2 + r_depth*(median depth/depth)``, the same on any
+    instrument. ``"reference"``: the spec's ``r_a*(spread/mid)^2 + r_b/depth_usd``, sized for
+    TAO books (at BTC depth it makes every mid a few percent noisy and the fair value lag).
+    """
 
     q_base: NonNeg = 1e-6
+    noise_model: KalmanNoiseModel = "relative"
+    r_spread: NonNeg = 0.25
+    r_depth: NonNeg = 1e-8
     r_a: NonNeg = 1e-6
     r_b: NonNeg = 1e2
     r_min: Pos = 1e-8
@@ -166,6 +182,10 @@ class MMConfig(_Section):
     funding_weight: NonNeg = 0.3
     funding_enabled: bool = False
     edge_local_min: NonNeg = 0.5
+    # A passive quote earns at most about the venue's half-spread against the post-fill fair
+    # value, however far out it sits: the edge filter and size count at most this many venue
+    # half-spreads of distance (decision 16; 0 = the spec's whole distance; the btc preset: 1).
+    edge_capture_cap: NonNeg = 0.0
     edge_vol_mult: NonNeg = 0.2
     lambda_inv: NonNeg = 0.3
     quote_horizon_sec: Pos = 30.0
@@ -210,8 +230,6 @@ class HedgeConfig(_Section):
     max_leverage: Pos = 10.0
     chunk_size_tao: NonNeg = 0.0
     chunk_convexity_cost_bps: NonNeg = 0.0
-    # True: mark every hedge reduce-only as the reference did (decision 12 turns it off).
-    reduce_only_always: bool = False
 
 
 class ExitConfig(_Section):
@@ -238,7 +256,6 @@ class ExitConfig(_Section):
     min_depth_usd: NonNeg = 500.0
     vol_buffer_mult: NonNeg = 0.5
     liq_penalty_scale: NonNeg = 0.10
-    reduce_only_always: bool = False
 
 
 class FundingConfig(_Section):
@@ -455,8 +472,10 @@ def _first_line(exc: Exception) -> str:
 
 def _set_path(d: dict[str, Any], path: str, value: Any) -> None:
     *parents, leaf = path.split(".")
-    for p in parents:
+    for i, p in enumerate(parents):
         d = d.setdefault(p, {})
+        if not isinstance(d, dict):
+            raise ConfigError(f"`{'.'.join(parents[:i + 1])}` = {d!r} is not a table, so {path} cannot be set")
     d[leaf] = value
 
 

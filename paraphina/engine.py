@@ -28,7 +28,7 @@ import msgspec
 import numpy as np
 
 from paraphina import events as ev
-from paraphina.actions import Action, CancelAll, PlaceOrder, SetKillSwitch
+from paraphina.actions import Action, CancelAll, KillVenue, PlaceOrder, SetKillSwitch
 from paraphina.book import F_VAR_LONG, F_VAR_SHORT, I_LAST_BOOK_TS, I_LAST_MID_TS, STATUS_GAP, fold_market
 from paraphina.columns import K_TIMER, EventColumns, decode_payload, from_events
 from paraphina.config import Config, adapt_to_instruments, config_hash
@@ -185,24 +185,46 @@ class Engine:
         ctx = self._context(seq, now, tops)
         core.last_main_seq = seq
         actions: list[Action] = []
+        exit_orders: list[PlaceOrder] = []
         if core.risk_regime != "HardLimit":
             actions.extend(self._manage_quotes(hook.paraphina_quotes(ctx=ctx) or [], seq, now, tops))
             if core.fills_pending and (core.last_fill_flush_ns < 0 or now - core.last_fill_flush_ns >= self._fill_agg_ns):
                 core.fills_pending = False
                 core.last_fill_flush_ns = now
-                actions.extend(self._place_ioc(hook.paraphina_exits(ctx=ctx) or [], seq, tops))
+                exit_orders = self._place_ioc(hook.paraphina_exits(ctx=ctx) or [], seq, tops)
+                actions.extend(exit_orders)
         else:
             actions.extend(self._manage_quotes([], seq, now, tops))
         if now >= core.next_hedge_ns:
             core.next_hedge_ns = now + self._hedge_ns
-            actions.extend(self._place_ioc(hook.paraphina_hedges(ctx=ctx) or [], seq, tops))
+            # Decision 4: the hedge sees the position net of this tick's exit orders, as if they
+            # filled, so exits and hedge never sell the same inventory twice.
+            hctx = self._net_of_orders(ctx, exit_orders, seq, now, tops) if exit_orders else ctx
+            actions.extend(self._place_ioc(hook.paraphina_hedges(ctx=hctx) or [], seq, tops))
         if self.host.observes_ticks:
             hook.paraphina_on_tick(ctx=ctx, telemetry=self.telemetry())
         if actions and self.host.observes_actions:
             hook.paraphina_on_actions(ctx=ctx, actions=actions)
         return actions
 
+    def _net_of_orders(self, ctx: TickContext, orders: list[PlaceOrder], seq: int, now: int, tops: list) -> TickContext:
+        """``ctx`` with every venue's position (and the global one) as if ``orders`` had filled."""
+        moved = [0.0] * len(self.instruments)
+        for o in orders:
+            moved[o.venue] += o.side * o.size * self.units.lots[o.venue]
+        tick = self.tick_model
+        inputs = [msgspec.structs.replace(vi, position=vi.position + d) if d else vi
+                  for vi, d in zip(self.venue_inputs, moved)]
+        q = tick.q + sum(moved) if tick is not None else 0.0
+        model = (msgspec.structs.replace(tick, q=q, delta_usd=q * tick.fair_value)
+                 if tick is not None and tick.fair_value is not None else tick)
+        hctx = self._context(seq, now, tops)
+        hctx.model, hctx.venue_inputs, hctx.position = model, inputs, hctx.position + sum(moved)
+        return hctx
+
     def _kill_transition(self, seq: int) -> list[Action]:
+        """Spec 4.14: cancel everything, optionally one best-effort flatten, then the kill event
+        with the state that caused it."""
         core = self.state.core
         if core.kill_handled:
             return []
@@ -213,8 +235,48 @@ class Engine:
             acct.open_orders.clear()
             acct.mm_bid = None
             acct.mm_ask = None
-        out.append(SetKillSwitch(seq=seq, venue=-1, active=True, reason=core.kill_reason))
+        tops = self.state.books.tops()
+        if self.config.risk.kill_best_effort_flatten:
+            out.extend(self._kill_flatten(seq, tops))
+        out.append(self._kill_report(seq))
         return out
+
+    def _kill_report(self, seq: int) -> SetKillSwitch:
+        core = self.state.core
+        mems = core.model.venues
+        venues = []
+        for v, acct in enumerate(core.venues):
+            dist = core.dist_liq[v] if v < len(core.dist_liq) else math.inf
+            venues.append(KillVenue(venue=v, position=acct.position, dist_liq=dist if math.isfinite(dist) else None,
+                                    status=mems[v].status if v < len(mems) else ""))
+        return SetKillSwitch(
+            seq=seq, venue=-1, active=True, reason=core.kill_reason, tick=core.tick_index, regime=core.risk_regime,
+            delta_usd=core.delta_usd, basis_usd=core.basis_usd, pnl_usd=core.daily_total, venues=venues,
+            config_id=self.config_hash,
+        )
+
+    def _kill_flatten(self, seq: int, tops: list) -> list[Action]:
+        """One IOC closing the position of the venue most at risk (smallest liquidation distance,
+        then largest position, then lowest index) among venues with a book, at the mid plus or
+        minus half the spread (the touch); the only order ever placed once killed."""
+        core = self.state.core
+        best = None
+        for v, acct in enumerate(core.venues):
+            top = tops[v]
+            if acct.position == 0 or top is None:
+                continue
+            dist = core.dist_liq[v] if v < len(core.dist_liq) else math.inf
+            key = (dist, -abs(acct.position * self.units.lots[v]), v)
+            if best is None or key < best[0]:
+                best = (key, v, acct.position, top)
+        if best is None:
+            return []
+        _, v, pos, top = best
+        side = -1 if pos > 0 else 1
+        price = top[0] if side < 0 else top[2]     # mid -/+ half the spread: the touch
+        order = PlaceOrder(seq=seq, venue=v, client_order_id=f"k{v}-{core.tick_index}", side=side, price=price,
+                           size=abs(pos), purpose="exit", time_in_force="IOC", post_only=False, reduce_only=True)
+        return [order]
 
     # --- model and risk (core, never a policy) ------------------------------------------------
 
@@ -232,6 +294,7 @@ class Engine:
         core.daily_realised = tick.realised_daily
         core.daily_unrealised = tick.unrealised_daily
         core.daily_total = tick.pnl_daily
+        core.delta_usd, core.basis_usd, core.dist_liq = tick.delta_usd, tick.basis_usd, list(tick.dist_liq)
         if tick.kill_switch and not core.kill_switch:
             core.kill_switch = True
             core.kill_reason = tick.kill_reason or "Kill"
@@ -372,6 +435,7 @@ class Engine:
             "kill_reason": core.kill_reason or None, "q_global_tao": self.position_base(),
             "dollar_delta_usd": t.delta_usd if t else 0.0, "basis_usd": t.basis_usd if t else 0.0,
             "fv_available": core.fv_available, "fair_value": core.fair_value if core.fv_available else None,
+            "fv_reseeded": t.reseeded if t else False,
             "sigma_eff": t.vol.sigma_eff if t else None,
             "healthy_venues_used_count": len(t.venues_used) if t else 0,
             "healthy_venues_used": list(t.venues_used) if t else [],

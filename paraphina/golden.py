@@ -19,6 +19,7 @@ import tomli_w
 from paraphina.commands.common import load_cli_config  # reads the config file + env
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
+from paraphina.outputs import write_file
 from paraphina.replay import replay_log
 
 
@@ -60,6 +61,8 @@ def load_manifest(path: str) -> Manifest:
         raise UserError(f"{path}: cannot read manifest ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file (expected a TOML manifest)") from None
     try:
         return msgspec.convert(data, Manifest)
     except msgspec.ValidationError as exc:
@@ -69,10 +72,7 @@ def load_manifest(path: str) -> Manifest:
 def save_manifest(path: str, manifest: Manifest) -> None:
     header = "# Golden replays: `paraphina golden check` verifies, `paraphina golden update` re-pins.\n"
     body = tomli_w.dumps(msgspec.to_builtins(manifest))
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(header + body)
-    os.replace(tmp, path)
+    write_file(path, header + body)
 
 
 def _replay(entry: GoldenEntry, base: str, out: str):

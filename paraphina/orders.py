@@ -1,22 +1,29 @@
 """Order management: the desired MM quotes against the live ones -> cancel/place actions.
 
-Per venue (ascending) and side (buy before sell), with cancels before places
-(STRATEGY.md 4.9, decision 9, invariants 15-16):
+The one implementation of STRATEGY.md 4.9 (decision 9, invariants 15-16), applied to every
+policy's quotes after the shield. Prices are integer ticks and sizes integer lots here, so
+"moved more than one tick" and "size changed more than 10 %" are exact comparisons: exactly one
+tick or exactly 10 % keeps the order, strictly more replaces it.
 
-* no desired quote, a live one: cancel it;
+Per venue (ascending) and side (buy before sell), cancels before places:
+
+* no desired quote, a live one: cancel it (no lifetime gate);
 * a desired quote, none live: place it;
-* both: keep the live order while it is younger than ``min_quote_lifetime_ms`` and still
-  passive (a bid below the best ask, an ask above the best bid); otherwise keep it when the price
-  moved at most ``price_tol_ticks`` and the size at most ``size_tol_rel`` (integer comparisons,
-  boundary inclusive), else cancel and place the new one.
+* both: a *dangerous* live order (the touch unknown, or a bid no longer at least one tick under
+  the best bid and the best ask, an ask likewise) is replaced whatever its age; a young one
+  (``age < min_quote_lifetime_ms``) is kept; otherwise it is replaced when the price differs by
+  more than ``price_tol_ticks`` or the size by more than ``size_tol_rel`` of the *desired* size
+  (at least one lot), else kept.
 
 At most one MM order lives per venue and side. Cancels take effect in the engine's order table
-at once (an exchange's later cancel/fill events for a forgotten order are harmless).
+at once (an exchange's later cancel/fill events for a forgotten order are harmless). EXIT and
+HEDGE orders are IOC and never rest, so none of this applies to them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 import msgspec
 
@@ -24,33 +31,53 @@ from paraphina.actions import Action, CancelOrder, PlaceOrder
 from paraphina.config import OrderConfig
 from paraphina.state import OpenOrder, VenueAccount
 
-_PPM = 1_000_000
+
+def exact_fraction(x: float) -> Fraction:
+    """The decimal the user wrote (0.10), not the binary float nearest to it."""
+    return Fraction(repr(x))
 
 
-def keep_live_order(live: OpenOrder, want: PlaceOrder, now_ns: int, passive: bool, cfg: OrderConfig) -> bool:
-    if now_ns - live.placed_ns < cfg.min_quote_lifetime_ms * 1_000_000 and passive:
+def is_dangerous(side: int, price: int, best_bid: int | None, best_ask: int | None) -> bool:
+    """A resting quote that is no longer at least one tick behind the touch (or whose touch is
+    unknown) must go whatever its age."""
+    if best_bid is None or best_ask is None:
         return True
-    if abs(want.price - live.price) > cfg.price_tol_ticks:
+    if side > 0:
+        return price > best_bid - 1 or price >= best_ask - 1
+    return price < best_ask + 1 or price <= best_bid + 1
+
+
+def keep_live_order(*, side: int, age_ns: int, cur_price: int, cur_size: int, des_price: int, des_size: int,
+                    best_bid: int | None, best_ask: int | None, cfg: OrderConfig) -> bool:
+    """True to keep a resting MM order against the desired one (see the module docstring)."""
+    dangerous = is_dangerous(side, cur_price, best_bid, best_ask)
+    if dangerous:
         return False
-    return abs(want.size - live.size) * _PPM <= round(cfg.size_tol_rel * _PPM) * live.size
+    if age_ns < cfg.min_quote_lifetime_ms * 1_000_000:
+        return True
+    if abs(cur_price - des_price) > cfg.price_tol_ticks:
+        return False
+    tol = exact_fraction(cfg.size_tol_rel)
+    # |cur - des| / max(des, 1 lot) <= tol, multiplied out in integers.
+    return abs(cur_size - des_size) * tol.denominator <= tol.numerator * max(des_size, 1)
 
 
 def manage_venue_quotes(v: int, acct: VenueAccount, want_bid: PlaceOrder | None, want_ask: PlaceOrder | None,
                         top: tuple | None, now_ns: int, seq: int, cfg: OrderConfig,
                         next_id: Callable[[PlaceOrder], str]) -> list[Action]:
-    """Actions for venue ``v``; ``next_id`` names each order actually placed."""
+    """Actions for venue ``v``; ``top`` is ``(best_bid, bid_size, best_ask, ask_size)`` in ticks
+    and lots or None; ``next_id`` names each order actually placed."""
     cancels: list[Action] = []
     places: list[Action] = []
+    best_bid, best_ask = (top[0], top[2]) if top is not None else (None, None)
     for side, want in ((1, want_bid), (-1, want_ask)):
         cid = acct.mm_bid if side > 0 else acct.mm_ask
         live = acct.open_orders.get(cid) if cid is not None else None
-        if live is not None and want is not None:
-            if top is None:
-                passive = False
-            else:
-                passive = live.price < top[2] if side > 0 else live.price > top[0]
-            if keep_live_order(live, want, now_ns, passive, cfg):
-                continue
+        if live is not None and want is not None and keep_live_order(
+            side=side, age_ns=now_ns - live.placed_ns, cur_price=live.price, cur_size=live.remaining,
+            des_price=want.price, des_size=want.size, best_bid=best_bid, best_ask=best_ask, cfg=cfg,
+        ):
+            continue
         if live is not None:
             cancels.append(CancelOrder(seq=seq, venue=v, client_order_id=live.client_order_id))
             del acct.open_orders[live.client_order_id]

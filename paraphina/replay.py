@@ -11,7 +11,6 @@ the first run followed by those of the resumed run are byte-identical to a full 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -23,6 +22,7 @@ from paraphina.config import Config, adapt_to_instruments, config_hash
 from paraphina.engine import Engine
 from paraphina.errors import UserError
 from paraphina.eventlog import LogError, LogReader
+from paraphina.outputs import open_replacing, write_file
 from paraphina.policies import load_policy
 from paraphina.state import dump_state, load_state
 
@@ -82,10 +82,13 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             raise UserError(f"{resume}: checkpoint was made with config {cp.config_hash[:16]}, not {chash[:16]}")
         if cp.policy != host.name:
             raise UserError(f"{resume}: checkpoint was made with policy {cp.policy!r}, not {host.name!r}")
+        if state.books.n_venues != len(instruments):
+            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
+                            f"{len(instruments)}: it was made from another log")
         first_seq = state.core.next_seq
     engine = Engine(config, instruments, host, state=state)
     hasher = StreamHasher()
-    out_f = open(out, "wb") if out else None
+    out_f = open_replacing(out)
     result_warnings: list[str] = []
     try:
         for cols in iter_from(reader, first_seq):
@@ -101,10 +104,15 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             if progress:
                 progress(reader.info.end_offset)
     except msgspec.DecodeError as exc:
-        raise LogError(f"{log_path}: {exc}") from None
-    finally:
         if out_f:
-            out_f.close()
+            out_f.discard()
+        raise LogError(f"{log_path}: {exc}") from None
+    except Exception:
+        if out_f:
+            out_f.discard()
+        raise
+    if out_f:
+        out_f.commit()
     if checkpoint_at is not None:
         if checkpoint_at == engine.state.core.next_seq:
             _write_checkpoint(engine, chash, host.name, checkpoint_path or f"{log_path}.ckpt-{checkpoint_at}")
@@ -132,10 +140,7 @@ def _emit(actions: list[Action], hasher: StreamHasher, out_f, sink) -> None:
 
 
 def _write_checkpoint(engine: Engine, chash: str, policy: str, path: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(dump_state(engine.state, chash, policy))
-    os.replace(tmp, path)
+    write_file(path, dump_state(engine.state, chash, policy))
 
 
 def signed(x: float) -> str:
@@ -157,21 +162,13 @@ def summary_lines(r: ReplayResult) -> list[str]:
     ]
 
 
-def progress_reporter(log_path: str):
-    """A click progress bar over the log's bytes on stderr when it is a terminal; else nothing.
+def progress_reporter(log_path: str, enabled: bool = True):
+    """Progress over the log's bytes (paraphina.progress): a bar on a terminal; off a terminal,
+    lines on stderr once the replay runs longer than the progress interval (a long replay).
 
     Returns ``(update(bytes_read_so_far), close)``.
     """
-    if not sys.stderr.isatty() or not os.path.exists(log_path):
-        return None, None
-    import click
+    from paraphina.progress import position_reporter
 
-    bar = click.progressbar(length=max(1, os.path.getsize(log_path)), label="replaying", file=sys.stderr)
-    bar.__enter__()
-    done = [0]
-
-    def update(offset: int) -> None:
-        bar.update(offset - done[0])
-        done[0] = offset
-
-    return update, lambda: bar.__exit__(None, None, None)
+    size = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+    return position_reporter("replay", size, enabled=enabled)

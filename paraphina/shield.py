@@ -8,7 +8,9 @@ Rules, in order (an intent that fails one is dropped and counted under that rule
    round *aggressive* (buy up, sell down) so a guard price is never tightened. A tolerance of
    1e-9 tick absorbs float noise (``100.3 / 0.1 = 1002.999...`` is 1003 ticks). Size rounds
    down to lots; ``zero_size`` when nothing is left.
-4. ``size_cap``: size clipped to the venue's ``max_order_size`` (and ``q_warn_cap`` in Warning).
+4. ``size_cap``: size clipped to the venue's ``max_order_size``, and in Warning to ``q_warn_cap``
+   for maker quotes and for any order that would grow the global |position| (decision 17: exits
+   and hedges that cut the risk are not shrunk by the regime meant to cut it).
 5. ``post_only_cross``: a post-only bid at or above the best ask (ask at or below the best bid)
    is moved one tick inside the opposite touch, never across it.
 6. ``position_cap``: an order that grows |position| beyond the venue's ``max_position`` is cut to
@@ -55,6 +57,11 @@ class Shield:
                         for vc, lot in zip(venue_configs, lots)]
         self._q_warn_cap = config.risk.q_warn_cap
 
+    def _reduces_global(self, core: CoreState, side: int) -> bool:
+        """Whether trading on ``side`` cuts the global position (base units, all venues)."""
+        q = sum(a.position * lot for a, lot in zip(core.venues, self.lots))
+        return q * side < 0.0
+
     def _count(self, rule: str) -> None:
         self.counters[rule] = self.counters.get(rule, 0) + 1
 
@@ -85,7 +92,9 @@ class Shield:
             px = math.ceil(x - _EPS)
         else:
             px = math.floor(x + _EPS)
-        if regime == "Warning" and self._q_warn_cap < max_size:
+        if regime == "Warning" and self._q_warn_cap < max_size and (
+            intent.purpose == "mm" or not self._reduces_global(core, side)
+        ):
             max_size = self._q_warn_cap
         if size > max_size:
             self._count("size_cap")

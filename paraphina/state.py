@@ -85,6 +85,11 @@ class CoreState(msgspec.Struct, kw_only=True):
     venues: list[VenueAccount] = []
     memory: dict[str, Any] = {}     # policy memory (msgpack-serialisable values only)
     model: StrategyModel = msgspec.field(default_factory=StrategyModel)  # fair value, vol, toxicity, risk memory
+    # The last main tick's exposure, kept for the kill report (an operator kill can arrive between
+    # ticks, and after a checkpoint resume there is no tick model yet).
+    delta_usd: float = 0.0
+    basis_usd: float = 0.0
+    dist_liq: list[float] = []
 
 
 MAX_GAP_REPORTS = 1000

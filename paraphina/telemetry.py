@@ -5,6 +5,10 @@ canonical JSON object per main tick; fields: schema_version, t, pnl_realised, pn
 pnl_total, risk_regime, kill_switch, kill_reason, q_global_tao, dollar_delta_usd, basis_usd,
 plus fv_available, fair_value, sigma_eff, healthy_venues_used_count, healthy_venues_used.
 Values come from event time only, so a replay of the run writes the same bytes.
+
+A simulated run adds what only the simulator knows (:attr:`TelemetryWriter.extra_fields`):
+``latent_price``, the generator's latent fair price at the tick. A replay of the run's log has no
+generator and leaves it out.
 """
 
 from __future__ import annotations
@@ -25,15 +29,21 @@ class TelemetryWriter:
     version = "1"
 
     def __init__(self, path: str) -> None:
+        from paraphina.outputs import ReplacingFile
+
         try:
-            self._f = open(path, "wb")
+            self._f = ReplacingFile(path)  # renamed over PATH on close: a kill keeps the old file
         except OSError as exc:
             raise UserError(f"PARAPHINA_TELEMETRY_PATH={path}: cannot write ({exc.strerror})") from None
         self.path = path
         self.lines = 0
+        # name -> function of the tick context, appended to every record (simulator-only truths).
+        self.extra_fields: dict = {}
 
     @hookimpl
     def paraphina_on_tick(self, ctx, telemetry):
+        if self.extra_fields:
+            telemetry = {**telemetry, **{k: f(ctx) for k, f in self.extra_fields.items()}}
         self._f.write(_encoder.encode(telemetry) + b"\n")
         self.lines += 1
 
@@ -42,6 +52,12 @@ class TelemetryWriter:
 
 
 def from_env(env: Mapping[str, str] = os.environ) -> TelemetryWriter | None:
+    path = telemetry_path(env)
+    return TelemetryWriter(path) if path is not None else None
+
+
+def telemetry_path(env: Mapping[str, str] = os.environ) -> str | None:
+    """The file the environment asks telemetry to be written to, or None when it is off."""
     mode = env.get("PARAPHINA_TELEMETRY_MODE", "").strip().lower()
     if mode in ("", "off", "none"):
         return None
@@ -50,4 +66,4 @@ def from_env(env: Mapping[str, str] = os.environ) -> TelemetryWriter | None:
     path = env.get("PARAPHINA_TELEMETRY_PATH")
     if not path:
         raise UserError("PARAPHINA_TELEMETRY_MODE=jsonl needs PARAPHINA_TELEMETRY_PATH")
-    return TelemetryWriter(path)
+    return path

@@ -9,10 +9,15 @@ candidate's ``PARAPHINA_*`` overlay first). The simulator provides the real one,
 Study directory (every path in every artefact is relative to it; no timestamps, no absolute
 paths, so a fixed seed gives byte-identical artefacts)::
 
-    study.json                      inputs: seed, counts, knob spec, budgets, evaluate function
+    study.json                      everything that determines the bytes: seed, counts, knob spec,
+                                    budgets, evaluate function and its arguments, suites and the
+                                    hashes of their files, versions (a resume must match it)
     trials/<trial_id>/candidate.env the candidate's overlay
     trials/<trial_id>/mc/           Monte Carlo output with its own evidence pack
-    trials/<trial_id>/suite.json    the scenario suite's results (when the study runs one)
+    trials/<trial_id>/oos/<suite_id>_v<version>/
+                                    each out-of-sample suite's results (summary.json) and evidence
+                                    pack, in the order given (the guide: research_v1, then
+                                    adversarial_regression_v1)
     trials.jsonl                    one line per trial, sorted by trial_id
     pareto.json, pareto.csv         the frontier (sorted by candidate_id)
     promotion.json                  per tier: winner or why none
@@ -30,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,13 +59,41 @@ from paraphina.research.evidence import (
     write_atomic,
     write_evidence_pack,
 )
+from paraphina.progress import Progress
 from paraphina.research.montecarlo import SEED_RULE, ray_session, run_mc
+from paraphina.research.provenance import claim, file_hash
 
 EvaluateFn = Callable[[Mapping[str, str], int, int], Mapping[str, Any]]
 # suite(env) -> a report with ``rows`` (each with ``failures``) and ``to_json()``
 # (paraphina.sim.suite.SuiteReport; paraphina.research.simrun.candidate_suite makes one).
 SuiteFn = Callable[[Mapping[str, str]], Any]
-STUDY_SCHEMA = 1
+STUDY_SCHEMA = 2
+STUDY_FILE = "study.json"
+
+
+class StudySuite(msgspec.Struct, frozen=True, kw_only=True):
+    """One out-of-sample suite every candidate runs: its file (recorded with its hash and its
+    scenarios' hashes), the ticks override if any, and the function that runs it:
+    ``run(env, on_run=callback)`` (``paraphina.research.simrun.candidate_suite``; ``on_run``
+    is :func:`paraphina.sim.suite.run_suite`'s progress callback)."""
+
+    path: str
+    run: SuiteFn
+    ticks: int | None = None
+
+    def provenance(self) -> dict[str, Any]:
+        from paraphina.sim.suite import load_suite
+
+        s = load_suite(self.path)
+        return {"path": self.path, "sha256": file_hash(self.path), "suite_id": s.suite_id,
+                "runs": sum(len(r.seeds) for r in s.runs) * s.repeat_runs,
+                "suite_version": s.suite_version, "dir": suite_dir_name(s.suite_id, s.suite_version),
+                "ticks": self.ticks, "scenarios": {r.path: file_hash(r.path) for r in s.runs}}
+
+
+def suite_dir_name(suite_id: str, version: int) -> str:
+    """``oos/<suite_id>_v<version>`` (``research_v1``, ``adversarial_regression_v1``)."""
+    return f"{suite_id}_v{version}"
 RECORD_SCHEMA = 3
 
 
@@ -71,6 +103,29 @@ class StudyResult(msgspec.Struct, frozen=True, kw_only=True):
     pareto: tuple[str, ...]  # candidate ids
     winners: dict[str, str | None]  # tier -> candidate id
     evidence_ok: bool
+    unreachable: dict[str, str]  # tier -> why its kill budget cannot pass at this run count
+
+
+def function_args(fn: Callable) -> dict[str, Any]:
+    """Keyword arguments bound to a function through functools.partial (outermost wins)."""
+    out: dict[str, Any] = {}
+    while isinstance(fn, functools.partial):
+        out = {**fn.keywords, **out}
+        fn = fn.func
+    return {k: out[k] for k in sorted(out)}
+
+
+def unreachable_tiers(budgets: Mapping[str, stats.Budget], runs: int, alpha: float) -> dict[str, str]:
+    """Tiers whose kill budget no candidate can meet with ``runs`` runs (even with zero kills)."""
+    out = {}
+    for tier, b in budgets.items():
+        need = stats.runs_for_kill_bound(b.max_kill_ucb, alpha)
+        if need is None or runs < need:
+            best = stats.wilson_ucb(0, runs, alpha)
+            out[tier] = (f"kill budget {b.max_kill_ucb:g} is out of reach at {runs} runs: with zero kills the "
+                         f"one-sided Wilson bound is {best:.4f}; it needs "
+                         + (f"at least {need} runs" if need is not None else "a positive budget"))
+    return out
 
 
 def function_name(fn: Callable) -> str:
@@ -85,8 +140,9 @@ def trial_id(i: int, cand: Candidate) -> str:
 
 
 def resolved_config_hash(env: Mapping[str, str]) -> str:
-    """Hash of the paraphina Config this overlay resolves to (knobs the config does not know yet
-    are ignored by it; ``candidate_hash`` covers the full overlay)."""
+    """Hash of the package-default Config under this overlay: the fallback for evaluate
+    functions that do not simulate a paraphina config (the toy). A simulator study passes
+    ``config_hash_fn`` so that the recorded hash is the one simulated."""
     try:
         return config_hash(load_config(None, dict(env), None))
     except ConfigError as exc:
@@ -110,16 +166,30 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
               knob_spec: KnobSpec, alpha: float, budgets: Mapping[str, stats.Budget], study_name: str = "study",
               jobs: int = 1, backend: str = "local", ray_address: str | None = None,
               commands: Sequence[str] = (), progress: bool | None = None, report: bool = True,
-              suite: SuiteFn | None = None) -> StudyResult:
+              suites: Sequence[StudySuite] = (), config_hash_fn: Callable[[Mapping[str, str]], str] | None = None,
+              force: bool = False, inputs_extra: Mapping[str, Any] | None = None,
+              reproduce: str | None = None,
+              on_start: Callable[[Mapping[str, str]], None] | None = None) -> StudyResult:
     """Run a whole Phase A study into ``study_dir`` (resumable: finished Monte Carlo runs are kept).
 
-    With ``suite``, every candidate also runs the scenario suite (``trials/<id>/suite.json``); a
-    candidate whose suite fails an invariant is not valid, so it is neither on the frontier nor
-    promoted.
+    ``study.json`` records every input that determines the artefacts; a resume whose inputs
+    differ is refused naming the first difference, before anything is touched (``force``
+    starts over). Every candidate runs each of ``suites`` in order into
+    ``trials/<id>/oos/<suite_id>_v<version>/``; a candidate failing an invariant of any suite is
+    not valid, so it is neither on the frontier nor promoted. ``config_hash_fn(env)`` gives the
+    hash of the config the evaluate function simulates (recorded per trial and promotion).
+    ``progress``: False silences it (paraphina.progress). ``reproduce`` is the command that
+    re-runs a promoted candidate's Monte Carlo from its ``.env`` (``{env_file}`` and ``{out}``
+    are filled in), recorded in PROMOTION_RECORD.json. ``on_start(unreachable)`` is called once
+    the inputs are accepted, before any work, with the tiers whose kill budget is out of reach.
     """
     out = Path(study_dir)
-    out.mkdir(parents=True, exist_ok=True)
     level = 1.0 - alpha
+    suite_info = [st.provenance() for st in suites]
+    cands = generate_candidates(knob_spec, candidates, seed)
+    hash_of = config_hash_fn or resolved_config_hash
+    # Each candidate's resolved config hash is an input too: it covers the preset file's content.
+    cfg_hashes = {c.candidate_id: hash_of(c.env) for c in cands}
     inputs = {
         "schema_version": STUDY_SCHEMA,
         "study_name": study_name,
@@ -130,48 +200,62 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
         "knob_spec": msgspec.to_builtins(knob_spec),
         "budgets": {t: msgspec.to_builtins(b) for t, b in budgets.items()},
         "evaluate": function_name(evaluate),
-        "suite": function_name(suite) if suite is not None else None,
+        "evaluate_args": function_args(evaluate),
+        "evaluate_files": {v: file_hash(v) for v in function_args(evaluate).values()
+                           if isinstance(v, str) and Path(v).is_file()},
+        "config_hash": function_name(config_hash_fn) if config_hash_fn is not None else "package defaults + overlay",
+        "config_hashes": cfg_hashes,
+        "suites": suite_info,
         "seeds": {"candidates": f"numpy.random.default_rng({seed})", "mc_base_seed": seed, "mc_rule": SEED_RULE},
         "versions": versions(),
+        **dict(inputs_extra or {}),
     }
-    study_json = out / "study.json"
-    if study_json.exists():
-        have = json.loads(study_json.read_text(encoding="utf-8"))
-        if have != json.loads(canonical_json(inputs)):
-            raise SpecError(f"{study_json}: this directory holds a different study; use another --study-dir")
-    write_atomic(study_json, canonical_json(inputs))
-
-    cands = generate_candidates(knob_spec, candidates, seed)
+    claim(out, STUDY_FILE, inputs, force=force, what="a Phase A study", error=SpecError,
+          hint="use another -o/--out, or --force to start over")
+    unreachable = unreachable_tiers(budgets, runs, alpha)
+    if on_start is not None:
+        on_start(unreachable)
     trial_rows: list[dict[str, Any]] = []
     scores: list[stats.CandidateScore] = []
     by_id: dict[str, tuple[str, Candidate, dict[str, Any]]] = {}
     session = ray_session(ray_address, jobs) if backend == "ray" else contextlib.nullcontext()
-    with session:
+    # One count over everything simulated: every trial's Monte Carlo runs and suite runs.
+    per_trial = runs + sum(info["runs"] for info in suite_info)
+    bar = Progress("phase-a", len(cands) * per_trial, "runs", enabled=progress is not False)
+    with session, bar:
         for i, cand in enumerate(cands):
             tid = trial_id(i, cand)
             tdir = out / "trials" / tid
+            bar.describe(f"trial {i + 1} of {len(cands)} ({tid}): monte carlo")
             env_text = env_file_text(cand.env, [f"paraphina Phase A candidate {cand.candidate_id} ({tid})"])
             write_atomic(tdir / "candidate.env", env_text)
-            cfg_hash = resolved_config_hash(cand.env)
+            cfg_hash = cfg_hashes[cand.candidate_id]
             res = run_mc(functools.partial(evaluate, cand.env), runs, seed, jobs=jobs, backend=backend,
                          output_dir=tdir / "mc", ray_address=ray_address, level=level, alpha=alpha,
-                         progress=progress,
-                         config_extra={"candidate_id": cand.candidate_id, "evaluate": function_name(evaluate)},
+                         progress=bar if progress is not False else False,
+                         config_extra={"candidate_id": cand.candidate_id, "evaluate": function_name(evaluate),
+                                       "evaluate_args": inputs["evaluate_args"], "config_hash": cfg_hash},
                          manifest_extra={"config_hash": cfg_hash, "commands": list(commands),
                                          "candidate_id": cand.candidate_id, "env_overlay": cand.env})
             verified = verify_evidence(tdir / "mc").code == EXIT_OK
             score = _score(cand.candidate_id, res.summary)
-            suite_ok: bool | None = None
-            if suite is not None:
-                rep = suite(cand.env)
-                suite_ok = not any(r["failures"] for r in rep.rows)
-                write_atomic(tdir / "suite.json", canonical_json(rep.to_json()))
-            valid = verified and stats.is_valid(score) and suite_ok is not False
+            passed: dict[str, bool] = {}
+            for st, info in zip(suites, suite_info):
+                bar.describe(f"trial {i + 1} of {len(cands)} ({tid}): suite {info['dir']}")
+                rep = st.run(cand.env, on_run=lambda done, total, row: bar.update())
+                sdir = tdir / "oos" / info["dir"]
+                write_atomic(sdir / "summary.json", canonical_json(rep.to_json()))
+                write_evidence_pack(sdir, {"config_hash": cfg_hash, "commands": list(commands),
+                                           "candidate_id": cand.candidate_id, "suite": info})
+                passed[info["suite_id"]] = (not any(r["failures"] for r in rep.rows)
+                                            and verify_evidence(sdir).code == EXIT_OK)
+            suites_ok: dict[str, bool] | None = passed if suites else None
+            valid = verified and stats.is_valid(score) and all(passed.values())
             if valid:
                 scores.append(score)
             row = {"trial_id": tid, "candidate_id": cand.candidate_id, "profile": cand.profile, "env": cand.env,
                    "config_hash": cfg_hash, "mc_base_seed": seed, "runs": runs, "evidence_verified": verified,
-                   "suites_passed": suite_ok, "valid": valid, "metrics": _metrics(res.summary)}
+                   "suites_passed": suites_ok, "valid": valid, "metrics": _metrics(res.summary)}
             trial_rows.append(row)
             by_id[cand.candidate_id] = (tid, cand, row)
     trial_rows.sort(key=lambda r: r["trial_id"])
@@ -202,8 +286,9 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
         win = stats.pick_winner(scores, budget)
         if win is None:
             winners[tier] = None
-            promotion[tier] = {"winner": None, "reason": "no valid candidate passes this tier's budget",
-                               "budget": msgspec.to_builtins(budget)}
+            promotion[tier] = {"winner": None, "budget": msgspec.to_builtins(budget),
+                               "reason": unreachable.get(tier, "no valid candidate passes this tier's budget"),
+                               "kill_budget_reachable": tier not in unreachable}
             continue
         winners[tier] = win.key
         tid, cand, row = by_id[win.key]
@@ -243,12 +328,18 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
                                "min_pnl_lcb_usd (inclusive); winner = best by (-mean_pnl, dd_cvar, kill_ucb, "
                                "candidate_id)",
             },
-            "suites_passed": row["suites_passed"],  # None: the study ran no suite
+            "suites_passed": row["suites_passed"],  # {suite_id: bool} in run order; None: no suite
+            "suites": suite_info,
+            "evaluate_args": inputs["evaluate_args"],
+            "kill_budget_reachable": tier not in unreachable,
+            "reproduce": (reproduce.format(env_file=f"STUDY_DIR/promoted/{tier}/{env_name}",
+                                           out=f"runs/reproduce_{cand.candidate_id}") if reproduce else None),
             "versions": versions(),
         }
         write_atomic(pdir / "PROMOTION_RECORD.json", canonical_json(record))
         promotion[tier] = {"winner": cand.candidate_id, "trial_id": tid, "preset_file": record["preset_file"]}
-    write_atomic(out / "promotion.json", canonical_json({"schema_version": 1, "tiers": promotion}))
+    write_atomic(out / "promotion.json", canonical_json({"schema_version": 1, "tiers": promotion,
+                                                         "kill_budget_unreachable": unreachable}))
     if report:
         from paraphina.research.report import render_report
 
@@ -257,5 +348,5 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
                               "study_name": study_name, "evaluate": function_name(evaluate)})
     ok = verify_evidence(out, recursive=True).code == EXIT_OK
     return StudyResult(study_dir=str(out), trials=len(cands), pareto=tuple(front_ids), winners=winners,
-                       evidence_ok=ok)
+                       evidence_ok=ok, unreachable=unreachable)
 

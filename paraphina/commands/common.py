@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import click
@@ -53,3 +54,39 @@ def policy_spec(policy: str, model_path: str | None):
 
         return onnx_factory(model_path)
     return policy
+
+
+def output_option(*old: str, dest: str = "out", metavar: str = "OUT", help: str = "", required: bool = False,
+                  default: str | None = None):
+    """``-o/--out`` (the one spelling of every command's output), with ``old`` spellings kept as
+    hidden aliases for one release. The command receives the path as ``dest``."""
+
+    def deco(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kw):
+            out = kw.pop("_out")
+            for i, name in enumerate(old):
+                value = kw.pop(f"_out_alias_{i}")
+                if value is not None:
+                    if out is not None and value != out:
+                        raise click.UsageError(f"give the output once: {name} is the old spelling of -o/--out",
+                                               ctx=click.get_current_context())
+                    out = value
+            if out is None and required:
+                raise click.UsageError("Missing option '-o' / '--out'.", ctx=click.get_current_context())
+            out = default if out is None else out
+            return f(*args, **{dest: out}, **kw)
+
+        for i, name in enumerate(old):
+            wrapper = click.option(name, f"_out_alias_{i}", default=None, hidden=True)(wrapper)
+        return click.option("-o", "--out", "_out", default=None, metavar=metavar,
+                            help=help + (" [required]" if required else "")
+                            + (f"  [default: {default}]" if default is not None else ""))(wrapper)
+
+    return deco
+
+
+def force_option(what: str = "OUT", help: str | None = None):
+    """``--force``: the one way to replace an existing output (docs/cli.md, "Outputs")."""
+    return click.option("--force", is_flag=True, help=help or f"Replace an existing {what} (each file is written "
+                        "beside its destination, then renamed into place).")

@@ -3,42 +3,35 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
 from paraphina.cli import cli
+from paraphina.commands.common import force_option, output_option
 from paraphina.importers import SOURCES, run_import
 from paraphina.importers.common import ImportOptions
 from paraphina.importers.timers import DEFAULT_TIMER_MS
+from paraphina.outputs import check_input, check_output
 
 
 def _progress(label: str, total: int):
-    """A click progress bar on stderr when it is a terminal; otherwise nothing."""
-    if not sys.stderr.isatty():
-        return None, None
-    bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
-    bar.__enter__()
-    state = {"pos": 0}
+    """Progress over input bytes (paraphina.progress): a bar on a terminal, lines on stderr off
+    it once the work runs longer than the progress interval."""
+    from paraphina.progress import position_reporter
 
-    def update(pos: int) -> None:
-        if pos > state["pos"]:
-            bar.update(pos - state["pos"])
-            state["pos"] = pos
-
-    return update, lambda: bar.__exit__(None, None, None)
+    return position_reporter(label, total)
 
 
 def timer_ms_option(f):
-    return click.option("--timer-ms", type=int, default=DEFAULT_TIMER_MS, show_default=True, metavar="N",
-                        help="A Timer event every N ms of event time: the engine's loops run only on them "
-                             "(default: the main-loop interval; 0: none).")(f)
+    return click.option("--timer-ms", type=click.IntRange(0, 3_600_000), default=DEFAULT_TIMER_MS, show_default=True,
+                        metavar="N", help="A Timer event every N ms of event time: the engine's loops run only on "
+                        "them (default: the main-loop interval; 0: none; at most an hour).")(f)
 
 
 @cli.command("import")
 @click.argument("source", metavar="SOURCE")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("-o", "--out", required=True, metavar="OUT.arrow", help="The log to write.")
+@output_option(metavar="OUT.arrow", help="The log to write.", required=True)
 @click.option("--venue", default=None, metavar="NAME", help="Venue name in the instrument table (default per source).")
 @click.option("--instrument", default=None, metavar="SYMBOL", help="Symbol to import (default: the first one seen).")
 @click.option("--tick-size", default=None, metavar="D", help="Price tick (decimal string); default per source and symbol.")
@@ -46,10 +39,11 @@ def timer_ms_option(f):
 @click.option("--skip-bad", is_flag=True, help="Count malformed lines and continue (default: stop with exit 2).")
 @click.option("--contract-size-to-base", is_flag=True, help="Convert contract sizes (Binance COIN-M) to the base asset.")
 @timer_ms_option
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@force_option("OUT.arrow")
 def import_cmd(source, files, out, venue, instrument, tick_size, lot_size, skip_bad, contract_size_to_base, timer_ms,
                force) -> None:
     """Import capture FILEs of one venue (in order) from SOURCE into the log OUT.arrow."""
+    check_output(out, inputs=files, force=force)
     opts = ImportOptions(venue=venue, instrument=instrument, tick_size=tick_size, lot_size=lot_size,
                          skip_bad=skip_bad, contract_size_to_base=contract_size_to_base, timer_ms=timer_ms)
     total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
@@ -70,11 +64,14 @@ import_cmd.help = (f"Import capture FILEs of one venue (in order) from SOURCE ({
 
 @cli.command("merge")
 @click.argument("logs", nargs=-1, required=True, metavar="LOG...")
-@click.option("-o", "--out", required=True, metavar="OUT.arrow", help="The merged log to write.")
+@output_option(metavar="OUT.arrow", help="The merged log to write.", required=True)
 @timer_ms_option
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@force_option("OUT.arrow")
 def merge_cmd(logs, out, timer_ms, force) -> None:
     """Merge single-venue logs into one multi-venue log ordered by ts_ns (ties: input order, then seq)."""
+    for p in logs:
+        check_input(p)
+    check_output(out, inputs=logs, force=force)
     from paraphina.importers.merge import merge_logs
 
     update, close = _progress("merging", 0)
@@ -91,13 +88,16 @@ def merge_cmd(logs, out, timer_ms, force) -> None:
 @cli.command("build-real")
 @click.argument("manifest", default="event_logs/real_manifest.toml")
 @click.option("--data", "data_dir", default=None, metavar="DIR", help="Real data directory (default: <repo>/../shared/data/real).")
-@click.option("--out-dir", default="build/real", show_default=True, metavar="DIR", help="Where the built logs go.")
+@output_option("--out-dir", dest="out_dir", metavar="DIR", default="build/real", help="Where the built logs go.")
 @click.option("--name", "names", multiple=True, help="Build only this log (repeatable).")
-@click.option("--force", is_flag=True, help="Replace logs that exist.")
+@force_option("log in DIR")
 def build_real_cmd(manifest, data_dir, out_dir, names, force) -> None:
     """Build the logs a real-data MANIFEST describes (sha256-checked sources, import, merge)."""
     from pathlib import Path
 
     from paraphina.importers.manifest import build
+
+    check_input(manifest, what="MANIFEST")
+    check_output(out_dir, inputs=(manifest, data_dir), directory=True)
 
     build(Path(manifest), Path(data_dir) if data_dir else None, Path(out_dir), list(names), force, echo=click.echo)

@@ -9,8 +9,10 @@ import msgspec
 
 from paraphina import events as ev
 from paraphina.cli import cli
+from paraphina.commands.common import force_option, output_option
 from paraphina.errors import UserError
 from paraphina.eventlog import LogDamaged, LogError, LogReader, LogWriter, read_info
+from paraphina.outputs import check_output, replacing
 
 
 @cli.command()
@@ -43,6 +45,8 @@ def _parse_seq_range(text: str | None) -> tuple[int, int | None]:
         raise UserError(f"--seq {text!r}: expected A:B with integers (B exclusive)") from None
     if not sep:
         hi = lo + 1
+    if lo < 0 or (hi is not None and hi <= lo):
+        raise UserError(f"--seq {text!r}: selects nothing (A:B needs 0 <= A < B; B exclusive)")
     return lo, hi
 
 
@@ -61,6 +65,8 @@ def cat(log: str, kinds: tuple[str, ...], venues: tuple[str, ...], seq_range: st
     wanted_venues: set[int] = set()
     for v in venues:
         if v.lstrip("-").isdigit():
+            if not 0 <= int(v) < len(names):
+                raise UserError(f"--venue {v}: {log} has venues 0..{len(names) - 1} ({', '.join(names)})")
             wanted_venues.add(int(v))
         elif v in names:
             wanted_venues.add(names.index(v))
@@ -91,17 +97,24 @@ def cat(log: str, kinds: tuple[str, ...], venues: tuple[str, ...], seq_range: st
 
 
 @cli.command()
-@click.argument("out")
-@click.option("--events", "n_events", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.argument("out_arg", required=False, metavar="[OUT]")
+@output_option(metavar="OUT.arrow", help="The log to write (also accepted as the argument OUT).")
+@click.option("--events", "n_events", type=click.IntRange(1, 100_000_000), default=10_000, show_default=True)
 @click.option("--venues", "n_venues", type=click.IntRange(1, 64), default=5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
-def sample(out: str, n_events: int, n_venues: int, seed: int, force: bool) -> None:
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@force_option("OUT.arrow")
+def sample(out_arg: str | None, out: str | None, n_events: int, n_venues: int, seed: int, force: bool) -> None:
     """Write a synthetic multi-venue market log (the project's own generator)."""
     from paraphina import samplegen
 
-    with LogWriter.create(out, samplegen.instruments(n_venues), {"source": "paraphina sample", "seed": seed},
-                          overwrite=force) as w:
+    if out_arg is not None and out is not None and out_arg != out:
+        raise click.UsageError("give the output once: -o/--out or the argument OUT", ctx=click.get_current_context())
+    out = out or out_arg
+    if out is None:
+        raise click.UsageError("Missing option '-o' / '--out'.", ctx=click.get_current_context())
+    check_output(out, force=force)
+    with replacing(out) as tmp, LogWriter.create(tmp, samplegen.instruments(n_venues),
+                                                 {"source": "paraphina sample", "seed": seed}) as w:
         for cols in samplegen.generate(n_events, n_venues, seed):
             w.append_columns(cols)
     click.echo(f"wrote {out}: {n_events} events, {n_venues} venues, seed {seed}")

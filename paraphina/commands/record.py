@@ -7,8 +7,9 @@ import re
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, load_cli_config, policy_spec
+from paraphina.commands.common import config_options, force_option, load_cli_config, output_option, policy_spec
 from paraphina.errors import UserError
+from paraphina.outputs import check_output, sidecars
 from paraphina.shadow.budget import DEFAULT_INFERENCE_TIMEOUT_MS
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -64,7 +65,7 @@ def venue_grids(specs, tick_sizes, lot_sizes) -> dict[str, tuple[str | None, str
 @click.option("--venue", "venues", multiple=True, required=True, metavar="VENUE:SYMBOL",
               help="A feed to record (repeat): binance-usdm:BTCUSDT, binance-coinm:BTCUSD_PERP, "
                    "binance-spot:BTCUSDT, hyperliquid:BTC, bybit:BTCUSDT.")
-@click.option("-o", "--out", required=True, metavar="SESSION.arrow", help="The log to write.")
+@output_option(metavar="SESSION.arrow", help="The log to write.", required=True)
 @click.option("--policy", default=None, help="Run this policy in shadow on the recorded events; its actions go "
               "to SESSION.arrow.actions (never sent).")
 @click.option("--candidate", default=None, help="A second policy beside --policy: both streams are recorded "
@@ -89,7 +90,7 @@ def venue_grids(specs, tick_sizes, lot_sizes) -> dict[str, tuple[str | None, str
 @click.option("--tick-size", "tick_sizes", multiple=True, metavar="[VENUE=]D",
               help="Price tick (decimal) for a symbol without defaults, or to override them; VENUE= for one venue.")
 @click.option("--lot-size", "lot_sizes", multiple=True, metavar="[VENUE=]D", help="Size lot, as --tick-size.")
-@click.option("--force", is_flag=True, help="Replace SESSION.arrow if it exists.")
+@force_option("SESSION.arrow or action file")
 def record(venues, out, policy, candidate, model_path, inference_timeout_ms, duration, config_path, profile, endpoints, stale_after, flush_interval, backoff,
            status, tick_sizes, lot_sizes, force) -> None:
     """Record live public feeds into OUT (prices and sizes as the importers read them).
@@ -110,6 +111,12 @@ def record(venues, out, policy, candidate, model_path, inference_timeout_ms, dur
         import websockets  # noqa: F401
     except ImportError:
         raise UserError("record needs the live extra: pip install 'paraphina[live]'") from None
+    inputs = (config_path, model_path)
+    check_output(out, inputs=inputs, force=force)
+    if policy is not None:  # the action streams and report beside the log (docs/recording.md)
+        suffixes = (".baseline.actions", ".candidate.actions", ".shadow.json") if candidate else (".actions",)
+        for side in sidecars(out, suffixes):
+            check_output(side, inputs=inputs, force=force)
     policy_spec, candidate_spec = _policy_specs(policy, candidate, model_path)
     cfg = load_cli_config(config_path, profile)
     specs = [parse_venue(v) for v in venues]

@@ -9,11 +9,13 @@ import tempfile
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, load_cli_config, model_option, policy_spec
+from paraphina.commands.common import (config_options, force_option, load_cli_config, model_option, output_option,
+                                       policy_spec)
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
 from paraphina.eventlog import LogReader
 from paraphina.logs import event_time, get_logger
+from paraphina.outputs import check_input, check_output
 from paraphina.replay import progress_reporter, replay_log, summary_lines
 
 
@@ -21,19 +23,27 @@ from paraphina.replay import progress_reporter, replay_log, summary_lines
 @click.argument("log")
 @click.option("--policy", default=None, help="Policy plugin name (see `paraphina plugins`); default: the policy the "
               "log was recorded with, else fixed-spread.")
-@click.option("--out", default=None, metavar="ACTIONS", help="Write the action stream (JSON lines) here.")
+@output_option(metavar="ACTIONS", help="Write the action stream (JSON lines) here.")
 @config_options
 @click.option("--checkpoint-at", type=click.IntRange(min=0), default=None, metavar="N",
               help="Save the engine state after the first N events.")
 @click.option("--checkpoint", "checkpoint_path", default=None, metavar="FILE", help="Where --checkpoint-at writes.")
 @click.option("--resume", default=None, metavar="CHECKPOINT", help="Start from a saved state (replays the rest of LOG).")
 @model_option
-def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_path, resume, model_path) -> None:
+@force_option("ACTIONS file or checkpoint")
+def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_path, resume, model_path, force) -> None:
     """Replay LOG through the engine with POLICY; print the summary and the stream hash.
 
     Without --config and --profile, a log that carries its run's config (simulated runs,
     backtests) is replayed with that config.
     """
+    check_input(log)
+    inputs = (log, config_path, resume, model_path)
+    if out is not None:
+        check_output(out, inputs=inputs, force=force)
+    if checkpoint_at is not None:
+        check_output(checkpoint_path or f"{log}.ckpt-{checkpoint_at}", flag="--checkpoint", inputs=(*inputs, out),
+                     force=force)
     cfg, cfg_source = config_for_log(log, config_path, profile)
     policy = policy or policy_for_log(log)
     spec = policy_spec(policy, model_path)

@@ -17,7 +17,9 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
+from paraphina.commands.common import force_option, output_option
 from paraphina.errors import UserError
+from paraphina.outputs import check_output
 from paraphina.research.evidence import EXIT_OK, verify_evidence, write_atomic
 
 
@@ -41,14 +43,18 @@ def verify_evidence_cmd(directory: Path, recursive: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output HTML (default: DIRECTORY/report.html).")
-def report_cmd(directory: Path, out: Path | None) -> None:
+@force_option("HTML file")
+def report_cmd(directory: Path, out: Path | None, force: bool) -> None:
     """Render a Monte Carlo or Phase A study directory as an HTML page with plots."""
     from paraphina.research.report import render_report
 
     if not directory.is_dir():
         raise UserError(f"{directory}: not a directory")
-    page = render_report(directory)
     out = out or directory / "report.html"
+    # Every file of the study is an input but earlier pages (an HTML file is never read).
+    check_output(out, inputs=[p for p in sorted(directory.rglob("*")) if p.is_file() and p.suffix != ".html"],
+                 force=force)
+    page = render_report(directory)
     try:
         write_atomic(out, page)
     except OSError as exc:
@@ -85,22 +91,25 @@ def mc_options(f):
         click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel workers (1 = inline)."),
         click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True),
         click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray)."),
-        click.option("--output-dir", default="runs/mc", show_default=True, type=click.Path(file_okay=False)),
         click.option("--run-start-index", "start_index", type=click.IntRange(min=0), default=0, show_default=True,
                      help="First run index of this shard."),
         click.option("--run-count", "count", type=click.IntRange(min=1), default=None, help="Runs in this shard (default: to the end)."),
         click.option("--print-every", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Print every N-th run's line (run i/n, seed, pnl, maxDD, kill, ticks); 0: none."),
-        click.option("--quiet", is_flag=True, help="Only errors."),
+        click.option("--quiet", is_flag=True, help="Only errors (no progress either)."),
+        click.option("--force", is_flag=True,
+                     help="Start over when the output directory holds a Monte Carlo with other inputs."),
     ]
     for o in reversed(opts):
         f = o(f)
-    return f
+    return output_option("--output-dir", dest="output_dir", metavar="DIR", default="runs/mc",
+                         help="The Monte Carlo directory (re-running the same inputs resumes it).")(f)
 
 
 def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str = "local",
                     ray_address: str | None = None, output_dir: str = "runs/mc", start_index: int = 0,
-                    count: int | None = None, quiet: bool = False, print_every: int = 0, config_hash: str | None = None,
+                    count: int | None = None, quiet: bool = False, force: bool = False, print_every: int = 0,
+                    config_hash: str | None = None,
                     config_extra: Mapping[str, Any] | None = None, commands: Sequence[str] | None = None) -> int:
     """Everything ``paraphina mc`` does except simulating: run, summarise, print, evidence.
 
@@ -112,7 +121,7 @@ def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str
     end = start_index + (count if count is not None else runs - start_index)
     if not quiet:
         click.echo(f"paraphina-mc v{__version__} | runs={runs} | range=[{start_index},{end}) | seed={seed} | "
-                   f"backend={backend} | jobs={jobs}")
+                   f"backend={backend} | jobs={jobs}" + (f" | config_hash={config_hash}" if config_hash else ""))
     extra: dict[str, Any] = {"commands": list(commands) if commands is not None else [_command_line()]}
     if config_hash is not None:
         extra["config_hash"] = config_hash
@@ -121,7 +130,7 @@ def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str
         cfg_extra.setdefault("config_hash", config_hash)
     res = run_mc(run_fn, runs, seed, jobs=jobs, backend=backend, output_dir=output_dir, start_index=start_index,
                  count=count, ray_address=ray_address, progress=None if not quiet else False,
-                 manifest_extra=extra, config_extra=cfg_extra)
+                 manifest_extra=extra, config_extra=cfg_extra, force=force)
     if not quiet:
         if res.runs_skipped:
             click.echo(f"resumed: {res.runs_skipped} runs already present, {res.runs_executed} run now")
@@ -164,14 +173,58 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
     from paraphina.commands.sim import scenario_config
     from paraphina.config import config_hash, resolve_profile
     from paraphina.policies import load_policy
+    from paraphina.research.provenance import file_hash
     from paraphina.research.simrun import ScenarioRun
     from paraphina.sim.scenario import load_scenario
 
+    check_output(kw["output_dir"], inputs=(scenario_path, config_path), directory=True)
     scenario = load_scenario(scenario_path)
     name, _ = resolve_profile(profile, os.environ, scenario.initial_state.profile)
     cfg = scenario_config(scenario, config_path, name)
     load_policy(policy)  # an unknown policy is a one-line error now, not one per worker
     run_fn = ScenarioRun(scenario=scenario, config=cfg, policy=policy, ticks=ticks)
-    extra = {"scenario": scenario_path, "scenario_id": scenario.scenario_id, "ticks": ticks, "policy": policy,
-             "profile": name}
+    extra = {"scenario": scenario_path, "scenario_sha256": file_hash(scenario_path),
+             "scenario_id": scenario.scenario_id, "ticks": ticks, "policy": policy, "profile": name}
     sys.exit(mc_command_impl(run_fn, config_hash=config_hash(cfg), config_extra=extra, **kw))
+
+
+@cli.command("phase-a")
+@click.option("--smoke", is_flag=True, help="3 trials, 10 runs, 100 ticks (the suites too).")
+@click.option("--study", default=None, help="Study name (default: the study directory's name, else timestamped).")
+@output_option("--study-dir", dest="study_dir", metavar="DIR", help="The study directory (default: runs/phaseA/<study>).")
+@click.option("--trials", type=click.IntRange(min=1), default=None, help="Candidates (default 10).")
+@click.option("--runs", type=click.IntRange(min=1), default=None, help="Monte Carlo runs per candidate (default 50).")
+@click.option("--ticks", type=click.IntRange(min=1), default=None, help="Main-loop ticks per run (default 600).")
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True)
+@click.option("--scenario", "scenario_path", default=None, metavar="FILE", help="Monte Carlo scenario (default: scenarios/synth_baseline.yaml).")
+@click.option("--policy", default=None, help="Policy (default: heuristic).")
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file under the knobs (default: the btc preset).")
+@click.option("--knobs", default=None, metavar="FILE", help="Knob ranges (default: batch_runs/phase_a/knobs_btc.yaml).")
+@click.option("--budgets", default=None, metavar="FILE", help="Risk budgets (default: batch_runs/phase_a/budgets.yaml).")
+@click.option("--suite", "suites", multiple=True, metavar="SUITE.yaml",
+              help="Out-of-sample suite per candidate, repeatable, in order (default: research, adversarial regression).")
+@click.option("--no-suites", is_flag=True, help="Run no out-of-sample suite.")
+@click.option("--suite-ticks", type=click.IntRange(min=1), default=None, help="Ticks per suite run (default: the suite's; --smoke: --ticks).")
+@click.option("--evaluate", default=None, metavar="MODULE:FUNCTION", help="Evaluate function (default: the simulator).")
+@click.option("--evaluate-arg", "evaluate_args", multiple=True, metavar="KEY=VALUE")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--ray-address", default=None)
+@click.option("--force", is_flag=True, help="Start over when the study directory holds other inputs.")
+@click.option("--no-report", is_flag=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress, no warnings.")
+def phase_a_cmd(smoke, study, study_dir, trials, runs, ticks, seed, scenario_path, policy, config_path, knobs, budgets,
+                suites, no_suites, suite_ticks, evaluate, evaluate_args, jobs, backend, ray_address, force, no_report,
+                quiet) -> None:
+    """Phase A promotion pipeline (python3 -m batch_runs.phase_a.promote_pipeline with CLI option names)."""
+    from batch_runs.phase_a.promote_pipeline import DEFAULT_EVALUATE, DEFAULTS, SMOKE, recorded_command, run_pipeline
+
+    sizes = SMOKE if smoke else DEFAULTS
+    ticks = ticks or sizes["mc_ticks"]
+    sys.exit(run_pipeline(
+        study=study, study_dir=study_dir, trials=trials or sizes["trials"], runs=runs or sizes["mc_runs"],
+        ticks=ticks, seed=seed, budgets=budgets, knobs=knobs, evaluate=evaluate or DEFAULT_EVALUATE,
+        evaluate_args=evaluate_args, scenario=scenario_path, policy=policy, config=config_path,
+        suites=[] if no_suites else (list(suites) or None), suite_ticks=suite_ticks or (ticks if smoke else None),
+        jobs=jobs, backend=backend, ray_address=ray_address, force=force, quiet=quiet, report=not no_report,
+        command=recorded_command("paraphina phase-a", sys.argv[2:] if len(sys.argv) > 1 else [])))

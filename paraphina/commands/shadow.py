@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import policy_spec
+from paraphina.commands.common import force_option, output_option, policy_spec
+from paraphina.outputs import check_input, check_output, sidecars
+
+# The files a shadow session writes beside SESSION.arrow.
+SHADOW_SIDECARS = (".baseline.actions", ".candidate.actions", ".shadow.json", ".candidate-backtest.arrow")
 
 
 @cli.command()
@@ -15,7 +17,7 @@ from paraphina.commands.common import policy_spec
 @click.option("--baseline", default="heuristic", show_default=True, help="Policy whose orders execute.")
 @click.option("--candidate", default="onnx", show_default=True, help="Policy whose orders are only recorded.")
 @click.option("--model", "model_path", default=None, metavar="FILE", help="Model file of an onnx candidate (or baseline).")
-@click.option("-o", "--out", "out", required=True, metavar="SESSION.arrow", help="The session log.")
+@output_option(metavar="SESSION.arrow", help="The session log.", required=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: LOG's own).")
 @click.option("--profile", default=None)
 @click.option("--realtime", "speed", type=float, default=None, metavar="X",
@@ -23,7 +25,7 @@ from paraphina.commands.common import policy_spec
 @click.option("--inference-timeout-ms", "--timeout-ms", "timeout_ms", type=click.FloatRange(min=0, min_open=True),
               default=None, metavar="MS", help="Record a policy_fault (timeout) when a policy's decision hooks take "
               "longer than this on a main tick (default: untimed).")
-@click.option("--force", is_flag=True, help="Overwrite SESSION if it exists.")
+@force_option("SESSION.arrow or file beside it")
 def shadow(log, baseline, candidate, model_path, out, config_path, profile, speed, timeout_ms, force) -> None:
     """Shadow session over LOG's market: BASELINE trades, CANDIDATE is recorded beside it.
 
@@ -32,14 +34,14 @@ def shadow(log, baseline, candidate, model_path, out, config_path, profile, spee
     counterfactual backtest log (.candidate-backtest.arrow).
     """
     from paraphina.commands.replay import config_for_log
-    from paraphina.errors import UserError
     from paraphina.shadow import LogFeed, report_lines, run_shadow
     from paraphina.sim.exchange import VenueParams
 
-    if not os.path.exists(log):
-        raise UserError(f"{log}: no such file")
-    if os.path.exists(out) and not force:
-        raise UserError(f"{out} exists (use --force to overwrite)")
+    check_input(log)
+    inputs = (log, config_path, model_path)
+    check_output(out, inputs=inputs, force=force)
+    for side in sidecars(out, SHADOW_SIDECARS):
+        check_output(side, inputs=inputs, force=force)
     cfg, _ = config_for_log(log, config_path, profile)
     b_spec = policy_spec(baseline, model_path if baseline == "onnx" else None)
     c_spec = policy_spec(candidate, model_path if candidate == "onnx" else None)

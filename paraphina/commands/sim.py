@@ -6,21 +6,23 @@ import json
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import load_cli_config, model_option, policy_spec
+from paraphina.commands.common import force_option, load_cli_config, model_option, output_option, policy_spec
 from paraphina.config import Config, config_hash, resolve_profile
 from paraphina.errors import UserError
+from paraphina.outputs import check_input, check_output, write_file
 from paraphina.presets import preset_path
 from paraphina.sim.exchange import VenueParams
 from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simulation, with_scenario_fees
 from paraphina.sim.scenario import Scenario, load_scenario
 from paraphina.sim.suite import load_suite, run_suite
 from paraphina.sim.summary import format_run_output
-from paraphina.telemetry import from_env
+from paraphina.telemetry import from_env, telemetry_path
 
 CFG_VERSION = f"paraphina-{__version__}"
 
@@ -48,13 +50,22 @@ def scenario_config(scenario: Scenario, config_path: str | None, profile: str | 
 @click.option("--profile", default=None, help="Risk profile (CLI > PARAPHINA_RISK_PROFILE > scenario > balanced).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: the scenario's base seed).")
 @click.option("--scenario", "scenario_path", default=None, metavar="FILE", help="Scenario YAML (default: a calm 5-venue market).")
-@click.option("--log", "log_path", default=None, metavar="OUT.arrow", help="Where the run's event log goes (default: a temporary file).")
+@output_option("--log", dest="log_path", metavar="OUT.arrow", help="Where the run's event log goes (default: a temporary file).")
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
-@click.option("--force", is_flag=True, help="Overwrite --log if it exists.")
+@force_option("OUT.arrow")
+@click.option("--attribution", is_flag=True,
+              help="Also report fair-value tracking, volatility and a PnL attribution against the simulator's latent price.")
 @model_option
-def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force, model_path) -> None:
+def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, force, attribution, model_path) -> None:
     """Simulate a scenario with the engine and the simulated exchange; print the research summary."""
+    if scenario_path is not None:
+        check_input(scenario_path, what="--scenario")
+    if log_path is not None:
+        check_output(log_path, inputs=(scenario_path, config_path, model_path), force=force)
+    if telemetry_path() is not None:
+        check_output(telemetry_path(), flag="PARAPHINA_TELEMETRY_PATH",
+                     inputs=(scenario_path, config_path, model_path, log_path), force=force)
     scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
     name, source = resolve_profile(profile, os.environ, scenario.initial_state.profile if scenario_path else None)
     click.echo(f"effective_risk_profile={name} source={source}", err=True)
@@ -69,7 +80,7 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
     try:
         r = run_simulation(scenario, cfg, policy, seed, ticks, log_path,
                            engine_factory(spec, [telemetry] if telemetry else ()), overwrite=force,
-                           session_extra=policy_session(spec))
+                           session_extra=policy_session(spec), measure=attribution, telemetry=telemetry)
     finally:
         if telemetry:
             telemetry.close()
@@ -81,26 +92,36 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
     click.echo(format_run_output(cfg_version=CFG_VERSION, cfg_hash=config_hash(cfg), profile=name, ticks=r.ticks,
                                  seed=seed, events=r.events, actions=r.actions, sha256=r.sha256, summary=r.summary,
                                  killed_at_tick=r.killed_at_tick), nl=False)
+    if r.report is not None:
+        click.echo("\n" + "\n".join(r.report.lines()))
 
 
 @cli.command()
 @click.argument("log")
 @click.option("--policy", default="heuristic", show_default=True)
-@click.option("-o", "--out", "out", required=True, metavar="OUT.arrow", help="The backtest's own log (replays byte for byte).")
+@output_option(metavar="OUT.arrow", help="The backtest's own log (replays byte for byte).", required=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset.")
 @click.option("--profile", default=None)
-@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+@force_option("OUT.arrow")
 @model_option
 def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     """Replay LOG's market with the simulated exchange in the loop, counterfactually, with POLICY."""
+    check_input(log)
+    check_output(out, inputs=(log, config_path, model_path), force=force)
     cfg = load_cli_config(config_path, profile)
     from paraphina.eventlog import LogReader
 
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
               for i in LogReader(log).info.instruments]
     spec = policy_spec(policy, model_path)
-    r = run_backtest(log, cfg, policy, out, engine_factory(spec), params=params, overwrite=force,
-                     session_extra=policy_session(spec))
+    from paraphina.progress import position_reporter
+
+    update, close = position_reporter("backtest", os.path.getsize(log) if os.path.exists(log) else 0)
+    try:
+        r = run_backtest(log, cfg, policy, out, engine_factory(spec), params=params, overwrite=force,
+                         session_extra=policy_session(spec), progress=update)
+    finally:
+        close()
     s = r.summary
     click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
     from paraphina.replay import signed
@@ -112,33 +133,55 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
 
 @cli.command()
 @click.argument("suite_path", metavar="SUITE.yaml")
-@click.option("--output-dir", default="runs/suite", show_default=True)
+@output_option("--output-dir", dest="output_dir", metavar="DIR", default="runs/suite",
+               help="Directory for each run's JSON and summary.json.")
 @click.option("--policy", default="heuristic", show_default=True)
 @click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: btc).")
-def suite(suite_path, output_dir, policy, config_path) -> None:
-    """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails."""
+@force_option("suite run in DIR", help="Start over when DIR holds a suite run (other inputs are refused without it).")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def suite(suite_path, output_dir, policy, config_path, force, quiet) -> None:
+    """Run every scenario and seed of a suite, check its invariants; exit 1 if any fails.
+
+    The output directory records its inputs (suite_config.json: the suite's and its scenarios'
+    SHA-256, policy, each scenario's config hash, versions) and is sealed by an evidence pack."""
+    from paraphina.progress import Progress
+    from paraphina.research.evidence import canonical_json, versions, write_atomic, write_evidence_pack
+    from paraphina.research.provenance import claim, file_hash
+
+    check_input(suite_path, what="SUITE.yaml")
+    check_output(output_dir, inputs=(suite_path, config_path), directory=True)
     s = load_suite(suite_path)
-    os.makedirs(output_dir, exist_ok=True)
-    tty = sys.stderr.isatty()
+    configs = {r.path: scenario_config(r.scenario, config_path, r.scenario.initial_state.profile) for r in s.runs}
+    record = {"schema_version": 1, "suite": suite_path, "suite_sha256": file_hash(suite_path),
+              "suite_id": s.suite_id, "suite_version": s.suite_version, "policy": policy,
+              "scenarios": [{"path": r.path, "sha256": file_hash(r.path), "seeds": r.seeds,
+                             "config_hash": config_hash(configs[r.path])} for r in s.runs],
+              "versions": versions()}
+    claim(output_dir, "suite_config.json", record, force=force, what="a suite run",
+          hint="use another -o/--out, or --force to start over")
+    total = sum(len(r.seeds) for r in s.runs) * s.repeat_runs
+    bar = Progress("suite", total, "runs", enabled=not quiet)
 
     def show(done: int, total: int, row: dict | None) -> None:
-        if tty:
-            click.echo(f"\r[{done}/{total}]", err=True, nl=False)
+        bar.update()
         if row is None:
             return
-        with open(os.path.join(output_dir, f"{row['scenario']}-{row['seed']}.json"), "w") as f:
-            json.dump(row, f, indent=2, sort_keys=True)
+        bar.describe(f"{row['scenario']} seed={row['seed']}")
+        write_atomic(Path(output_dir) / f"{row['scenario']}-{row['seed']}.json", json.dumps(row, indent=2, sort_keys=True))
         status = "FAIL" if row["failures"] else "ok"
         click.echo(f"{status:4} {row['scenario']} seed={row['seed']} pnl={row['pnl_total']:+.2f} "
                    f"kill={str(row['kill_switch']).lower()} actions={row['actions']}" +
                    "".join(f"\n       {x}" for x in row["failures"]))
 
-    report = run_suite(s, lambda sc: scenario_config(sc, config_path, sc.initial_state.profile), policy,
-                       engine_factory(policy), output_dir, on_run=show)
-    with open(os.path.join(output_dir, "summary.json"), "w") as f:
-        json.dump(report.to_json(), f, indent=2, sort_keys=True)
+    with bar:
+        report = run_suite(s, lambda sc: scenario_config(sc, config_path, sc.initial_state.profile), policy,
+                           engine_factory(policy), output_dir, on_run=show)
+    write_atomic(Path(output_dir) / "summary.json", canonical_json(report.to_json()))
+    write_evidence_pack(output_dir, {"config_hash": {x["path"]: x["config_hash"] for x in record["scenarios"]},
+                                     "commands": ["paraphina " + " ".join(sys.argv[1:])], "suite": record})
     n = len(report.rows)
     click.echo(f"{n - report.failed} of {n} runs passed their invariants ({output_dir}/summary.json)")
+    click.echo(f"Wrote: {Path(output_dir) / 'evidence_pack' / 'SHA256SUMS'}")
     sys.exit(1 if report.failed else 0)
 
 

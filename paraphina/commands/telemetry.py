@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 
 from paraphina.cli import cli
+from paraphina.commands.common import force_option
+from paraphina.outputs import check_output, write_file
 from paraphina.errors import UserError
 
 MAX_VIOLATIONS_SHOWN = 20
@@ -28,9 +30,12 @@ def telemetry_group() -> None:
               help="The dataset: one CSV row of metrics per telemetry file.")
 @click.option("--label-from-path", is_flag=True,
               help="Add a column per key=value component of each file's path (runs/profile=balanced/seed=3/...).")
-def condense_cmd(files: tuple[str, ...], out: Path, label_from_path: bool) -> None:
+@force_option("DATASET.csv")
+def condense_cmd(files: tuple[str, ...], out: Path, label_from_path: bool, force: bool) -> None:
     """Condense telemetry JSONL FILEs into one dataset CSV (rows sorted by file)."""
     from paraphina.research.telemetry_dataset import condense, dataset_csv
+
+    check_output(out, inputs=files, force=force)
 
     ds = condense(files, label_from_path=label_from_path)
     _write(out, dataset_csv(ds))
@@ -40,24 +45,32 @@ def condense_cmd(files: tuple[str, ...], out: Path, label_from_path: bool) -> No
 @telemetry_group.command("summarise")
 @click.argument("dataset", metavar="DATASET.csv")
 @click.option("--group-by", "group_by", multiple=True, metavar="COL", help="Group runs by this column (repeatable).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="OUT.json",
-              help="Also write the summary as JSON.")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="OUT.csv",
-              help="Also write the summary table as CSV.")
-def summarise_cmd(dataset: str, group_by: tuple[str, ...], json_out: Path | None, csv_out: Path | None) -> None:
+@click.option("-o", "--out", "outs", multiple=True, metavar="OUT.json|OUT.csv",
+              help="Also write the summary here, as JSON or CSV by the file's suffix (repeatable).")
+@click.option("--json", "json_out", default=None, hidden=True)  # old spelling of -o OUT.json
+@click.option("--csv", "csv_out", default=None, hidden=True)  # old spelling of -o OUT.csv
+@force_option("output file")
+def summarise_cmd(dataset: str, group_by: tuple[str, ...], outs: tuple[str, ...], json_out: str | None,
+                  csv_out: str | None, force: bool) -> None:
     """Per-group count, mean, std, min, p05/p50/p95, max of every numeric column of DATASET."""
     from paraphina.research.dataset_summary import format_table, summarise, summary_csv, summary_json
     from paraphina.research.telemetry_dataset import read_dataset
 
+    targets: list[tuple[str, str]] = []  # (path, format)
+    for path in outs:
+        fmt = Path(path).suffix.lower().lstrip(".")
+        if fmt not in ("json", "csv"):
+            raise UserError(f"--out {path}: name a .json or .csv file (the suffix picks the format)")
+        targets.append((path, fmt))
+    targets += [(p, f) for p, f in ((json_out, "json"), (csv_out, "csv")) if p is not None]
+    for path, _ in targets:
+        check_output(path, inputs=(dataset, *(p for p, _ in targets if p is not path)), force=force)
     summary = summarise(read_dataset(dataset), group_by)
     for line in format_table(summary):
         click.echo(line)
-    if json_out is not None:
-        _write(json_out, summary_json(summary))
-        click.echo(f"Wrote: {json_out}")
-    if csv_out is not None:
-        _write(csv_out, summary_csv(summary))
-        click.echo(f"Wrote: {csv_out}")
+    for path, fmt in targets:
+        _write(Path(path), summary_json(summary) if fmt == "json" else summary_csv(summary))
+        click.echo(f"Wrote: {path}")
 
 
 @telemetry_group.command("check")
@@ -84,9 +97,7 @@ def check_cmd(files: tuple[str, ...]) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    from paraphina.research.evidence import write_atomic
-
     try:
-        write_atomic(path, text)
+        write_file(path, text)
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None

@@ -384,24 +384,15 @@ class Units:
 
 def write_log(out: str, instrument: ev.Instrument, events: Iterable[ev.Event], session: dict,
               ctx: ImportContext, *, force: bool = False) -> None:
-    """Write ``events`` to ``out`` atomically (a ``.partial`` file renamed at the end)."""
+    """Write ``events`` to ``out`` atomically (a ``.partial-PID`` file renamed at the end)."""
     from paraphina.eventlog import LogWriter
+    from paraphina.outputs import replacing
 
     if os.path.exists(out) and not force:
         raise BadInput(f"{out}: already exists (use --force to replace it)")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{out}.partial"
-    if os.path.exists(tmp):
-        os.unlink(tmp)
-    ok = False
-    try:
-        with LogWriter.create(tmp, [instrument], session) as w:
-            append = w.append
-            record = ctx.record
-            for e in events:
-                append(record(e))
-        os.replace(tmp, out)
-        ok = True
-    finally:
-        if not ok and os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(out) as tmp, LogWriter.create(tmp, [instrument], session) as w:
+        append = w.append
+        record = ctx.record
+        for e in events:
+            append(record(e))

@@ -32,9 +32,13 @@ import numpy as np
 from paraphina import events as ev
 from paraphina.columns import EventColumns, concat, decode_payload, encode_payload, from_events
 from paraphina.eventlog import LogError, LogReader, LogWriter
+from paraphina.outputs import replacing, same_file
 from paraphina.importers.common import BadInput
 from paraphina.importers.timers import DEFAULT_TIMER_MS, check_timer_count, check_timer_ms, grid_start
 
+# A timer grid never needs this many timers between two events: that is logs of different
+# sessions (days apart) or a grid far finer than the data (10 million: 2.8 h at 1 ms).
+MAX_TIMERS_IN_A_GAP = 10_000_000
 _HOT = np.array([ev.BookSnapshot.KIND, ev.BookDelta.KIND, ev.Trade.KIND, ev.Timer.KIND], dtype=np.uint8)
 
 
@@ -125,7 +129,7 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
             raise BadInput(f"{p}: no such file")
     if os.path.exists(out) and not force:
         raise BadInput(f"{out}: already exists (use --force to replace it)")
-    if any(os.path.abspath(p) == os.path.abspath(out) for p in paths):
+    if any(same_file(p, out) for p in paths):
         raise BadInput(f"{out}: the output is also an input")
     inputs: list[_Input] = []
     instruments: list[ev.Instrument] = []
@@ -144,14 +148,10 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
     session = {"source": "merge", "timer_ms": timer_ms, "inputs": [
         {"file": os.path.basename(p), "venues": [i.venue for i in inp.reader.info.instruments],
          "session": inp.reader.info.session} for p, inp in zip(paths, inputs)]}
-    tmp = f"{out}.partial"
-    if os.path.exists(tmp):
-        os.unlink(tmp)
     total = 0
     first_ts = last_ts = None
-    ok = False
     try:
-        with LogWriter.create(tmp, instruments, session) as w:
+        with replacing(out) as tmp, LogWriter.create(tmp, instruments, session) as w:
             heap: list[tuple[int, int]] = []
             for inp in inputs:
                 if inp.load():
@@ -169,6 +169,12 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
                 if k == tk:
                     if not heap:  # every input is done: no timers after the last event
                         break
+                    gap = (heap[0][0] - ts) // step
+                    if gap > MAX_TIMERS_IN_A_GAP:
+                        raise BadInput(f"--timer-ms {timer_ms}: the inputs have a {(heap[0][0] - ts) / 3.6e12:.1f} h "
+                                       f"gap with no event at ts_ns {ts}; a timer every {timer_ms} ms would add "
+                                       f"{gap:,} timers there (at most {MAX_TIMERS_IN_A_GAP:,}): merge logs of "
+                                       "one session, or use a coarser --timer-ms")
                     # Timers due before the next input event: refuse an absurd grid before writing it.
                     check_timer_count(timer_ms, timers + 1 + max(0, (heap[0][0] - ts) // step), heap[0][0])
                     w.append_columns(from_events([ev.Timer(ts_ns=ts)]))
@@ -202,13 +208,8 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
                 if inp.i >= n and not inp.load():
                     continue
                 heapq.heappush(heap, (inp.head(), k))
-        os.replace(tmp, out)
-        ok = True
     except LogError as exc:
         raise BadInput(str(exc)) from None
-    finally:
-        if not ok and os.path.exists(tmp):
-            os.unlink(tmp)
     lines = [f"inputs: {len(paths)} | venues: {len(instruments)} | events: {total}"
              + (f" (timers every {timer_ms} ms: {timers}; the inputs' own timers dropped: {dropped})" if timer_ms
                 else " (--timer-ms 0: no timers added, the inputs' timers kept)")]

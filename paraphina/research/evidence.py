@@ -69,11 +69,10 @@ def canonical_json(obj: Any, indent: int | None = 2) -> str:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a file."""
+    from paraphina.outputs import write_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    write_file(path, data)
 
 
 def versions() -> dict[str, str]:

@@ -35,7 +35,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,10 @@ import msgspec
 import numpy as np
 
 from paraphina.errors import UserError
+from paraphina.progress import Progress, progress_for
 from paraphina.research import stats
-from paraphina.research.evidence import canonical_json, write_atomic, write_evidence_pack
+from paraphina.research.evidence import canonical_json, versions, write_atomic, write_evidence_pack
+from paraphina.research.provenance import claim
 
 RunFn = Callable[[int, int], Mapping[str, Any]]
 
@@ -286,29 +287,6 @@ def _execute_ray(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, address
                     emit(*item)
 
 
-class _Progress:
-    """``[mc] done/total`` on stderr, only when stderr is a terminal (or forced)."""
-
-    def __init__(self, total: int, enabled: bool | None):
-        self.total = total
-        self.done = 0
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._last = -1
-        self._step = max(1, total // 200)
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.enabled and (self.done - self._last >= self._step or self.done == self.total):
-            self._last = self.done
-            sys.stderr.write(f"\r[mc] {self.done}/{self.total} runs")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.total:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 # --- summary ------------------------------------------------------------------------------------
 
 
@@ -368,20 +346,9 @@ def summarise(records: Sequence[Mapping[str, Any]], *, base_seed: int, runs: int
 # --- the driver ---------------------------------------------------------------------------------
 
 
-def _check_config(out: Path, want: dict[str, Any]) -> None:
-    path = out / CONFIG_FILE
-    if path.exists():
-        try:
-            have = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise MCError(f"{path}: not valid JSON") from None
-        diff = [k for k in ("base_seed", "runs", "start_index", "count", "seed_rule") if have.get(k) != want[k]]
-        if diff:
-            k = diff[0]
-            raise MCError(f"{out}: holds a different Monte Carlo ({k} {have.get(k)!r} != {want[k]!r}); "
-                          "use another --output-dir")
-    else:
-        write_atomic(path, canonical_json(want))
+def _check_config(out: Path, want: dict[str, Any], force: bool) -> None:
+    claim(out, CONFIG_FILE, want, force=force, what="a Monte Carlo",
+          hint="use another -o/--out, or --force to start over", error=MCError)
 
 
 def _finish(out: Path, records: dict[int, dict[str, Any]], cfg: dict[str, Any], level: float, alpha: float,
@@ -403,13 +370,17 @@ def _finish(out: Path, records: dict[int, dict[str, Any]], cfg: dict[str, Any], 
 def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "local",
            output_dir: str | Path = "runs/mc", start_index: int = 0, count: int | None = None, *,
            ray_address: str | None = None, level: float = stats.DEFAULT_LEVEL, alpha: float = stats.DEFAULT_ALPHA,
-           progress: bool | None = None, manifest_extra: Mapping[str, Any] | None = None,
-           evidence: bool = True, config_extra: Mapping[str, Any] | None = None) -> MCResult:
+           progress: Progress | bool | None = None, manifest_extra: Mapping[str, Any] | None = None,
+           evidence: bool = True, config_extra: Mapping[str, Any] | None = None, force: bool = False) -> MCResult:
     """Run indices ``[start_index, start_index + count)`` of a ``runs``-run Monte Carlo.
 
-    Already present indices are skipped (resume). ``config_extra`` (e.g. scenario name, config
-    hash) is stored in mc_config.json and must match on resume; ``manifest_extra`` goes to the
-    evidence manifest (commands, config hash).
+    Already present indices are skipped (resume). ``mc_config.json`` records everything that
+    determines the runs' bytes (seeds, range, level, package versions and ``config_extra``:
+    scenario and its hash, ticks, policy, profile, resolved config hash ...); a resume whose
+    record differs is refused naming the first difference, before anything is touched, and
+    ``force`` starts over. ``manifest_extra`` goes to the evidence manifest (commands).
+    ``progress``: False silences it, a :class:`~paraphina.progress.Progress` is shared (and
+    left open), anything else shows this call's own (paraphina.progress).
     """
     if runs < 1:
         raise MCError(f"--runs must be >= 1 (got {runs})")
@@ -425,12 +396,14 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = {"schema_version": 1, "base_seed": seed, "runs": runs, "start_index": start_index, "count": count,
-           "seed_rule": SEED_RULE, "level": level, "alpha": alpha, **dict(config_extra or {})}
-    _check_config(out, cfg)
+           "seed_rule": SEED_RULE, "level": level, "alpha": alpha, "versions": versions(),
+           **dict(config_extra or {})}
+    _check_config(out, cfg, force)
     lo, hi = start_index, start_index + count
     records = load_runs(out / RUNS_FILE, seed, lo, hi)
     tasks = [(i, run_seed(seed, i)) for i in range(lo, hi) if i not in records]
-    bar = _Progress(len(tasks), progress)
+    bar = progress_for("mc", len(tasks), "runs", progress)
+    owned = bar is not progress
     if (out / RUNS_FILE).exists():
         # Rewrite what is kept (drops a torn tail) so appended lines start on a fresh line.
         write_atomic(out / RUNS_FILE, "".join(record_line(records[i]) for i in sorted(records)))
@@ -441,7 +414,7 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
             records[idx] = rec
             sink.write(record_line(rec).encode("utf-8"))
             sink.flush()
-            bar.tick()
+            bar.update()
 
         try:
             if tasks:
@@ -450,7 +423,8 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
                 else:
                     _execute_local(run_fn, tasks, jobs, emit)
         finally:
-            bar.close()
+            if owned:
+                bar.close()
     summary = _finish(out, records, cfg, level, alpha, manifest_extra, evidence)
     return MCResult(output_dir=str(out), summary=summary, runs_executed=len(tasks),
                     runs_skipped=count - len(tasks))

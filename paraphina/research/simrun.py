@@ -9,8 +9,9 @@ this module provides the real ones, over :func:`paraphina.sim.runner.run_simulat
   driver resolved (its environment is not consulted again).
 * :func:`candidate_run`: a Phase A candidate's ``PARAPHINA_*`` overlay on a config file (default
   the ``btc`` preset), resolved *in the worker* from the overlay alone, never ``os.environ``, so
-  a candidate means the same thing on any machine. ``PARAPHINA_INIT_Q_TAO`` is the scenario's
-  starting inventory (the engine itself starts flat and learns its position from fills).
+  a candidate means the same thing on any machine. ``PARAPHINA_INIT_Q_TAO`` is the config's
+  ``initial_q_tao``, the run's starting inventory (``paraphina.sim.runner.starting_inventory``),
+  exactly as in ``paraphina run``/``mc`` with the same variable exported.
 * :func:`candidate_suite`: the same candidate over a scenario suite with its invariants.
 
 Each run's log goes to a temporary directory and is deleted; the per-run record keeps its
@@ -19,6 +20,7 @@ action-stream SHA-256, so ``paraphina run --scenario F --seed S`` reproduces any
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import tempfile
@@ -27,16 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import msgspec
 
-from paraphina.config import Config, load_config, parse_config_text
+from paraphina.config import Config, config_hash, load_config, parse_config_text
 from paraphina.presets import preset_path
 from paraphina.sim.runner import SimResult, policy_engine_factory, run_simulation, with_scenario_fees
 from paraphina.sim.scenario import Scenario, load_scenario
 from paraphina.sim.suite import SuiteReport, load_suite, run_suite
 
 DEFAULT_SCENARIO = "scenarios/synth_baseline.yaml"
-INIT_Q_KNOB = "PARAPHINA_INIT_Q_TAO"
 
 
 def run_record(r: SimResult) -> dict[str, Any]:
@@ -82,14 +82,28 @@ class ScenarioRun:
         return run_record(simulate(self.scenario, self.config, self.policy, seed, self.ticks))
 
 
+def _stamp(path: str) -> tuple[str, int, int]:
+    """A cache key that changes when the file does (a long-lived process sees edits)."""
+    st = os.stat(path)
+    return path, st.st_mtime_ns, st.st_size
+
+
 @functools.lru_cache(maxsize=8)
+def _scenario_at(key: tuple[str, int, int]) -> Scenario:
+    return load_scenario(key[0])
+
+
+@functools.lru_cache(maxsize=8)
+def _config_data_at(key: tuple[str, int, int]) -> dict[str, Any]:
+    return parse_config_text(Path(key[0]).read_text(encoding="utf-8"), key[0])
+
+
 def _scenario(path: str) -> Scenario:
-    return load_scenario(path)
+    return _scenario_at(_stamp(path))
 
 
-@functools.lru_cache(maxsize=8)
 def _config_data(path: str) -> dict[str, Any]:
-    return parse_config_text(Path(path).read_text(encoding="utf-8"), path)
+    return _config_data_at(_stamp(path))
 
 
 def candidate_config(env: Mapping[str, str], scenario: Scenario, config_path: str | None = None) -> Config:
@@ -99,28 +113,33 @@ def candidate_config(env: Mapping[str, str], scenario: Scenario, config_path: st
     return with_scenario_fees(load_config(_config_data(path), dict(env), None), scenario)
 
 
-def candidate_scenario(env: Mapping[str, str], scenario: Scenario) -> Scenario:
-    """The scenario with the overlay's starting inventory, if it sets one."""
-    if INIT_Q_KNOB not in env:
-        return scenario
-    init = msgspec.structs.replace(scenario.initial_state, inventory=float(env[INIT_Q_KNOB]))
-    return msgspec.structs.replace(scenario, initial_state=init)
+def candidate_config_hash(env: Mapping[str, str], *, scenario: str = DEFAULT_SCENARIO, config: str | None = None,
+                          **_run_args: Any) -> str:
+    """The hash of the config :func:`candidate_run` simulates for ``env`` (preset + overlay +
+    scenario fees): what ``paraphina mc`` prints for the same candidate. Takes the same keyword
+    arguments as :func:`candidate_run` (the ones that do not change the config are ignored)."""
+    return config_hash(candidate_config(env, _scenario(scenario), config))
 
 
 def candidate_run(env: Mapping[str, str], run_index: int, seed: int, *, scenario: str = DEFAULT_SCENARIO,
                   ticks: int | None = None, policy: str = "heuristic", config: str | None = None) -> dict[str, Any]:
     """Phase A ``evaluate``: one seeded run of ``scenario`` with the candidate's overlay."""
     base = _scenario(scenario)
-    return run_record(simulate(candidate_scenario(env, base), candidate_config(env, base, config), policy, seed,
+    return run_record(simulate(base, candidate_config(env, base, config), policy, seed,
                                None if ticks is None else int(ticks)))
 
 
 def candidate_suite(env: Mapping[str, str], suite: str, *, policy: str = "heuristic",
-                    config: str | None = None) -> SuiteReport:
+                    config: str | None = None, ticks: int | None = None, on_run=None) -> SuiteReport:
     """The candidate's config over every scenario and seed of ``suite``, invariants checked.
 
-    The suite's scenarios keep their own starting inventory: a suite pins the states it checks.
+    A candidate that sets a starting inventory starts every suite run with it (as ``paraphina
+    suite`` does with ``PARAPHINA_INIT_Q_TAO`` exported). ``on_run(done, total, row)`` is told
+    of each finished run (progress).
     """
     s = load_suite(suite)
+    if ticks is not None:  # a shorter horizon for quick studies (recorded in study.json)
+        s = dataclasses.replace(s, ticks=int(ticks))
     with tempfile.TemporaryDirectory(prefix="paraphina-suite-") as tmp:
-        return run_suite(s, lambda sc: candidate_config(env, sc, config), policy, policy_engine_factory(policy), tmp)
+        return run_suite(s, lambda sc: candidate_config(env, sc, config), policy, policy_engine_factory(policy), tmp,
+                         on_run=on_run)

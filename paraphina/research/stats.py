@@ -172,6 +172,25 @@ def wilson_ucb(k: int, n: int, alpha: float = DEFAULT_ALPHA) -> float:
     return _wilson(k, n, NormalDist().inv_cdf(1.0 - alpha))[1]
 
 
+def runs_for_kill_bound(bound: float, alpha: float = DEFAULT_ALPHA) -> int | None:
+    """Fewest runs whose one-sided Wilson upper bound with *zero* kills is <= ``bound``.
+
+    With no kill the bound is ``z^2 / (n + z^2)``, so ``n >= z^2 (1 - bound) / bound``; fewer runs
+    can never pass a kill budget of ``bound`` (52 at bound 0.05, alpha 0.05). ``None`` for a bound
+    <= 0 (no run count reaches it); 1 for a bound >= 1."""
+    if bound >= 1.0:
+        return 1
+    if bound <= 0.0:
+        return None
+    z = NormalDist().inv_cdf(1.0 - alpha)
+    n = max(1, math.ceil(z * z * (1.0 - bound) / bound))
+    while n > 1 and wilson_ucb(0, n - 1, alpha) <= bound:  # guard the float edge both ways
+        n -= 1
+    while wilson_ucb(0, n, alpha) > bound:
+        n += 1
+    return n
+
+
 def normal_lcb(mean: float, sd: float, n: int, alpha: float = DEFAULT_ALPHA) -> float:
     """One-sided normal lower confidence bound of a mean: ``mean - z sd / sqrt(n)``.
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from paraphina.outputs import write_file
 from paraphina.rl.env import REWARD_VERSION, RewardWeights, SimRun, scenario_env_config, steps_for
 from paraphina.rl.export import mlp_model
 from paraphina.rl.knobs import heuristic_hedge_weights
@@ -200,8 +201,7 @@ def behaviour_clone(out_dir: str, *, seeds: int = 8, holdout: int = 4, ticks: in
     model_path = os.path.join(out_dir, "model.onnx")
     blob = mlp_model(layers, lo.tolist(), hi.tolist(),
                      doc=f"paraphina behaviour clone of the heuristic; obs v{OBS_VERSION}, action v{ACTION_VERSION}")
-    with open(model_path, "wb") as f:
-        f.write(blob)
+    write_file(model_path, blob)
     say("evaluating on held-out seeds")
     policy = OnnxPolicy(model_path)
     train_err = action_error(shielded_predictions(policy, x, n_venues), y, n_venues)
@@ -242,10 +242,8 @@ def behaviour_clone(out_dir: str, *, seeds: int = 8, holdout: int = 4, ticks: in
                        "fallbacks_learned": dict(sorted(fallbacks.items())),
                        "passed": bool(test_err <= ACTION_ERROR_TOLERANCE and agg(learned)["kill_rate"] <= agg(heur)["kill_rate"])},
     }
-    with open(os.path.join(out_dir, "model_card.json"), "w") as f:
-        json.dump(card, f, indent=2, sort_keys=True)
-    with open(os.path.join(out_dir, "model_card.md"), "w") as f:
-        f.write(render_card(card))
+    write_file(os.path.join(out_dir, "model_card.json"), json.dumps(card, indent=2, sort_keys=True))
+    write_file(os.path.join(out_dir, "model_card.md"), render_card(card))
     return card
 
 

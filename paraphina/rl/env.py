@@ -42,7 +42,7 @@ from paraphina.rl.policy import ExternalKnobPolicy
 from paraphina.rl.schema import OBS_CLIP, action_bounds, action_dim, clip_action, obs_dim, observation
 from paraphina.sim.exchange import SimExchange
 from paraphina.sim.market import T0_NS, MarketGenerator
-from paraphina.sim.runner import _exchange_seed, loop, steps_for_ticks, venue_params
+from paraphina.sim.runner import _exchange_seed, loop, starting_inventory, steps_for_ticks, venue_params
 from paraphina.sim.scenario import Scenario
 
 REWARD_VERSION = 1
@@ -106,9 +106,9 @@ class SimRun:
         self.notional = 0.0
         self.ticks = [float(i.tick_size) for i in self.instruments]
         self.lots = [float(i.lot_size) for i in self.instruments]
-        init = scenario.initial_state
-        lots = round(init.inventory / self.gen.lots[init.inventory_venue])
-        self.opening = (self.exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS)
+        inventory, venue = starting_inventory(scenario, config)
+        lots = round(inventory / self.gen.lots[venue])
+        self.opening = (self.exchange.set_position(venue, lots, scenario.market.initial_price, T0_NS)
                         if lots else [])
         self._loop = self._ticks()
 

@@ -32,12 +32,17 @@ def plugin_info(plugin: object) -> dict:
 
 
 class ActionStream:
-    """An action stream being written: canonical bytes to ``path``, with running hash and count."""
+    """An action stream being written: canonical bytes to ``path``, with running hash and count.
 
-    def __init__(self, path: str) -> None:
+    ``replace``: written beside ``path`` and renamed into place when the ``with`` block completes
+    (an offline session); otherwise in place, readable while it grows (a live recording)."""
+
+    def __init__(self, path: str, *, replace: bool = False) -> None:
+        from paraphina.outputs import ReplacingFile
+
         self.path = path
         self.hasher = StreamHasher()
-        self._f = open(path, "wb")
+        self._f = ReplacingFile(path) if replace else open(path, "wb")
 
     def write(self, actions: list[Action]) -> None:
         if actions:
@@ -60,8 +65,11 @@ class ActionStream:
     def __enter__(self) -> "ActionStream":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and hasattr(self._f, "discard"):
+            self._f.discard()  # a failed offline session leaves the previous stream alone
+        else:
+            self.close()
 
 
 class ShadowPair:

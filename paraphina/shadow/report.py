@@ -51,10 +51,11 @@ def divergence(session: str, baseline_file: str, candidate_file: str) -> tuple[d
 
 
 def write_sidecar(r: ShadowReport) -> None:
-    with open(r.sidecar, "w") as f:
-        json.dump({"session": r.session, "feed": r.feed, "baseline": r.baseline, "candidate": r.candidate,
-                   "policy_faults": r.faults, "divergence": r.report, "counterfactual": r.counterfactual, **r.extra},
-                  f, indent=2, sort_keys=True)
+    from paraphina.outputs import write_file
+
+    write_file(r.sidecar, json.dumps({"session": r.session, "feed": r.feed, "baseline": r.baseline,
+                                      "candidate": r.candidate, "policy_faults": r.faults, "divergence": r.report,
+                                      "counterfactual": r.counterfactual, **r.extra}, indent=2, sort_keys=True))
 
 
 def report_lines(r: ShadowReport) -> list[str]:

@@ -100,7 +100,7 @@ def run_shadow(feed: FeedSource, config: Config, session_path: str, *, baseline:
     exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
     pair_ref: list[ShadowPair] = []
     base_path = f"{session_path}.baseline.actions"
-    with ActionStream(f"{session_path}.candidate.actions") as cand_stream:
+    with ActionStream(f"{session_path}.candidate.actions", replace=True) as cand_stream:
         def factory(cfg, ins):
             pair = ShadowPair(cfg, ins, b_plugin, c_plugin, cand_stream, clock=clock, timeout_ms=timeout_ms)
             pair_ref.append(pair)

@@ -23,8 +23,10 @@ arithmetic uses ``math`` so the generated integers do not depend on numpy's SIMD
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
+from collections import deque
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -40,6 +42,7 @@ NS_PER_MS = 1_000_000
 MS_PER_DAY = 86_400_000
 MS_PER_HOUR = 3_600_000
 
+_LATENT_MEMORY = 256  # steps: far more than feed and order latency
 _PRIO_MARKET = 0
 _PRIO_TIMER = 1
 
@@ -87,12 +90,21 @@ class MarketGenerator:
         self._pending: list[tuple[int, int, int, ev.Event]] = []
         self._counter = 0
         self._trade_no = 0
+        # (step time, latent fair) of the last steps: the truth a run can be measured against.
+        self._latent: deque[tuple[int, float]] = deque(maxlen=_LATENT_MEMORY)
 
     # --- public -------------------------------------------------------------------------------
 
     @property
     def fair(self) -> float:
         return math.exp(self.log_fair)
+
+    def latent_at(self, ts_ns: int) -> float:
+        """The latent fair price in force at ``ts_ns`` (that of the last step at or before it);
+        NaN before the first step or further back than the generator remembers."""
+        lat = self._latent
+        i = bisect.bisect_right(lat, ts_ns, key=lambda x: x[0]) - 1
+        return lat[i][1] if i >= 0 and (i > 0 or len(lat) < _LATENT_MEMORY) else math.nan
 
     def step_ts(self, k: int) -> int:
         return T0_NS + k * self.dt_ns
@@ -110,6 +122,7 @@ class MarketGenerator:
         if k > 0:
             self._move_fair(k)
         fair = self.fair
+        self._latent.append((t, fair))
         for v, spec in enumerate(self.scenario.venues):
             self._venue_step(k, t, v, spec, fair)
         while self.next_timer_ns < t + self.dt_ns:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,7 +37,8 @@ import paraphina
 from paraphina import events as ev
 from paraphina.actions import Action, SetKillSwitch, StreamHasher
 from paraphina.config import Config, config_hash
-from paraphina.eventlog import LogWriter
+from paraphina.eventlog import LogError, LogWriter
+from paraphina.outputs import open_replacing, replacing
 from paraphina.sim.exchange import SimExchange, VenueParams
 from paraphina.sim.market import T0_NS, MarketGenerator
 from paraphina.sim.scenario import Scenario, VenueSpec
@@ -72,6 +74,7 @@ class SimResult:
     fees: float = 0.0
     funding: float = 0.0
     max_abs_position: float = 0.0   # largest net position (base units, engine's view) at a tick
+    report: Any = None               # paraphina.sim.attribution.RunReport when the run was probed
 
 
 def policy_engine_factory(policy, observers=()) -> EngineFactory:
@@ -107,11 +110,26 @@ def steps_for_ticks(scenario: Scenario, config: Config, ticks: int | None) -> in
     return max(1, math.ceil(ticks * config.loops.main_loop_interval_ms / scenario.horizon.dt_ms))
 
 
+def starting_inventory(scenario: Scenario, config: Config) -> tuple[float, int]:
+    """(base units, venue index) a simulated run starts holding, bought at the market's first
+    fair value (``market.initial_price``). The config's ``initial_q_tao`` (``PARAPHINA_INIT_Q_TAO``)
+    wins when nonzero and goes on venue 0 (STRATEGY.md: sim only, venue 0); otherwise the
+    scenario's ``initial_state.inventory`` on its ``inventory_venue``. It is part of the config, so
+    the config hash of a run covers it."""
+    if config.initial_q_tao:
+        return float(config.initial_q_tao), 0
+    return float(scenario.initial_state.inventory), scenario.initial_state.inventory_venue
+
+
 def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: int, ticks: int | None,
                    log_path: str, engine_factory: EngineFactory, *, stop_on_kill: bool = True,
                    overwrite: bool = False, actions_path: str | None = None,
-                   session_extra: dict | None = None) -> SimResult:
+                   session_extra: dict | None = None, measure: bool = False, telemetry=None) -> SimResult:
     """Run one scenario with one seed; write the log to ``log_path``; return the result.
+
+    ``measure`` also measures the run against the generator's latent price
+    (:mod:`paraphina.sim.attribution`): ``SimResult.report``. ``telemetry`` (the run's
+    :class:`~paraphina.telemetry.TelemetryWriter`, if any) gets the latent price in its records.
 
     ``ticks`` (main-loop ticks) overrides the scenario's horizon. With ``stop_on_kill`` the run
     ends once the events caused by the kill switch's actions are delivered (the contract's
@@ -123,12 +141,19 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
     exchange = SimExchange(instruments, [venue_params(v) for v in scenario.venues], seed=_exchange_seed(seed))
     session = {"source": "paraphina.sim", "scenario_id": scenario.scenario_id,
                "scenario_version": scenario.scenario_version, "seed": seed, "policy": policy_name, "steps": steps, **(session_extra or {})}
-    init = scenario.initial_state
-    lots = round(init.inventory / gen.lots[init.inventory_venue])
-    opening = (exchange.set_position(init.inventory_venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
+    inventory, venue = starting_inventory(scenario, config)
+    lots = round(inventory / gen.lots[venue])
+    opening = (exchange.set_position(venue, lots, scenario.market.initial_price, T0_NS) if lots else [])
+    if telemetry is not None:
+        telemetry.extra_fields["latent_price"] = lambda ctx: gen.latent_at(ctx.now_ns)
+    probe = None
+    if measure:
+        from paraphina.sim.attribution import RunProbe
+
+        probe = RunProbe(gen.latent_at, gen.ticks, gen.lots)
     r = closed_loop(gen.events(), instruments, exchange, config, policy_name, log_path, engine_factory,
                     session=session, opening=opening, note=f"scenario={scenario.scenario_id} seed={seed} policy={policy_name}",
-                    stop_on_kill=stop_on_kill, overwrite=overwrite, actions_path=actions_path)
+                    stop_on_kill=stop_on_kill, overwrite=overwrite, actions_path=actions_path, probe=probe)
     r.scenario_id, r.seed, r.steps = scenario.scenario_id, seed, gen.step_index
     return r
 
@@ -136,7 +161,7 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
 def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument], exchange: SimExchange, config: Config,
                 policy_name: str, log_path: str, engine_factory: EngineFactory, *, session: dict,
                 opening: list[ev.Event] = (), note: str = "", stop_on_kill: bool = True, overwrite: bool = False,
-                actions_path: str | None = None) -> SimResult:
+                actions_path: str | None = None, probe=None) -> SimResult:
     """The engine and the simulated exchange in a loop over ``market`` events (a generator's or
     a recorded log's), every event logged in the order it is stepped."""
     chash = config_hash(config)
@@ -145,13 +170,19 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
     session = {**session, "config_hash": chash, "config": msgspec.to_builtins(config)}
     engine = engine_factory(config, instruments)
     hasher = StreamHasher()
-    actions_f = open(actions_path, "wb") if actions_path else None
+    if not overwrite:
+        for p in (log_path, actions_path):
+            if p is not None and os.path.lexists(p):
+                raise LogError(f"{p}: already exists (pass overwrite=True to replace it)")
+    actions_f = open_replacing(actions_path)
     st = _RunState()
 
     def step(e: ev.Event) -> list[Action]:
         writer.append(e)
         st.events += 1
         actions = engine.step(e)
+        if probe is not None:
+            probe.on_event(e, actions, getattr(engine, "tick_model", None))
         if isinstance(e, ev.Timer):
             st.ticks += 1
             st.track(engine.summary())
@@ -167,14 +198,19 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         return [ev.SessionStart(ts_ns=min(ts_ns, T0_NS), source=session.get("source", ""), config_hash=chash,
                                 versions=_versions(), note=note), *opening]
 
+    # Both files are written beside their destination and renamed into place once complete:
+    # a kill leaves whatever was there before intact.
     try:
-        with LogWriter.create(log_path, instruments, session, overwrite=overwrite) as writer:
+        with replacing(log_path) as tmp, LogWriter.create(tmp, instruments, session) as writer:
             for _ in loop(market, exchange, step, opening_events):
                 if stop_on_kill and st.killed_at_tick is not None:
                     break
-    finally:
+    except Exception:
         if actions_f is not None:
-            actions_f.close()
+            actions_f.discard()
+        raise
+    if actions_f is not None:
+        actions_f.commit()
     acc = exchange.venues
     lots = [float(i.lot_size) for i in instruments]
     return SimResult(
@@ -184,6 +220,7 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         pnl_finite=st.finite, positions=[a.position * lots[v] for v, a in enumerate(acc)],
         fills=exchange.fill_count, fees=sum(a.fees for a in acc),
         funding=sum(a.funding_paid for a in acc), max_abs_position=st.max_abs_position,
+        report=probe.report() if probe is not None else None,
     )
 
 
@@ -228,21 +265,34 @@ MARKET_EVENTS = (ev.BookSnapshot, ev.BookDelta, ev.Trade, ev.FundingRate, ev.Mar
 
 def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, engine_factory: EngineFactory, *,
                  params: Sequence[VenueParams] | None = None, overwrite: bool = False, stop_on_kill: bool = False,
-                 actions_path: str | None = None, session_extra: dict | None = None) -> SimResult:
+                 actions_path: str | None = None, session_extra: dict | None = None,
+                 progress: Callable[[int], None] | None = None) -> SimResult:
     """Counterfactual replay: the market of any log (recorded or simulated) with the simulated
     exchange in the loop. Account events of the input (its own fills, acks) are dropped; the
-    exchange answers this policy's orders instead. The output log replays byte for byte."""
+    exchange answers this policy's orders instead. The output log replays byte for byte.
+    ``progress(bytes_read)`` is told how far into the input log the backtest is."""
     from paraphina.eventlog import LogReader
 
     reader = LogReader(in_log)
     instruments = reader.info.instruments
     params = list(params) if params is not None else [VenueParams() for _ in instruments]
     exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
-    market = (e for _, e in reader.events() if isinstance(e, MARKET_EVENTS))
+    market = _reporting((e for _, e in reader.events() if isinstance(e, MARKET_EVENTS)), reader, progress)
     session = {"source": "paraphina.backtest", "input": str(in_log), "policy": policy_name, **(session_extra or {})}
     return closed_loop(market, instruments, exchange, config, policy_name, out_log, engine_factory, session=session,
                        note=f"backtest of {in_log} with {policy_name}", stop_on_kill=stop_on_kill,
                        overwrite=overwrite, actions_path=actions_path)
+
+
+def _reporting(events: Iterator[ev.Event], reader, progress: Callable[[int], None] | None) -> Iterator[ev.Event]:
+    if progress is None:
+        yield from events
+        return
+    for n, e in enumerate(events, 1):
+        if n % 4096 == 0:
+            progress(reader.info.end_offset)
+        yield e
+    progress(reader.info.end_offset)
 
 
 class _RunState:

@@ -35,6 +35,17 @@ Pos = Annotated[float, Meta(gt=0)]
 PosInt = Annotated[int, Meta(gt=0)]
 NonNegInt = Annotated[int, Meta(ge=0)]
 Prob = Annotated[float, Meta(ge=0, le=1)]
+# Ranges no real market or session needs: beyond them a value is a typo (1e308), and the
+# generator's arithmetic would overflow or run for ever.
+DailyVol = Annotated[float, Meta(ge=0, le=10)]           # 1000 % a day
+DailyDrift = Annotated[float, Meta(ge=-10, le=10)]
+Price = Annotated[float, Meta(gt=0, le=1e9)]
+StepMs = Annotated[int, Meta(gt=0, le=3_600_000)]        # an hour
+Steps = Annotated[int, Meta(gt=0, le=100_000_000)]
+PeriodMs = Annotated[int, Meta(gt=0, le=30 * 86_400_000)]  # thirty days
+Rate = Annotated[float, Meta(ge=-1, le=1)]               # funding per settlement
+PerStep = Annotated[float, Meta(ge=0, le=10_000)]
+LatencyMs = Annotated[int, Meta(ge=0, le=60_000)]
 Profile = Literal["conservative", "balanced", "aggressive"]
 
 
@@ -47,8 +58,8 @@ class _S(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class Horizon(_S):
-    steps: PosInt = 1500
-    dt_ms: PosInt = 250
+    steps: Steps = 1500
+    dt_ms: StepMs = 250
 
 
 class Seeds(_S):
@@ -73,14 +84,14 @@ class VolRegimeStep(_S):
     """From ``start_step`` on, the fair value's daily volatility is ``vol_daily``."""
 
     start_step: NonNegInt
-    vol_daily: NonNeg
+    vol_daily: DailyVol
 
 
 class MarkovRegimes(_S):
     """Markov-switching volatility: state ``i`` has ``vol_daily[i]``; ``switch_prob[i][j]`` is the
     per-step probability of moving from ``i`` to ``j`` (each row sums to 1)."""
 
-    vol_daily: list[NonNeg]
+    vol_daily: list[DailyVol]
     switch_prob: list[list[Prob]]
     initial: NonNegInt = 0
 
@@ -89,10 +100,10 @@ class MarketProcess(_S):
     """The fair value (index price): GBM, optionally with Poisson log-normal jumps."""
 
     process: Literal["gbm", "jump_diffusion"] = "gbm"
-    initial_price: Pos = 60_000.0
-    drift_daily: float = 0.0
-    vol_daily: NonNeg = 0.02
-    jumps_per_hour: NonNeg = 0.0
+    initial_price: Price = 60_000.0
+    drift_daily: DailyDrift = 0.0
+    vol_daily: DailyVol = 0.02
+    jumps_per_hour: Annotated[float, Meta(ge=0, le=3600)] = 0.0
     jump_mean: float = 0.0
     jump_std: NonNeg = 0.0
     vol_schedule: list[VolRegimeStep] = []
@@ -103,9 +114,9 @@ class Funding(_S):
     """The venue's funding: ``rate`` per settlement every ``interval_ms`` (published with the mark
     price every ``publish_ms``); ``drift_per_step`` moves the rate every step."""
 
-    rate: float = 0.0001
-    interval_ms: PosInt = 28_800_000
-    publish_ms: PosInt = 1000
+    rate: Rate = 0.0001
+    interval_ms: PeriodMs = 28_800_000
+    publish_ms: PeriodMs = 1000
     drift_per_step: float = 0.0
 
 
@@ -122,15 +133,15 @@ class VenueSpec(_S):
     level_spacing_bps: Pos = 0.5
     level_size: Pos = 0.5
     size_refresh_prob: Prob = 0.1
-    trades_per_step: NonNeg = 0.5
+    trades_per_step: PerStep = 0.5
     trade_size: Pos = 0.05
     basis_bps: float = 0.0
     basis_drift_bps_per_step: float = 0.0
     funding: Funding = Funding()
     maker_fee_bps: float = 2.0
     taker_fee_bps: float = 5.0
-    latency_ms: NonNegInt = 20
-    feed_latency_ms: NonNegInt = 0
+    latency_ms: LatencyMs = 20
+    feed_latency_ms: LatencyMs = 0
     initial_balance: Pos = 10_000.0
     maintenance_margin: Prob = 0.005
     leverage: Pos = 10.0
@@ -190,7 +201,18 @@ Shock = VolSpike | BasisSpike | FundingFlip | FundingDrift | LiquidityDrain | Ve
 
 
 def _default_venues() -> list[VenueSpec]:
-    return [VenueSpec(name=n) for n in ("extended", "hyperliquid", "aster", "lighter", "paradex")]
+    """The five venues of ``scenarios/synth_baseline.yaml``: BTC perpetuals about 1 bp wide with
+    maker fees from 0 to 1.5 bp, so a market maker has venues where it can earn the spread."""
+    return [
+        VenueSpec(name=name, maker_fee_bps=maker, taker_fee_bps=taker, latency_ms=latency, spread_bps=spread, basis_bps=basis)
+        for name, maker, taker, latency, spread, basis in (
+            ("extended", 1.0, 2.5, 25, 1.0, 0.0),
+            ("hyperliquid", 1.5, 4.5, 40, 0.8, 1.0),
+            ("aster", 0.5, 3.5, 30, 1.2, -1.0),
+            ("lighter", 0.0, 2.0, 60, 1.5, 0.5),
+            ("paradex", 0.0, 3.0, 50, 1.1, -0.5),
+        )
+    ]
 
 
 class Scenario(_S):
@@ -232,6 +254,8 @@ def read_yaml(path: str | Path) -> object:
         text = Path(path).read_text()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (expected YAML)") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -181,7 +181,7 @@ def exits(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> list[Or
         out.append(
             OrderIntent(
                 venue=v.venue, side=trade_sign, price=px, size=size, purpose="exit", time_in_force="IOC",
-                post_only=False, reduce_only=ex.reduce_only_always or truly_reduces,
+                post_only=False, reduce_only=truly_reduces,
             )
         )
     return out

@@ -1,13 +1,25 @@
 """Fair value: a robust one-dimensional Kalman filter on log price over venue mids.
 
-STRATEGY.md 4.1 with decisions 2 and 8. The state ``x = ln S`` is a random walk with variance
+STRATEGY.md 4.1 with decisions 2, 8 and 16. The state ``x = ln S`` is a random walk with variance
 ``q_base`` per second; each eligible venue contributes one observation ``ln m_v`` whose noise
 grows with its relative spread and shrinks with its top-of-book depth. A venue is eligible only
 if it is Healthy (Warning and Disabled are left out), its mid is no older than the global
 ``book.stale_ms``, mid/spread/depth are positive, and its mid is within ``max_mid_jump_pct`` of
-the previous fair value whenever there is one (right after initialisation: of S0). With fewer
-than ``min_healthy_for_kf`` eligible venues the filter only does its time update, S stays where
-it was and fair value is reported unavailable.
+the previous fair value (right after (re-)initialisation: of S0). With fewer than
+``min_healthy_for_kf`` eligible venues the filter only does its time update, S stays where it
+was and fair value is reported unavailable.
+
+Re-seeding (decision 8): after a tick *without* an available fair value the filter starts over,
+exactly as at the start (median of the eligible mids, ``P = p_init``), before gating, so a
+market that moved while the filter was blind (a jump, an outage) is picked up at once instead of
+being gated out for the rest of the run.
+
+Observation noise (decision 16). The spec's ``r_a*(spread/mid)^2 + r_b/depth_usd`` was sized for
+thin TAO books: at BTC depth it says every venue mid is a few percent noisy, and the filter lags
+the market by seconds. The default ``relative`` model is scale-free:
+``r_min + r_spread*(spread/mid)^2 + r_depth*(median depth / depth)``: a venue's mid is as noisy as
+a fraction of its relative spread, and thinner-than-typical books count less, on any instrument.
+``noise_model = "reference"`` restores the spec's formula.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ class KalmanState(msgspec.Struct, kw_only=True):
 class FairValueResult(msgspec.Struct, frozen=True, kw_only=True):
     fair_value: float | None      # S after this tick (None until the filter is initialised)
     available: bool               # a measurement update happened this tick
+    reseeded: bool                # the filter (re-)initialised from the mids on this tick
     venues_used: tuple[int, ...]  # venue indices whose mids entered the update (venue order)
     log_return: float             # ln(S / previous S); 0 without a previous S
     x: float
@@ -45,6 +58,16 @@ def observation_variance(spread: float, mid: float, depth_usd: float, r_a: float
     Clamped to ``[r_min, r_max]``; a non-finite value means "no information": ``r_max``.
     """
     r = r_min + r_a * (spread / mid) ** 2 + r_b / (depth_usd + 1e-9)
+    if not math.isfinite(r):
+        return r_max
+    return min(max(r, r_min), r_max)
+
+
+def relative_observation_variance(spread: float, mid: float, depth_usd: float, depth_ref: float, r_spread: float,
+                                  r_depth: float, r_min: float, r_max: float) -> float:
+    """Scale-free noise of one log-mid observation:
+    ``r_min + r_spread*(spread/mid)^2 + r_depth*depth_ref/depth`` clamped to ``[r_min, r_max]``."""
+    r = r_min + r_spread * (spread / mid) ** 2 + r_depth * depth_ref / depth_usd
     if not math.isfinite(r):
         return r_max
     return min(max(r, r_min), r_max)
@@ -96,39 +119,55 @@ def kalman_step(
     stale_ms: int,
     min_healthy: int,
     max_mid_jump_pct: float,
+    prev_available: bool = True,
+    noise_model: str = "relative",
+    r_spread: float = 0.25,
+    r_depth: float = 1e-8,
 ) -> FairValueResult:
     """One main tick of the filter; returns the new filter values (``kf`` is not modified).
 
     ``statuses`` are the venues' effective statuses from the previous tick (the toxicity step
-    runs after fair value in the canonical order).
+    runs after fair value in the canonical order). ``prev_available`` says whether the previous
+    tick had an available fair value; if not, the filter re-seeds from the mids (decision 8).
     """
     x, p, initialised = kf.x, kf.p, kf.initialised
     dt_ms = max(now_ms - kf.last_update_ms, 1) if initialised else 1000
     gate_ref = prev_fair
-    if not initialised:
+    reseeded = False
+    usable = [_usable_mid(v, st, now_ms, stale_ms) for v, st in zip(venues, statuses)]
+    if not initialised or not prev_available:
         s0 = initial_fair_value(venues, statuses, now_ms, stale_ms)
-        if s0 is None and prev_fair is not None and prev_fair > 0.0:
+        if s0 is None and not initialised and prev_fair is not None and prev_fair > 0.0:
             s0 = prev_fair
-        if s0 is None:
+        if s0 is None and not initialised:
             return FairValueResult(
-                fair_value=None, available=False, venues_used=(), log_return=0.0, x=0.0, p=p_init, initialised=False
+                fair_value=None, available=False, reseeded=False, venues_used=(), log_return=0.0, x=0.0, p=p_init,
+                initialised=False,
             )
-        x, p, initialised = math.log(s0), p_init, True
-        if gate_ref is None:
-            gate_ref = s0  # decision 8: gate against S0 right after initialisation
+        if s0 is not None:
+            # Start over from the market as it is now, and gate against S0 (decision 8).
+            x, p, initialised, gate_ref, reseeded = math.log(s0), p_init, True, s0, True
     if not math.isfinite(p) or p <= 0.0:
         p = p_init
     p += q_base * dt_ms / 1000.0
 
+    depth_ref = 0.0
+    if noise_model == "relative":
+        depths = [v.depth_usd for v, ok in zip(venues, usable) if ok]
+        depth_ref = _median(depths) if depths else 0.0
     obs: list[tuple[int, float, float]] = []
-    for v, st in zip(venues, statuses):
-        if not _usable_mid(v, st, now_ms, stale_ms):
+    for v, ok in zip(venues, usable):
+        if not ok:
             continue
         mid = v.mid
         assert mid is not None
         if gate_ref is not None and gate_ref > 0.0 and abs(mid - gate_ref) / gate_ref > max_mid_jump_pct:
             continue
-        obs.append((v.venue, math.log(mid), observation_variance(v.spread, mid, v.depth_usd, r_a, r_b, r_min, r_max)))
+        if noise_model == "relative":
+            r = relative_observation_variance(v.spread, mid, v.depth_usd, depth_ref, r_spread, r_depth, r_min, r_max)
+        else:
+            r = observation_variance(v.spread, mid, v.depth_usd, r_a, r_b, r_min, r_max)
+        obs.append((v.venue, math.log(mid), r))
 
     available = len(obs) >= min_healthy
     if available:
@@ -146,6 +185,7 @@ def kalman_step(
     return FairValueResult(
         fair_value=s,
         available=available,
+        reseeded=reseeded,
         venues_used=tuple(i for i, _, _ in obs),
         log_return=ret,
         x=x,

@@ -41,6 +41,12 @@ def margin_cap(position: float, trade_sign: int, margin_available: float, fair_v
     return max(abs(position) + growth - trade_sign * position, 0.0)
 
 
+def default_chunk(chunk_size: float, max_venue: float) -> float:
+    """Chunk size of the allocation: the configured one, else a quarter of what one venue may
+    take per tick (``max(max_venue/4, 0.1)``, spec 4.12 step 5: 2.5 TAO by default)."""
+    return chunk_size if chunk_size > 0.0 else max(max_venue / 4.0, 0.1)
+
+
 class HedgeChunk(msgspec.Struct, frozen=True, kw_only=True):
     venue: int
     name: str
@@ -97,7 +103,7 @@ def hedge(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> list[Or
         return []
     trade_sign = -1 if dh > 0.0 else 1
     target = abs(dh)
-    chunk = h.chunk_size_tao if h.chunk_size_tao > 0.0 else max(h.max_step_tao / 4.0, 0.1)
+    chunk = default_chunk(h.chunk_size_tao, h.max_venue_tao_per_tick)
     chunks: list[HedgeChunk] = []
     guards: dict[int, float] = {}
     for i, v in enumerate(venues):
@@ -163,7 +169,7 @@ def hedge(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> list[Or
         out.append(
             OrderIntent(
                 venue=v.venue, side=trade_sign, price=px, size=size, purpose="hedge", time_in_force="IOC",
-                post_only=False, reduce_only=h.reduce_only_always or truly_reduces,
+                post_only=False, reduce_only=truly_reduces,
             )
         )
     return out

@@ -132,6 +132,7 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
         model.kf, model.fair_value, venues, kf_statuses, now_ms,
         q_base=kc.q_base, r_a=kc.r_a, r_b=kc.r_b, r_min=kc.r_min, r_max=kc.r_max, p_init=kc.p_init,
         stale_ms=bc.stale_ms, min_healthy=bc.min_healthy_for_kf, max_mid_jump_pct=bc.max_mid_jump_pct,
+        prev_available=model.fv_available, noise_model=kc.noise_model, r_spread=kc.r_spread, r_depth=kc.r_depth,
     )
     model.kf = KalmanState(initialised=fv.initialised, x=fv.x, p=fv.p, last_update_ms=now_ms if fv.initialised else 0)
     model.fair_value = fv.fair_value
@@ -177,10 +178,14 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     model.pnl_day = roll_pnl_day(model.pnl_day, now_ms, parse_day_boundary(cfg.risk.pnl_day_boundary_utc), realised_pnl, agg.unrealised)
     r_day, u_day, pnl_day = daily_pnl(model.pnl_day, realised_pnl, agg.unrealised)
     rc = cfg.risk
+    # A venue near liquidation is "reducible" when a trade could cut it now: a fair value to
+    # price it, a fresh two-sided book deep enough for the hedge or an exit, not toxic.
+    min_depth = min(cfg.hedge.min_depth_usd, cfg.exit.min_depth_usd)
     liq = [
         LiqExposure(
             dist=d,
-            reducible=is_tradeable(st) and has_valid_book(v) and is_fresh(v, now_ms, bc.stale_ms) and t < tc.tox_high_threshold,
+            reducible=fv.available and is_tradeable(st) and has_valid_book(v) and is_fresh(v, now_ms, bc.stale_ms)
+            and t < tc.tox_high_threshold and v.depth_usd >= min_depth,
         )
         for v, d, st, t in zip(venues, dists, statuses, toxes)
     ]
@@ -195,7 +200,8 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     model.kill = latch_kill(model.kill, risk)
     model.last_tick_ms = now_ms
     return TickModel(
-        now_ms=now_ms, tick_sec=tick_sec, fair_value=s, fv_available=fv.available, venues_used=fv.venues_used, vol=vol,
+        now_ms=now_ms, tick_sec=tick_sec, fair_value=s, fv_available=fv.available, reseeded=fv.reseeded,
+        venues_used=fv.venues_used, vol=vol,
         q=agg.q, delta_usd=agg.delta_usd, basis_usd=agg.basis_usd, basis_gross_usd=agg.basis_gross_usd,
         unrealised=agg.unrealised, realised_daily=r_day, unrealised_daily=u_day, pnl_daily=pnl_day,
         statuses=tuple(statuses), toxicity=tuple(toxes), dist_liq=dists, delta_limit_usd=limit,

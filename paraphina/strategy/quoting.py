@@ -147,6 +147,20 @@ def passive_prices(raw_bid: float, raw_ask: float, best_bid: float, best_ask: fl
     return bid, ask
 
 
+def expected_capture(distance: float, venue_spread: float, cap_half_spreads: float) -> float:
+    """What a passive quote ``distance`` from fair value can expect to earn per unit, before fees.
+
+    The spec counts the whole distance. A quote behind the touch only fills once the venue's
+    touch has come to it, that is once the market has moved against it, so measured against the
+    fair value after the fill it earns at most about the venue's half-spread, however far out it
+    sits (decision 16; measured on the simulator against the latent price). ``cap_half_spreads``
+    caps the counted distance at that many venue half-spreads; 0 restores the spec.
+    """
+    if cap_half_spreads <= 0.0:
+        return distance
+    return min(distance, cap_half_spreads * venue_spread / 2.0)
+
+
 def liq_size_factor(dist: float, warn: float, crit: float) -> float:
     """1 outside the warn zone, falling linearly to 0 at the critical distance."""
     if not math.isfinite(dist) or dist >= warn:
@@ -276,8 +290,8 @@ def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[l
             continue
         bid, ask = prices
         buf = v_buf if mm.edge_subtracts_vol_buffer else 0.0
-        e_bid = s - bid - c_maker - buf
-        e_ask = ask - s - c_maker - buf
+        e_bid = expected_capture(s - bid, v.spread, mm.edge_capture_cap) - c_maker - buf
+        e_ask = expected_capture(ask - s, v.spread, mm.edge_capture_cap) - c_maker - buf
         # Delta throttle between 1x and 2x the limit: only the side that cuts |q| survives.
         bid_throttle = ask_throttle = 1.0
         if dr > 1.0:
@@ -308,6 +322,7 @@ def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[l
 __all__ = [
     "VenueQuote",
     "as_half_spread",
+    "expected_capture",
     "funding_per_tao",
     "funding_target_phi",
     "half_spread",

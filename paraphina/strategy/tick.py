@@ -12,6 +12,7 @@ class TickModel(msgspec.Struct, frozen=True, kw_only=True):
     tick_sec: float
     fair_value: float | None
     fv_available: bool
+    reseeded: bool = False      # the fair-value filter (re-)initialised from the mids this tick
     venues_used: tuple[int, ...]
     vol: VolScalars
     # inventory and PnL (4.3)

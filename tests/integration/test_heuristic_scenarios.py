@@ -26,7 +26,7 @@ def make_engine(n=3, **over):
     return Engine(btc_config(**over), ins, load_policy("heuristic"))
 
 
-def book(v, t, mid, half=1):
+def book(v, t, mid, half=30):  # 6 USD wide: 1 bp, a BTC perpetual's touch
     return ev.BookSnapshot(ts_ns=t, venue=v, bid_px=[mid - half, mid - half - 1], bid_sz=[2000, 3000],
                            ask_px=[mid + half, mid + half + 1], ask_sz=[2000, 3000])
 

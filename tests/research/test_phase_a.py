@@ -176,7 +176,7 @@ def test_simulator_study_runs_suites_promotes_and_repeats_byte_for_byte(tmp_path
     files = tree_files(a)
     assert files == tree_files(b) and filecmp.cmpfiles(a, b, files, shallow=False)[1:] == ([], [])
     trials = [json.loads(x) for x in (a / "trials.jsonl").read_text().splitlines()]
-    assert all(t["suites_passed"] is True and t["valid"] for t in trials)
+    assert all(t["suites_passed"] == {"tiny": True} and t["valid"] for t in trials)
     runs = [json.loads(x) for t in trials for x in (a / "trials" / t["trial_id"] / "mc" / "mc_runs.jsonl").read_text().splitlines()]
     assert len(runs) == 6 and all(r["ticks_executed"] <= 80 and r["action_stream_sha256"] for r in runs)
     # Candidates differ only in knobs and meet the same market paths (common random numbers).
@@ -185,7 +185,7 @@ def test_simulator_study_runs_suites_promotes_and_repeats_byte_for_byte(tmp_path
     assert promotion["lenient"]["winner"] in {t["candidate_id"] for t in trials}
     assert promotion["strict"]["winner"] is None
     rec = json.loads((a / "promoted" / "lenient" / "PROMOTION_RECORD.json").read_text())
-    assert rec["suites_passed"] is True and rec["evaluate"] == "paraphina.research.simrun:candidate_run"
+    assert rec["suites_passed"] == {"tiny": True} and rec["evaluate"] == "paraphina.research.simrun:candidate_run"
     assert verify_evidence(a, recursive=True).code == 0
 
 
@@ -193,7 +193,7 @@ def test_a_failed_suite_disqualifies_the_candidate(tmp_path, monkeypatch):
     study, code = _sim_study(tmp_path, "failing", "{min_pnl_usd: 1000000}", monkeypatch)
     assert code == 0
     trials = [json.loads(x) for x in (study / "trials.jsonl").read_text().splitlines()]
-    assert all(t["suites_passed"] is False and not t["valid"] for t in trials)
-    suite = json.loads((study / "trials" / trials[0]["trial_id"] / "suite.json").read_text())
+    assert all(t["suites_passed"] == {"tiny": False} and not t["valid"] for t in trials)
+    suite = json.loads((study / "trials" / trials[0]["trial_id"] / "oos" / "tiny_v1" / "summary.json").read_text())
     assert suite["failed"] == 1 and "min_pnl_usd" in suite["results"][0]["failures"][0]
     assert json.loads((study / "promotion.json").read_text())["tiers"]["lenient"]["winner"] is None

@@ -67,7 +67,9 @@ def test_telemetry_jsonl_has_the_v1_fields_and_replays(tmp_path):
 
 
 def test_a_kill_is_reported_with_its_reason(tmp_path):
-    r = run_cli("run", "--ticks", "300", env={"PARAPHINA_DAILY_LOSS_LIMIT": "1"})
+    # 300 ticks of jumps cost the heuristic a few dollars: a 1 USD daily loss limit binds.
+    r = run_cli("run", "--ticks", "300", "--scenario", str(ROOT / "scenarios" / "synth_jump.yaml"),
+                env={"PARAPHINA_DAILY_LOSS_LIMIT": "1"})
     assert r.returncode == 0, r.stderr
     assert "Kill switch: true" in r.stdout and "Kill reason: PnlHardBreach" in r.stdout
     assert "stopping simulation early (reason: PnlHardBreach)" in r.stdout

@@ -46,7 +46,9 @@ def test_invariant_20_example_through_the_engine():
     from paraphina.policies import load_policy
 
     ins = [ev.Instrument(venue=n, symbol="TAO", tick_size="1", lot_size="1") for n in ("a", "b")]
-    e = Engine(load_config(), ins, load_policy("fixed-spread"))
+    # The spec's noise model weighs the two mids equally (both at r_max), as the example assumes;
+    # the relative model would weigh the tighter book (2/102 vs 2/98 wide) a little more.
+    e = Engine(load_config(None, {}, None, {"kalman.noise_model": "reference"}), ins, load_policy("fixed-spread"))
     for v, (bid, ask) in enumerate(((101, 103), (97, 99))):
         e.step(ev.BookSnapshot(ts_ns=1, venue=v, bid_px=[bid], bid_sz=[50], ask_px=[ask], ask_sz=[50]))
     e.step(ev.Fill(ts_ns=2, venue=0, client_order_id="x", side=1, price=95, size=5))

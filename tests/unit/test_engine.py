@@ -178,7 +178,7 @@ def test_order_management_replaces_only_beyond_tolerance():
     pol.intents = [OrderIntent(venue=0, side=1, price=99.2, size=1.0)]  # 2 ticks: replace
     out = e.step(ev.Timer(ts_ns=600 * MS))
     assert [type(a) for a in out] == [CancelOrder, PlaceOrder]
-    pol.intents = [OrderIntent(venue=0, side=1, price=99.2, size=1.11)]  # 11 %: replace
+    pol.intents = [OrderIntent(venue=0, side=1, price=99.2, size=1.12)]  # 0.12/1.12 = 10.7 % of the desired: replace
     assert [type(a) for a in e.step(ev.Timer(ts_ns=900 * MS))] == [CancelOrder, PlaceOrder]
     pol.intents = []
     assert [type(a) for a in e.step(ev.Timer(ts_ns=1200 * MS))] == [CancelOrder]
@@ -192,3 +192,96 @@ def test_young_passive_orders_are_kept():
     pol.intents = [OrderIntent(venue=0, side=1, price=98.0, size=1.0)]
     assert e.step(ev.Timer(ts_ns=300 * MS)) == []  # 290 ms old < 500 ms
     assert len(e.step(ev.Timer(ts_ns=600 * MS))) == 2
+
+
+def test_kill_event_carries_the_spec_report():
+    """Spec 4.14 step 3: the kill event says what caused it (tick, regime, delta, basis, PnL, each
+    venue's position, liquidation distance and status, config id)."""
+    e = engine(**{"risk.daily_loss_limit": 100.0})
+    books(e, mids=(1000, 1000))
+    e.step(ev.Timer(ts_ns=10 * MS))
+    e.step(ev.Fill(ts_ns=11 * MS, venue=0, client_order_id="x", side=1, price=1000, size=200, fee=101.0))  # long 2.0
+    out = e.step(ev.Timer(ts_ns=300 * MS))
+    kill = out[-1]
+    assert isinstance(kill, SetKillSwitch) and kill.reason == "PnlHardBreach"
+    assert kill.tick == 2 and kill.regime == "HardLimit" and kill.config_id == e.config_hash
+    assert kill.pnl_usd == pytest.approx(-101.0, abs=0.5)
+    assert kill.delta_usd == pytest.approx(2.0 * e.state.core.fair_value)
+    assert [(k.venue, k.position, k.dist_liq) for k in kill.venues] == [(0, 200, None), (1, 0, None)]
+    assert all(k.status == "Healthy" for k in kill.venues)
+
+
+def test_kill_best_effort_flatten_is_opt_in():
+    def killed(**over):
+        e = engine(**{"risk.daily_loss_limit": 100.0, **over})
+        books(e, mids=(1000, 1000))
+        e.step(ev.Fill(ts_ns=11 * MS, venue=1, client_order_id="x", side=1, price=1000, size=200, fee=101.0))
+        return e.step(ev.Timer(ts_ns=300 * MS))
+
+    assert [type(a) for a in killed()] == [CancelAll, CancelAll, SetKillSwitch]
+    out = killed(**{"risk.kill_best_effort_flatten": True})
+    assert [type(a) for a in out] == [CancelAll, CancelAll, PlaceOrder, SetKillSwitch]
+    flat = out[2]
+    # sell venue 1's whole 2.0 long at the best bid (mid - spread/2), IOC, reduce-only
+    assert (flat.venue, flat.side, flat.size, flat.price, flat.time_in_force, flat.reduce_only, flat.purpose) == (
+        1, -1, 200, 999, "IOC", True, "exit")
+
+
+class _ExitThenHedge:
+    """Exits 0.6 of a 1.0 long on venue 0; hedges whatever position it is shown."""
+
+    name, version = "exit-then-hedge", "1"
+
+    def __init__(self):
+        self.hedge_saw: list[float] = []
+
+    from paraphina.hookspecs import hookimpl as _hookimpl
+
+    @_hookimpl
+    def paraphina_exits(self, ctx):
+        return [OrderIntent(venue=0, side=-1, price=99.0, size=0.6, purpose="exit", time_in_force="IOC", post_only=False)]
+
+    @_hookimpl
+    def paraphina_hedges(self, ctx):
+        self.hedge_saw.append(ctx.position)
+        q = sum(v.position for v in ctx.venue_inputs)
+        assert abs(q - ctx.model.q) < 1e-12 and abs(q - ctx.position) < 1e-12
+        return [OrderIntent(venue=1, side=-1, price=100.0, size=q, purpose="hedge", time_in_force="IOC", post_only=False)] if q > 0 else []
+
+
+def test_hedge_sees_the_position_net_of_same_tick_exits():
+    """Decision 4: exits then hedge on one tick never sell the same inventory twice."""
+    pol = _ExitThenHedge()
+    e = Engine(load_config(), [ev.Instrument(venue=f"v{i}", symbol="X", tick_size="0.1", lot_size="0.01") for i in range(2)],
+               load_policy(pol))
+    books(e)
+    e.step(ev.Fill(ts_ns=2, venue=0, client_order_id="x", side=1, price=1000, size=100))  # long 1.0, fills pending
+    out = e.step(ev.Timer(ts_ns=10 * MS))
+    assert pol.hedge_saw == [pytest.approx(0.4)]
+    sells = [(a.venue, a.purpose, a.size) for a in out if isinstance(a, PlaceOrder)]
+    assert sells == [(0, "exit", 60), (1, "hedge", 40)]
+
+
+def test_warning_caps_quotes_but_not_risk_reducing_hedges():
+    """Decision 17: in Warning q_warn_cap shrinks maker quotes and anything that grows |q|; a hedge
+    that cuts |q| keeps its size."""
+    intents = [OrderIntent(venue=1, side=1, price=100.0, size=3.0),
+               OrderIntent(venue=1, side=-1, price=99.0, size=3.0, purpose="hedge", time_in_force="IOC", post_only=False),
+               OrderIntent(venue=1, side=1, price=102.0, size=3.0, purpose="hedge", time_in_force="IOC", post_only=False)]
+
+    class Both(Scripted):
+        from paraphina.hookspecs import hookimpl as _h
+
+        @_h
+        def paraphina_hedges(self, ctx):
+            return self.intents[1:]
+
+    pol = Both(intents[:1])
+    e = engine(pol, **{"risk.daily_loss_limit": 100.0, "risk.q_warn_cap": 1.0})
+    books(e, mids=(1000, 1000))
+    e.step(ev.Fill(ts_ns=11 * MS, venue=0, client_order_id="x", side=1, price=1000, size=500, fee=60.0))  # long 5, PnL -60
+    pol.intents = intents
+    out = e.step(ev.Timer(ts_ns=300 * MS))
+    assert e.state.core.risk_regime == "Warning"
+    sized = [(a.purpose, a.side, a.size) for a in out if isinstance(a, PlaceOrder)]
+    assert sized == [("mm", 1, 100), ("hedge", -1, 300), ("hedge", 1, 100)]

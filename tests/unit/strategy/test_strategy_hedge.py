@@ -2,7 +2,7 @@ import pytest
 
 from paraphina.config import load_config
 from paraphina.strategy.fixtures import make_tick, make_venue
-from paraphina.strategy.hedge import hedge, hedge_step, margin_cap, venue_chunks
+from paraphina.strategy.hedge import default_chunk, hedge, hedge_step, margin_cap, venue_chunks
 
 CFG = load_config()
 
@@ -75,9 +75,27 @@ def test_zero_margin_only_reducing_hedges():
     assert [(o.venue, round(o.size, 9)) for o in out] == [(0, 4.0)]  # 2 -> -2: |q_v| never grows
 
 
-def test_reduce_only_always_flag():
-    cfg = load_config(overrides={"hedge.reduce_only_always": True})
-    assert all(o.reduce_only for o in hedge(make_tick(2, q=20.0), cfg, _two_venues()))
+def test_reduce_only_only_where_the_order_reduces():
+    """Decision 12: a hedge that grows a flat venue's position is never flagged reduce-only."""
+    assert not any(o.reduce_only for o in hedge(make_tick(2, q=20.0), CFG, _two_venues()))
+
+
+def test_default_chunk_is_a_quarter_of_the_venue_cap():
+    # spec 4.12 step 5: chunk_size 0 => max(max_venue_tao_per_tick/4, 0.1) = max(10/4, 0.1) = 2.5
+    assert default_chunk(0.0, 10.0) == 2.5
+    assert default_chunk(0.0, 0.2) == 0.1       # the floor
+    assert default_chunk(1.5, 10.0) == 1.5      # configured
+    # Hand-computed allocation: q = 20 long, band 5.625, k 0.5 => sell 10 TAO. Two identical venues
+    # (capacity min(10, 20, 0.1*20000/100 = 20) = 10 each) are cut into 2.5-TAO chunks of equal
+    # cost; the sort by venue name takes all four of v0's chunks first.
+    same = [make_venue(0, 100.0), make_venue(1, 100.0)]
+    out = hedge(make_tick(2, q=20.0), CFG, same)
+    assert [(o.venue, o.side, o.size) for o in out] == [(0, -1, 10.0)]
+    # A convexity cost per chunk index makes each venue's second chunk dearer than the other's
+    # first: v0c0, v1c0, v0c1, v1c1 => 5 TAO on each.
+    cfg = load_config(overrides={"hedge.chunk_convexity_cost_bps": 1.0})
+    out = hedge(make_tick(2, q=20.0), cfg, same)
+    assert [(o.venue, o.size) for o in out] == [(0, 5.0), (1, 5.0)]
 
 
 def test_band_grows_with_vol_flag():
