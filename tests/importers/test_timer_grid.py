@@ -100,10 +100,10 @@ def test_an_absurd_timer_grid_is_refused_before_it_is_written(tmp_path):
     write_events(a, [ins("a")], trades(1))
     write_events(b, [ins("b")], [ev.Trade(ts_ns=13 * DAY_NS, venue=0, price=1, size=1, side=1)])
     out = tmp_path / "m.arrow"
-    with pytest.raises(UserError, match=r"--timer-ms 1: the grid would hold more than 20,000,000 timers"):
+    with pytest.raises(UserError, match=r"--timer-ms 1: .* timers"):
         merge_logs([str(a), str(b)], str(out), timer_ms=1)
     assert not out.exists() and not os.path.exists(f"{out}.partial")
-    with pytest.raises(UserError, match="more than"):
+    with pytest.raises(UserError, match=r"--timer-ms 1: the grid would hold more than 20,000,000 timers"):
         list(with_timers([*trades(1), ev.Trade(ts_ns=13 * DAY_NS, venue=0, price=1, size=1, side=1)], 1))
     assert MAX_TIMERS * 250 * MS > 50 * DAY_NS  # the default grid covers weeks of capture
 
@@ -112,7 +112,8 @@ def test_merge_timer_ms_must_not_be_negative(tmp_path, capsys):
     a = tmp_path / "a.arrow"
     write_events(a, [ins("a")], trades(1))
     code, _, err = run(capsys, "merge", str(a), "-o", str(tmp_path / "m.arrow"), "--timer-ms", "-5")
-    assert code == 2 and "--timer-ms -5: must be >= 0" in err and "Traceback" not in err
+    assert code == 2 and "--timer-ms" in err and "-5" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_one_venue_config_takes_fair_value_from_it_and_does_not_hedge():
