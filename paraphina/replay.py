@@ -78,13 +78,14 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
             state, cp = load_state(load_checkpoint(resume))
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError) as exc:
             raise UserError(f"{resume}: not a paraphina checkpoint ({exc})") from None
+        # Venues first: the config the engine runs with depends on them (adapt_to_instruments).
+        if state.books.n_venues != len(instruments):
+            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
+                            f"{len(instruments)}: it was made from another log")
         if cp.config_hash != chash:
             raise UserError(f"{resume}: checkpoint was made with config {cp.config_hash[:16]}, not {chash[:16]}")
         if cp.policy != host.name:
             raise UserError(f"{resume}: checkpoint was made with policy {cp.policy!r}, not {host.name!r}")
-        if state.books.n_venues != len(instruments):
-            raise UserError(f"{resume}: checkpoint holds {state.books.n_venues} venues, {log_path} has "
-                            f"{len(instruments)}: it was made from another log")
         first_seq = state.core.next_seq
     engine = Engine(config, instruments, host, state=state)
     hasher = StreamHasher()
