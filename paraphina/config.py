@@ -1,8 +1,14 @@
 """Typed configuration: sections of frozen msgspec Structs, risk profiles, env knobs, hash.
 
-Precedence, lowest first: built-in defaults < risk profile < config file (TOML or YAML) <
-``PARAPHINA_*`` environment knobs < explicit overrides (CLI flags). The profile is chosen by
-the CLI, else ``PARAPHINA_RISK_PROFILE``, else the file's ``profile`` key, else ``balanced``.
+Precedence, lowest first: built-in defaults < preset (instrument scale) < risk profile (risk
+appetite) < config file (TOML or YAML) < ``PARAPHINA_*`` environment knobs < explicit overrides
+(CLI flags). The profile is chosen by the CLI, else ``PARAPHINA_RISK_PROFILE``, else the file's
+``profile`` key, else ``balanced``.
+
+A preset sizes the instrument (fees, order sizes, limits in its units); a profile scales what the
+preset set: each profile knob becomes ``preset value x profile / balanced`` (STRATEGY.md 2.1's
+table read as ratios), so at the spec's own TAO scale the table's numbers come out exactly and
+at a BTC preset's scale the profile acts in BTC units (docs/strategy.md, "Configuration").
 
 Every value is validated when the config is built (unknown keys, wrong types, negative limits
 are errors naming the key); :func:`config_hash` is the SHA-256 of the canonical JSON of the
@@ -309,6 +315,10 @@ class Config(_Section):
         return msgspec.structs.replace(self.venue_defaults, name=name)
 
 
+# The built-in defaults as plain data: what a profile scales when no preset sets a knob.
+_DEFAULTS: dict[str, Any] = msgspec.to_builtins(Config())
+
+
 class ConfigError(ValueError):
     """A bad config value; the message names the key."""
 
@@ -408,13 +418,21 @@ def load_config(
     env: Mapping[str, str] | None = None,
     profile: str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    preset_data: Mapping[str, Any] | None = None,
 ) -> Config:
-    """Build the resolved Config; raises ConfigError naming the offending key."""
+    """Build the resolved Config; raises ConfigError naming the offending key.
+
+    ``preset_data`` is a preset's table (instrument scale, under the profile); ``file_data`` a
+    user's config file (over the profile)."""
     env = env or {}
     data: dict[str, Any] = _deep_copy(dict(file_data or {}))
+    if "preset" in data:
+        raise ConfigError("preset: a file's preset is resolved by the loader that reads it (paraphina.presets)")
+    layered: dict[str, Any] = _deep_copy(dict(preset_data or {}))
+    if "profile" in layered:
+        raise ConfigError("profile: a preset sets the instrument's scale, not a risk profile")
     name, _ = resolve_profile(profile, env, data.get("profile"))
-    layered: dict[str, Any] = {}
-    for path, value in PROFILES[name].items():
+    for path, value in profile_values(name, layered).items():
         _set_path(layered, path, value)
     _deep_merge(layered, data)
     layered["profile"] = name
@@ -458,6 +476,22 @@ def adapt_to_instruments(cfg: Config, instruments: Sequence[Any]) -> Config:
     return msgspec.structs.replace(cfg, **changes) if changes else cfg
 
 
+def profile_values(name: str, preset: Mapping[str, Any]) -> dict[str, Any]:
+    """The profile's knobs at the scale ``preset`` set: ``preset value x profile / balanced``.
+
+    A knob the profile leaves at balanced keeps the preset's value, and a knob at the preset's
+    balanced value takes the table's number exactly (no float round trip)."""
+    out: dict[str, Any] = {}
+    for path, value in PROFILES[name].items():
+        balanced = PROFILES["balanced"][path]
+        base = _get_path(preset, path, _DEFAULTS)
+        if value == balanced or base == balanced or balanced == 0:
+            out[path] = base if value == balanced else value
+        else:
+            out[path] = base * (value / balanced)
+    return out
+
+
 def config_hash(cfg: Config) -> str:
     return hashlib.sha256(msgspec.json.encode(cfg)).hexdigest()
 
@@ -468,6 +502,19 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _get_path(d: Mapping[str, Any], path: str, fallback: Mapping[str, Any]) -> Any:
+    """The value at dotted ``path`` in ``d``, else in ``fallback``."""
+    for source in (d, fallback):
+        node: Any = source
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
+        else:
+            return node
+    raise KeyError(path)
 
 
 def _set_path(d: dict[str, Any], path: str, value: Any) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import msgspec
 import tomli_w
 
-from paraphina.commands.common import load_cli_config  # reads the config file + env
+from paraphina.commands.common import resolve_config  # reads the config file + env
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
 from paraphina.outputs import write_file
@@ -79,8 +79,9 @@ def _replay(entry: GoldenEntry, base: str, out: str):
     config = entry.config
     if config and os.path.exists(os.path.join(base, config)):
         config = os.path.join(base, config)  # a file beside the manifest; otherwise a preset name
-    cfg = load_cli_config(config or None, entry.profile or None)
-    return replay_log(os.path.join(base, entry.log), entry.policy, cfg, out=out)
+    log = os.path.join(base, entry.log)
+    cfg, _ = resolve_config(config or None, entry.profile or None, log=log)
+    return replay_log(log, entry.policy, cfg, out=out)
 
 
 def run_entry(entry: GoldenEntry, base: str, keep_actions: str | None = None) -> Outcome:

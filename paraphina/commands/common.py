@@ -6,37 +6,60 @@ import functools
 import os
 
 import click
+import msgspec
 
-from paraphina.config import Config, load_config, parse_config_text
+from paraphina.config import ENV_KNOBS, Config
 from paraphina.errors import UserError
+from paraphina.presets import build_config
 
 
 def config_options(f):
     f = click.option("--profile", default=None, help="Risk profile: conservative, balanced or aggressive.")(f)
     f = click.option("--config", "config_path", default=None, metavar="FILE",
-                     help="Config file (TOML, or YAML by extension), or a preset name (btc).")(f)
+                     help="Config file (TOML, or YAML by extension), or a preset name (btc, spec); default: "
+                          "the log's own config if it carries one, else the btc preset.")(f)
     return f
 
 
-def load_cli_config(config_path: str | None, profile: str | None = None, overrides: dict | None = None) -> Config:
-    data = None
-    if config_path and not os.path.exists(config_path) and os.sep not in config_path and "." not in config_path:
-        from paraphina.presets import available, preset_path
+def resolve_config(config_path: str | None, profile: str | None = None, *, log: str | None = None,
+                   overrides: dict | None = None) -> tuple[Config, str]:
+    """The one rule for which config a command uses, as (config, where it came from).
 
-        if config_path not in available():
-            raise UserError(f"--config {config_path!r}: no such file, and not a preset ({', '.join(available())})")
-        config_path = str(preset_path(config_path))
-    if config_path:
-        try:
-            with open(config_path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise UserError(f"{config_path}: cannot read config ({exc.strerror})") from None
-        except UnicodeDecodeError:
-            raise UserError(f"{config_path}: not a text file") from None
-        data = parse_config_text(text, config_path)
-    cfg = load_config(data, dict(os.environ), profile, overrides)
-    return cfg
+    ``--config`` (a file or a preset name) and ``--profile`` build it from the default preset
+    up; without either, a ``log`` that carries the resolved config of the run that made it
+    (``run``, ``backtest``, ``record``, ``shadow``) is used as it is; else the default preset
+    (``btc``) with the environment's profile and knobs."""
+    if config_path is None and profile is None and not overrides and log is not None:
+        embedded = embedded_config(log)
+        if embedded is not None:
+            ignored = [k for k in sorted(os.environ) if k in ENV_KNOBS or k == "PARAPHINA_RISK_PROFILE"]
+            return embedded, "from the log" + (f" ({', '.join(ignored)} not applied: pass --config to rebuild)"
+                                               if ignored else "")
+    return build_config(config_path, os.environ, profile, overrides)
+
+
+def embedded_config(log: str) -> Config | None:
+    """The resolved config a log's session metadata carries, or None (none, or not a log)."""
+    from paraphina.eventlog import LogReader
+
+    if not os.path.exists(log):
+        return None
+    try:
+        embedded = LogReader(log).info.session.get("config")
+    except Exception:  # noqa: BLE001 - an unreadable log is reported by the command reading it
+        return None
+    if embedded is None:
+        return None
+    try:
+        return msgspec.convert(embedded, Config)
+    except msgspec.ValidationError as exc:
+        raise UserError(f"{log}: the config stored in the log is not valid here: {exc} "
+                        "(pass --config to choose one)") from None
+
+
+def load_cli_config(config_path: str | None, profile: str | None = None, overrides: dict | None = None) -> Config:
+    """The config ``--config``/``--profile`` name, from the default preset up (no log involved)."""
+    return build_config(config_path, os.environ, profile, overrides)[0]
 
 
 def model_option(f):

@@ -7,7 +7,7 @@ import re
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import config_options, force_option, load_cli_config, output_option, policy_spec
+from paraphina.commands.common import config_options, force_option, output_option, policy_spec, resolve_config
 from paraphina.errors import UserError
 from paraphina.outputs import check_output, sidecars
 from paraphina.shadow.budget import DEFAULT_INFERENCE_TIMEOUT_MS
@@ -118,7 +118,7 @@ def record(venues, out, policy, candidate, model_path, inference_timeout_ms, dur
         for side in sidecars(out, suffixes):
             check_output(side, inputs=inputs, force=force)
     policy_spec, candidate_spec = _policy_specs(policy, candidate, model_path)
-    cfg = load_cli_config(config_path, profile)
+    cfg, _ = resolve_config(config_path, profile)
     specs = [parse_venue(v) for v in venues]
     settings = RecordSettings(
         out=out, venues=specs, config=cfg, policy=policy_spec, candidate=candidate_spec,

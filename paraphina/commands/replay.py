@@ -9,8 +9,9 @@ import tempfile
 import click
 
 from paraphina.cli import cli
-from paraphina.commands.common import (config_options, force_option, load_cli_config, model_option, output_option,
-                                       policy_spec)
+from paraphina.commands.common import (config_options, force_option, model_option, output_option, policy_spec,
+                                       resolve_config)
+from paraphina.diagnosis import QuietObserver, why_quiet
 from paraphina.diff import attach_events, compare, read_actions, render_text
 from paraphina.errors import UserError
 from paraphina.eventlog import LogReader
@@ -35,7 +36,7 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
     """Replay LOG through the engine with POLICY; print the summary and the stream hash.
 
     Without --config and --profile, a log that carries its run's config (simulated runs,
-    backtests) is replayed with that config.
+    backtests, recordings) is replayed with that config, any other with the btc preset.
     """
     check_input(log)
     inputs = (log, config_path, resume, model_path)
@@ -44,15 +45,16 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
     if checkpoint_at is not None:
         check_output(checkpoint_path or f"{log}.ckpt-{checkpoint_at}", flag="--checkpoint", inputs=(*inputs, out),
                      force=force)
-    cfg, cfg_source = config_for_log(log, config_path, profile)
+    cfg, cfg_source = resolve_config(config_path, profile, log=log)
     policy = policy or policy_for_log(log)
     spec = policy_spec(policy, model_path)
     if callable(spec):
         policy = spec()
     update, close = progress_reporter(log)
+    quiet = QuietObserver()
     try:
         r = replay_log(log, policy, cfg, out=out, checkpoint_at=checkpoint_at, checkpoint_path=checkpoint_path,
-                       resume=resume, progress=update)
+                       resume=resume, progress=update, observers=[quiet])
     finally:
         if close:
             close()
@@ -67,7 +69,8 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
         if len(r.gap_reports) > 20:
             log.warning("book_gap", more=len(r.gap_reports) - 20)
     click.echo(f"log: {r.log}")
-    click.echo(f"policy: {r.policy} | plugins: {', '.join(f'{k}=={v}' for k, v in r.plugins.items())}")
+    plugins = {k: v for k, v in r.plugins.items() if k != QuietObserver.name}  # the diagnosis is not a plugin of the run
+    click.echo(f"policy: {r.policy} | plugins: {', '.join(f'{k}=={v}' for k, v in plugins.items())}")
     click.echo(f"config_hash: {r.config_hash[:16]} | profile: {cfg.profile} | config: {cfg_source}")
     if r.first_seq:
         click.echo(f"resumed at seq {r.first_seq}")
@@ -79,6 +82,9 @@ def replay(log, policy, out, config_path, profile, checkpoint_at, checkpoint_pat
         click.echo("shield: " + ", ".join(f"{k}={v}" for k, v in s["shield"].items()))
     if s["kill_switch"]:
         click.echo(f"Kill reason: {s['kill_reason']}")
+    why = why_quiet(quiet.tally, s, cfg)
+    if why:
+        click.echo(why)
     for line in summary_lines(r):
         click.echo(line)
 
@@ -91,31 +97,12 @@ def policy_for_log(log: str) -> str:
         return "fixed-spread"
 
 
-def config_for_log(log: str, config_path: str | None, profile: str | None):
-    """(config, where it came from): the flags' config, else the one embedded in the log."""
-    if config_path is None and profile is None and os.path.exists(log):
-        try:
-            embedded = LogReader(log).info.session.get("config")
-        except Exception:  # noqa: BLE001 - an unreadable log is reported by the replay itself
-            embedded = None
-        if embedded is not None:
-            import msgspec
-
-            from paraphina.config import Config
-
-            try:
-                return msgspec.convert(embedded, Config), "from the log"
-            except msgspec.ValidationError as exc:
-                raise UserError(f"{log}: the config stored in the log is not valid here: {exc}") from None
-    return load_cli_config(config_path, profile), config_path or "defaults"
-
-
 def _actions_for(path: str, policy: str, config_path: str | None, profile: str | None) -> tuple[list, str | None]:
     """Actions of ``path``: read an actions file, or replay a log with ``policy``."""
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(b"\xff\xff\xff\xff") or head[:4] == b"ARROW":
-        cfg, _ = config_for_log(path, config_path, profile)
+        cfg, _ = resolve_config(config_path, profile, log=path)
         fd, tmp = tempfile.mkstemp(suffix=".actions")
         os.close(fd)
         try:

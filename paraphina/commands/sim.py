@@ -12,11 +12,11 @@ import click
 
 from paraphina import __version__
 from paraphina.cli import cli
-from paraphina.commands.common import force_option, load_cli_config, model_option, output_option, policy_spec
+from paraphina.commands.common import force_option, model_option, output_option, policy_spec, resolve_config
 from paraphina.config import Config, config_hash, resolve_profile
+from paraphina.diagnosis import QuietObserver, why_quiet
 from paraphina.errors import UserError
 from paraphina.outputs import check_input, check_output, write_file
-from paraphina.presets import preset_path
 from paraphina.sim.exchange import VenueParams
 from paraphina.sim.runner import policy_engine_factory, run_backtest, run_simulation, with_scenario_fees
 from paraphina.sim.scenario import Scenario, load_scenario
@@ -40,9 +40,10 @@ def policy_session(spec) -> dict:
 
 
 def scenario_config(scenario: Scenario, config_path: str | None, profile: str | None) -> Config:
-    """The engine's config for a scenario: the given file (default: the ``btc`` preset, sized for
-    the simulator's BTC-like market), with each scenario venue's fees unless the file lists it."""
-    return with_scenario_fees(load_cli_config(config_path or str(preset_path("btc")), profile or None), scenario)
+    """The engine's config for a scenario: the given file or preset (default: the ``btc`` preset,
+    sized for the simulator's BTC-like market), with each scenario venue's fees unless the
+    config lists it."""
+    return with_scenario_fees(resolve_config(config_path, profile or None)[0], scenario)
 
 
 @cli.command()
@@ -100,7 +101,7 @@ def run(ticks, profile, seed, scenario_path, log_path, policy, config_path, forc
 @click.argument("log")
 @click.option("--policy", default="heuristic", show_default=True)
 @output_option(metavar="OUT.arrow", help="The backtest's own log (replays byte for byte).", required=True)
-@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset.")
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file or preset (default: LOG's own, else btc).")
 @click.option("--profile", default=None)
 @force_option("OUT.arrow")
 @model_option
@@ -108,7 +109,7 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     """Replay LOG's market with the simulated exchange in the loop, counterfactually, with POLICY."""
     check_input(log)
     check_output(out, inputs=(log, config_path, model_path), force=force)
-    cfg = load_cli_config(config_path, profile)
+    cfg, cfg_source = resolve_config(config_path, profile, log=log)
     from paraphina.eventlog import LogReader
 
     params = [VenueParams(maker_fee_bps=cfg.venue(i.venue).maker_fee_bps, taker_fee_bps=cfg.venue(i.venue).taker_fee_bps)
@@ -116,16 +117,21 @@ def backtest(log, policy, out, config_path, profile, force, model_path) -> None:
     spec = policy_spec(policy, model_path)
     from paraphina.progress import position_reporter
 
+    quiet = QuietObserver()
     update, close = position_reporter("backtest", os.path.getsize(log) if os.path.exists(log) else 0)
     try:
-        r = run_backtest(log, cfg, policy, out, engine_factory(spec), params=params, overwrite=force,
+        r = run_backtest(log, cfg, policy, out, engine_factory(spec, [quiet]), params=params, overwrite=force,
                          session_extra=policy_session(spec), progress=update)
     finally:
         close()
     s = r.summary
     click.echo(f"backtest: {log} -> {out} | policy {policy} | fills {r.fills} | fees {r.fees:.2f} | funding {r.funding:+.2f}")
+    click.echo(f"config_hash: {config_hash(cfg)[:16]} | profile: {cfg.profile} | config: {cfg_source}")
     from paraphina.replay import signed
 
+    why = why_quiet(quiet.tally, s, cfg)
+    if why:
+        click.echo(why)
     click.echo(f"events: {r.events}\nactions: {r.actions}\naction_stream_sha256: {r.sha256}")
     click.echo(f"Daily PnL (realised / unrealised / total): {signed(s['realised'])} / {signed(s['unrealised'])} / {signed(s['total'])}")
     click.echo(f"Kill switch: {'true' if s['kill_switch'] else 'false'}\nRisk regime: {s['risk_regime']}")

@@ -25,13 +25,12 @@ import functools
 import os
 import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 
-from paraphina.config import Config, config_hash, load_config, parse_config_text
-from paraphina.presets import preset_path
+from paraphina.config import Config, config_hash
+from paraphina.presets import build_config
 from paraphina.sim.runner import SimResult, policy_engine_factory, run_simulation, with_scenario_fees
 from paraphina.sim.scenario import Scenario, load_scenario
 from paraphina.sim.suite import SuiteReport, load_suite, run_suite
@@ -93,24 +92,14 @@ def _scenario_at(key: tuple[str, int, int]) -> Scenario:
     return load_scenario(key[0])
 
 
-@functools.lru_cache(maxsize=8)
-def _config_data_at(key: tuple[str, int, int]) -> dict[str, Any]:
-    return parse_config_text(Path(key[0]).read_text(encoding="utf-8"), key[0])
-
-
 def _scenario(path: str) -> Scenario:
     return _scenario_at(_stamp(path))
-
-
-def _config_data(path: str) -> dict[str, Any]:
-    return _config_data_at(_stamp(path))
 
 
 def candidate_config(env: Mapping[str, str], scenario: Scenario, config_path: str | None = None) -> Config:
     """The engine config a candidate overlay means: ``config_path`` (default the ``btc`` preset)
     under the overlay's ``PARAPHINA_*`` knobs (profile included), with the scenario's fees."""
-    path = str(config_path or preset_path("btc"))
-    return with_scenario_fees(load_config(_config_data(path), dict(env), None), scenario)
+    return with_scenario_fees(build_config(config_path, dict(env), None)[0], scenario)
 
 
 def candidate_config_hash(env: Mapping[str, str], *, scenario: str = DEFAULT_SCENARIO, config: str | None = None,

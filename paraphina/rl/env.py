@@ -35,7 +35,7 @@ import msgspec
 import numpy as np
 
 from paraphina import events as ev
-from paraphina.config import Config, load_config, parse_config_text
+from paraphina.config import Config
 from paraphina.engine import Engine
 from paraphina.host import PolicyHost
 from paraphina.rl.policy import ExternalKnobPolicy
@@ -68,10 +68,9 @@ def scenario_env_config(scenario: Scenario, profile: str = "balanced") -> Config
     """The engine config for a scenario, free of the process environment: the ``btc`` preset
     with the given profile, plus each scenario venue it does not list (with the scenario's fees),
     as ``paraphina run`` does."""
-    from paraphina.presets import preset_path
+    from paraphina.presets import build_config
 
-    path = preset_path("btc")
-    cfg = load_config(parse_config_text(path.read_text(encoding="utf-8"), str(path)), {}, profile)
+    cfg, _ = build_config(None, {}, profile)
     listed = {v.name for v in cfg.venues}
     extra = [msgspec.structs.replace(cfg.venue(v.name), maker_fee_bps=v.maker_fee_bps, taker_fee_bps=v.taker_fee_bps)
              for v in scenario.venues if v.name not in listed]

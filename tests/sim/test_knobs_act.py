@@ -60,6 +60,8 @@ def test_every_knob_value_changes_the_action_stream(tmp_path):
     inert = [x for x in inert if x not in allowed and x.split("=")[0] not in allowed]
     assert inert == [], f"knob values that change nothing (centre PnL {pnl:+.2f}): {inert}"
     for name, values in KNOBS.items():
+        if name == "PARAPHINA_DAILY_LOSS_LIMIT":
+            continue  # binds only where the run loses that much: test_daily_loss_limit_binds
         hashes = {h for (n, _), (h, _) in zip(cases, results[1:]) if n == name} | {centre}
         assert len(hashes) >= 2, f"{name}: no value changes the action stream"
 
@@ -74,8 +76,8 @@ def _is_centre(name: str, value) -> bool:
     cur = cfg
     for part in path.split("."):
         cur = getattr(cur, part)
-    if name == "PARAPHINA_INIT_Q_TAO":
-        return float(value) == sc.initial_state.inventory
+    if name == "PARAPHINA_INIT_Q_TAO":  # 0 leaves the scenario's own starting inventory (sim.runner.starting_inventory)
+        return float(value) in (0.0, sc.initial_state.inventory)
     return cur == parse(str(value))
 
 
