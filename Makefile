@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-import golden clean real-logs lowest-pyarrow
+.PHONY: install demo test test-live-loaded bench bench-import golden clean real-logs lowest-pyarrow
 
 $(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The recorder's tests beside two CPU-bound processes: they must not depend on wall-clock luck.
+test-live-loaded: $(STAMP)
+	$(PY) benchmarks/under_load.py --burners 2 -- $(PY) -m pytest tests/live
 
 bench: $(STAMP) bench-import
 	$(PY) benchmarks/bench.py

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -453,6 +453,27 @@ def load_config(
         return msgspec.convert(layered, Config, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"config: {exc}".replace("`$.", "`")) from None
+
+
+def adapt_to_instruments(cfg: Config, instruments: Sequence[Any]) -> Config:
+    """The config the engine runs with on a log whose instrument table is ``instruments``
+    (anything with a ``venue`` name): the fair-value filter never waits for more healthy venues
+    than the log has (``book.min_healthy_for_kf`` capped at their number), and a single venue
+    does not hedge (there is no other venue to hedge on: ``is_hedge_allowed`` off for it).
+    Multi-venue logs within the cap get ``cfg`` itself. Pure and idempotent; drift register D-RD-1.
+    """
+    n = len(instruments)
+    changes: dict[str, Any] = {}
+    if 0 < n < cfg.book.min_healthy_for_kf:
+        changes["book"] = msgspec.structs.replace(cfg.book, min_healthy_for_kf=n)
+    if n == 1:
+        name = instruments[0].venue
+        if any(v.name == name for v in cfg.venues):
+            changes["venues"] = [msgspec.structs.replace(v, is_hedge_allowed=False) if v.name == name else v
+                                 for v in cfg.venues]
+        else:
+            changes["venue_defaults"] = msgspec.structs.replace(cfg.venue_defaults, is_hedge_allowed=False)
+    return msgspec.structs.replace(cfg, **changes) if changes else cfg
 
 
 def profile_values(name: str, preset: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from paraphina import events as ev
 from paraphina.actions import Action, CancelAll, KillVenue, PlaceOrder, SetKillSwitch
 from paraphina.book import F_VAR_LONG, F_VAR_SHORT, I_LAST_BOOK_TS, I_LAST_MID_TS, STATUS_GAP, fold_market
 from paraphina.columns import K_TIMER, EventColumns, decode_payload, from_events
-from paraphina.config import Config, config_hash
+from paraphina.config import Config, adapt_to_instruments, config_hash
 from paraphina.context import TickContext, VenueView
 from paraphina.events import Instrument
 from paraphina.intents import OrderIntent
@@ -55,6 +55,7 @@ class Engine:
         resolves names)."""
         if not instruments:
             raise ValueError("the engine needs at least one instrument")
+        config = adapt_to_instruments(config, instruments)  # e.g. one venue: no hedging
         self.config = config
         self.config_hash = config_hash(config)
         self.instruments = list(instruments)

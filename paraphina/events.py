@@ -100,10 +100,32 @@ class FundingRate(_Event, tag="funding_rate"):
 
 
 class MarkPrice(_Event, tag="mark_price"):
+    """The venue's mark and index price (``-1``: not given).
+
+    Venues publish these off the order grid (Bybit's documented ticker has ``"markPrice":
+    "17217.33"`` for a 0.1-tick contract), so they are kept exactly on a finer grid: both count
+    units of ``tick_size / 10**sub_tick_digits`` (``0``: whole ticks, as every log written before
+    the field existed). :meth:`mark_ticks` is the mark on the order grid.
+    """
+
     KIND: ClassVar[int] = 5
     venue: int
     mark_price: int
     index_price: int = -1
+    sub_tick_digits: int = 0
+
+    def mark_ticks(self) -> int:
+        """The mark price in whole ticks, rounded half to even."""
+        return ticks_of_fine(self.mark_price, self.sub_tick_digits)
+
+
+def ticks_of_fine(units: int, sub_tick_digits: int) -> int:
+    """``units`` of ``tick / 10**sub_tick_digits`` in whole ticks, rounded half to even (exact integers)."""
+    if sub_tick_digits <= 0 or units < 0:
+        return units
+    q, r = divmod(units, 10**sub_tick_digits)
+    half = 5 * 10 ** (sub_tick_digits - 1)
+    return q + 1 if r > half or (r == half and q % 2) else q
 
 
 # --- account ------------------------------------------------------------------------------

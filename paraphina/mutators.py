@@ -104,7 +104,7 @@ def apply_funding_rate(core: CoreState, e: ev.FundingRate, units: Units, seq: in
 
 
 def apply_mark_price(core: CoreState, e: ev.MarkPrice, units: Units, seq: int) -> None:
-    core.venues[e.venue].mark_price = e.mark_price
+    core.venues[e.venue].mark_price = e.mark_ticks()
 
 
 def apply_funding_payment(core: CoreState, e: ev.FundingPayment, units: Units, seq: int) -> None:

@@ -18,7 +18,7 @@ import msgspec
 
 from paraphina.actions import Action, StreamHasher
 from paraphina.columns import EventColumns
-from paraphina.config import Config, config_hash
+from paraphina.config import Config, adapt_to_instruments, config_hash
 from paraphina.engine import Engine
 from paraphina.errors import UserError
 from paraphina.eventlog import LogError, LogReader
@@ -70,7 +70,7 @@ def replay_log(log_path: str, policy: str | object, config: Config, *, out: str 
     if not instruments:
         raise UserError(f"{log_path}: the log declares no instruments")
     host = load_policy(policy, observers)
-    chash = config_hash(config)
+    chash = config_hash(adapt_to_instruments(config, instruments))  # the config the engine runs with
     state = None
     first_seq = 0
     bound: LogPosition | None = None

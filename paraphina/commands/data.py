@@ -10,6 +10,7 @@ from paraphina.cli import cli
 from paraphina.commands.common import force_option, output_option
 from paraphina.importers import SOURCES, run_import
 from paraphina.importers.common import ImportOptions
+from paraphina.importers.timers import DEFAULT_TIMER_MS
 from paraphina.outputs import check_input, check_output
 
 
@@ -19,6 +20,12 @@ def _progress(label: str, total: int):
     from paraphina.progress import position_reporter
 
     return position_reporter(label, total)
+
+
+def timer_ms_option(f):
+    return click.option("--timer-ms", type=click.IntRange(0, 3_600_000), default=DEFAULT_TIMER_MS, show_default=True,
+                        metavar="N", help="A Timer event every N ms of event time: the engine's loops run only on "
+                        "them (default: the main-loop interval; 0: none; at most an hour).")(f)
 
 
 @cli.command("import")
@@ -31,12 +38,14 @@ def _progress(label: str, total: int):
 @click.option("--lot-size", default=None, metavar="D", help="Size lot (decimal string); default per source and symbol.")
 @click.option("--skip-bad", is_flag=True, help="Count malformed lines and continue (default: stop with exit 2).")
 @click.option("--contract-size-to-base", is_flag=True, help="Convert contract sizes (Binance COIN-M) to the base asset.")
+@timer_ms_option
 @force_option("OUT.arrow")
-def import_cmd(source, files, out, venue, instrument, tick_size, lot_size, skip_bad, contract_size_to_base, force) -> None:
+def import_cmd(source, files, out, venue, instrument, tick_size, lot_size, skip_bad, contract_size_to_base, timer_ms,
+               force) -> None:
     """Import capture FILEs of one venue (in order) from SOURCE into the log OUT.arrow."""
     check_output(out, inputs=files, force=force)
     opts = ImportOptions(venue=venue, instrument=instrument, tick_size=tick_size, lot_size=lot_size,
-                         skip_bad=skip_bad, contract_size_to_base=contract_size_to_base)
+                         skip_bad=skip_bad, contract_size_to_base=contract_size_to_base, timer_ms=timer_ms)
     total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
     update, close = _progress(f"importing {source}", total)
     try:
@@ -56,9 +65,7 @@ import_cmd.help = (f"Import capture FILEs of one venue (in order) from SOURCE ({
 @cli.command("merge")
 @click.argument("logs", nargs=-1, required=True, metavar="LOG...")
 @output_option(metavar="OUT.arrow", help="The merged log to write.", required=True)
-@click.option("--timer-ms", type=click.IntRange(0, 3_600_000), default=0, show_default=True, metavar="N",
-              help="Add a Timer event every N ms of event time (the engine's loops run on them; 0: none; at most "
-                   "an hour).")
+@timer_ms_option
 @force_option("OUT.arrow")
 def merge_cmd(logs, out, timer_ms, force) -> None:
     """Merge single-venue logs into one multi-venue log ordered by ts_ns (ties: input order, then seq)."""

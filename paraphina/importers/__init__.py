@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Callable
 
 from paraphina.importers.common import BadInput, ImportContext, ImportOptions, ImportSummary, check_files, write_log
+from paraphina.importers.timers import check_timer_ms, with_timers
 
 SOURCES = ("binance", "hyperliquid", "bybit", "tardis")
 IMPORTER_VERSION = "1"
@@ -36,12 +37,16 @@ def run_import(source: str, paths: list[str], out: str, opts: ImportOptions | No
     ctx.summary.instrument = instrument
     session = {"source": f"import:{source}", "importer_version": IMPORTER_VERSION,
                "files": [os.path.basename(p) for p in paths]}
-    write_log(out, instrument, mod.read(paths, opts, ctx, instrument), session, ctx, force=force)
+    check_timer_ms(opts.timer_ms)
+    session["timer_ms"] = opts.timer_ms
+    events = with_timers(mod.read(paths, opts, ctx, instrument), opts.timer_ms)
+    write_log(out, instrument, events, session, ctx, force=force)
     return ctx.summary
 
 
 def import_events(source: str, paths: list[str], opts: ImportOptions | None = None):
-    """``(instrument, events, summary)`` without writing a log (tests, notebooks)."""
+    """``(instrument, events, summary)`` without writing a log (tests, notebooks): the source's
+    events only, without the timer grid :func:`run_import` lays over them."""
     opts = opts or ImportOptions()
     mod = source_module(source)
     paths = check_files(paths)

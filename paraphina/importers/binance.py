@@ -53,7 +53,8 @@ Traps, and what this importer does about each:
    trades are public prints, others are counted (``trades_skipped_non_market``) and skipped.
 10. **Mark price and funding** (futures ``markPriceUpdate``, as ``paraphina record`` subscribes):
     ``FundingRate`` when the rate or next funding time changes, ``MarkPrice`` when mark or index
-    changes; mark and index are rounded half-even to the tick (they carry more decimals).
+    changes; mark and index carry more decimals than the tick and are kept exactly
+    (``MarkPrice.sub_tick_digits``); only book and trade prices must be on the tick grid.
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ class BinanceReader:
         self.mismatches: list[str] = []
         self.ever_synced = False
         self.last_funding: tuple | None = None
-        self.last_mark: tuple[int, int] | None = None
+        self.last_mark: tuple[int, int, int] | None = None
 
     # -- sizes -------------------------------------------------------------------------------
     def _levels(self, rows) -> tuple[list[int], list[int]]:
@@ -404,11 +405,9 @@ class BinanceReader:
         """Futures ``markPriceUpdate`` (``<sym>@markPrice@1s``): ``p`` mark, ``i`` index, ``r``
         funding rate, ``T`` next funding time (ms). ``FundingRate`` (8 h interval) when rate or
         next time changes, ``MarkPrice`` when mark or index changes. Mark and index carry more
-        decimals than the tick: rounded half-even to it (the only inexact prices here)."""
+        decimals than the tick: kept exactly on a finer grid (``MarkPrice.sub_tick_digits``)."""
         try:
-            grid = self.units.price
-            mark = grid.round_fraction(to_fraction(data["p"]))
-            index = grid.round_fraction(to_fraction(data["i"])) if data.get("i") else -1
+            (mark, index), digits = self.units.fine_px(data["p"], data.get("i") or None)
             rate_text = data.get("r")
             nxt = int(data["T"]) * 1_000_000 if data.get("T") else -1
             if rate_text not in (None, ""):
@@ -418,9 +417,10 @@ class BinanceReader:
         if rate_text not in (None, "") and (rate_text, nxt) != self.last_funding:
             self.last_funding = (rate_text, nxt)
             yield ev.FundingRate(ts_ns=self.ctx.stamp(ts), venue=0, rate=float(rate_text), next_funding_ts_ns=nxt)
-        if (mark, index) != self.last_mark:
-            self.last_mark = (mark, index)
-            yield ev.MarkPrice(ts_ns=self.ctx.stamp(ts), venue=0, mark_price=mark, index_price=index)
+        if (mark, index, digits) != self.last_mark:
+            self.last_mark = (mark, index, digits)
+            yield ev.MarkPrice(ts_ns=self.ctx.stamp(ts), venue=0, mark_price=mark, index_price=index,
+                               sub_tick_digits=digits)
 
     def on_ticker(self, data: dict) -> None:
         try:

@@ -23,7 +23,9 @@ Traps, and what this importer does about each:
    importer merges them into the last known values. A frame that carries ``fundingRate``,
    ``nextFundingTime`` or ``fundingIntervalHour`` emits ``FundingRate`` (rate, interval,
    next funding time from the merged values); one that carries ``markPrice`` or ``indexPrice``
-   emits ``MarkPrice`` (index ``-1`` until known).
+   emits ``MarkPrice`` (index ``-1`` until known). Mark and index prices are published off the
+   tick grid (the venue's own example: ``"markPrice":"17217.33"`` for a 0.1 tick): kept exactly
+   (``MarkPrice.sub_tick_digits``), never a bad line.
 6. Each frame names its symbol in ``topic``; frames of other symbols are counted and skipped.
 """
 
@@ -193,8 +195,8 @@ class BybitReader:
                 out.append(ev.FundingRate(ts_ns=ts, venue=0, rate=float(t["fundingRate"]), interval_ms=hours * 3_600_000,
                                           next_funding_ts_ns=nft))
             if ("markPrice" in data or "indexPrice" in data) and "markPrice" in t:
-                idx = self.units.px(t["indexPrice"]) if "indexPrice" in t else -1
-                out.append(ev.MarkPrice(ts_ns=ts, venue=0, mark_price=self.units.px(t["markPrice"]), index_price=idx))
+                (mark, idx), digits = self.units.fine_px(str(t["markPrice"]), str(t["indexPrice"]) if "indexPrice" in t else None)
+                out.append(ev.MarkPrice(ts_ns=ts, venue=0, mark_price=mark, index_price=idx, sub_tick_digits=digits))
         except (TypeError, ValueError) as exc:
             raise BadRecord(f"tickers frame with a malformed field ({exc})") from None
         return out

@@ -32,10 +32,11 @@ from pathlib import Path
 import msgspec
 
 from paraphina import events as ev
-from paraphina.decimals import DecimalError, Grid, decimals_of, step_for_decimals
+from paraphina.decimals import DecimalError, Grid, decimals_of, step_for_decimals, to_fraction
 from paraphina.errors import UserError
 
 MAX_BAD_EXAMPLES = 10
+MAX_SUB_TICK_DIGITS = 12  # mark/index prices: at most 12 decimal digits finer than the tick
 
 
 class BadInput(UserError):
@@ -54,6 +55,8 @@ class ImportOptions:
     lot_size: str | None = None
     skip_bad: bool = False
     contract_size_to_base: bool = False
+    # Timer grid of the written log (ms of event time; 0: none): see paraphina.importers.timers.
+    timer_ms: int = 250
 
 
 @dataclass
@@ -335,6 +338,34 @@ class Units:
             raise BadRecord(f"size {exc}") from None
         except TypeError:
             raise BadRecord(f"size is not a string: {text!r}") from None
+
+    def fine_px(self, *texts: str | None) -> tuple[list[int], int]:
+        """Prices venues publish off the order grid (mark, index, oracle), kept exactly.
+
+        Returns each value in units of ``tick / 10**digits`` and ``digits``: the fewest that
+        hold all of them (``0`` when every one is on the tick grid). ``None`` gives ``-1``.
+        Only book and trade prices must be on the grid (:meth:`px`); these never are rejected
+        for being between ticks, only for not being decimals.
+        """
+        tick = self.price.step_fraction
+        ratios = []
+        for t in texts:
+            if t is None:
+                ratios.append(None)
+                continue
+            try:
+                ratios.append(to_fraction(t) / tick)
+            except (DecimalError, TypeError):
+                raise BadRecord(f"price is not a decimal string: {t!r}") from None
+        for digits in range(MAX_SUB_TICK_DIGITS + 1):
+            scale = 10**digits
+            if all(r is None or (r * scale).denominator == 1 for r in ratios):
+                out = [-1 if r is None else int(r * scale) for r in ratios]
+                if any(abs(v) >= 2**63 for v in out):
+                    break
+                return out, digits
+        raise BadRecord(f"prices {', '.join(repr(t) for t in texts if t is not None)} are not expressible within "
+                        f"{MAX_SUB_TICK_DIGITS} digits below the tick {self.price.step}")
 
     def levels(self, rows) -> tuple[list[int], list[int]]:
         """``[[px, sz], ...]`` (decimal strings) -> parallel tick and lot lists."""

@@ -42,7 +42,6 @@ from collections.abc import Iterator
 import msgspec
 
 from paraphina import events as ev
-from paraphina.decimals import to_fraction
 from paraphina.importers.common import (
     BadInput, BadRecord, ImportContext, ImportOptions, Units, iter_lines, make_instrument, open_text_members, peek_objects, split_ts_line,
 )
@@ -179,7 +178,7 @@ class HyperliquidReader:
         self.seen_tids: set[int] = set()
         self.seen_order: deque[int] = deque()
         self.last_funding: str | None = None
-        self.last_mark: tuple[int, int] | None = None
+        self.last_mark: tuple[int, int, int] | None = None
         self.crossed = 0
 
     def on_frame(self, ts: int, obj) -> list[ev.Event]:
@@ -201,7 +200,7 @@ class HyperliquidReader:
 
         Emits ``FundingRate`` (interval 1 h) when the rate changes and ``MarkPrice`` (index = oracle
         price) when either price changes; the venue re-sends the context every block. Mark and
-        oracle prices are rounded half-even to the tick (the oracle is not on the order grid).
+        oracle prices are off the order grid: kept exactly (``MarkPrice.sub_tick_digits``).
         """
         try:
             if data["coin"] != self.coin:
@@ -209,17 +208,17 @@ class HyperliquidReader:
                 return []
             c = data["ctx"]
             funding = _checked_decimal(c["funding"])
-            mark = self.units.price.round_fraction(to_fraction(c["markPx"]))
-            oracle = self.units.price.round_fraction(to_fraction(c["oraclePx"])) if c.get("oraclePx") else -1
+            (mark, oracle), digits = self.units.fine_px(c["markPx"], c.get("oraclePx") or None)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise BadRecord("activeAssetCtx frame without coin and ctx.funding, ctx.markPx") from None
         out: list[ev.Event] = []
         if funding != self.last_funding:
             self.last_funding = funding
             out.append(ev.FundingRate(ts_ns=self.ctx.stamp(ts), venue=0, rate=float(funding), interval_ms=HOUR_MS))
-        if (mark, oracle) != self.last_mark:
-            self.last_mark = (mark, oracle)
-            out.append(ev.MarkPrice(ts_ns=self.ctx.stamp(ts), venue=0, mark_price=mark, index_price=oracle))
+        if (mark, oracle, digits) != self.last_mark:
+            self.last_mark = (mark, oracle, digits)
+            out.append(ev.MarkPrice(ts_ns=self.ctx.stamp(ts), venue=0, mark_price=mark, index_price=oracle,
+                                    sub_tick_digits=digits))
         return out
 
     def on_book(self, ts: int, data) -> list[ev.Event]:

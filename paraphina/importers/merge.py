@@ -10,8 +10,11 @@ Instruments: the output's table is the inputs' tables concatenated in input orde
 are shifted accordingly, in the ``venue`` column and inside the payload of the rare kinds stored
 as msgpack (gap, funding, mark price...), which are re-encoded.
 
-Clock: imported captures have no ``Timer`` events; ``timer_ms`` adds them on a fixed grid of
-event time so the engine's loops run (``paraphina merge ... --timer-ms 250``).
+Clock: the engine's loops run only on ``Timer`` events. ``timer_ms`` (default 250, the main
+loop's interval) lays them on one fixed grid of event time over the merged span
+(:mod:`paraphina.importers.timers`) and drops the inputs' own timers (each imported input has its
+own grid; kept, they would tick the loops once per input). ``timer_ms = 0`` adds none and keeps
+the inputs' timers as they are.
 
 Streaming: one record batch per input is held at a time; whole runs of events from one input
 are copied as column slices, so memory stays flat and the output is byte-for-byte deterministic.
@@ -27,10 +30,11 @@ import msgspec
 import numpy as np
 
 from paraphina import events as ev
-from paraphina.columns import EventColumns, decode_payload, encode_payload, from_events
+from paraphina.columns import EventColumns, concat, decode_payload, encode_payload, from_events
 from paraphina.eventlog import LogError, LogReader, LogWriter
 from paraphina.outputs import replacing, same_file
 from paraphina.importers.common import BadInput, _iso
+from paraphina.importers.timers import DEFAULT_TIMER_MS, check_timer_count, check_timer_ms, grid_start
 
 # A timer grid never needs this many timers between two events: that is logs of different
 # sessions (days apart) or a grid far finer than the data (10 million: 2.8 h at 1 ms).
@@ -91,16 +95,33 @@ def _remap(chunk: EventColumns, offset: int) -> EventColumns:
     return chunk
 
 
-def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int = 0,
+def _without_timers(chunk: EventColumns) -> tuple[EventColumns, int]:
+    """``chunk`` without its ``Timer`` rows (the merge lays its own grid), and how many there were."""
+    is_timer = chunk.kind == ev.Timer.KIND
+    n = int(np.count_nonzero(is_timer))
+    if not n:
+        return chunk, 0
+    runs, start = [], 0
+    for t in np.flatnonzero(is_timer).tolist():
+        if t > start:
+            runs.append(chunk.slice(start, t))
+        start = t + 1
+    if start < len(chunk):
+        runs.append(chunk.slice(start, len(chunk)))
+    if not runs:
+        return chunk.slice(0, 0), n
+    return (runs[0] if len(runs) == 1 else concat(runs)), n
+
+
+def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int = DEFAULT_TIMER_MS,
                progress: Callable[[int], None] | None = None) -> list[str]:
     """Write the merge of ``paths`` to ``out``; returns the summary lines.
 
     ``timer_ms > 0`` adds a ``Timer`` event at every multiple of ``timer_ms`` from the first
-    event to the last (placed after the market events of the same ``ts_ns``): imported captures
-    carry no clock events, and the engine's loops only run on them.
+    event to the last (placed after the market events of the same ``ts_ns``) and drops the
+    inputs' timers; ``0`` adds none and keeps the inputs' timers (module docstring).
     """
-    if timer_ms < 0:
-        raise BadInput("--timer-ms must be >= 0")
+    check_timer_ms(timer_ms)
     if not paths:
         raise BadInput("merge: no input logs")
     for p in paths:
@@ -137,10 +158,11 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
                     heap.append((inp.head(), inp.k))
             tk = len(inputs)  # the timer pseudo-input sorts after every real input at equal ts
             timers = 0
+            dropped = 0
             if timer_ms and heap:
                 step = timer_ms * 1_000_000
                 first = min(t for t, _ in heap)
-                heap.append((-(-first // step) * step, tk))
+                heap.append((grid_start(first, step), tk))
             heapq.heapify(heap)
             while heap:
                 ts, k = heapq.heappop(heap)
@@ -153,6 +175,8 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
                                        f"gap with no event at ts_ns {ts}; a timer every {timer_ms} ms would add "
                                        f"{gap:,} timers there (at most {MAX_TIMERS_IN_A_GAP:,}): merge logs of "
                                        "one session, or use a coarser --timer-ms")
+                    # Timers due before the next input event: refuse an absurd grid before writing it.
+                    check_timer_count(timer_ms, timers + 1 + max(0, (heap[0][0] - ts) // step), heap[0][0])
                     w.append_columns(from_events([ev.Timer(ts_ns=ts)]))
                     timers += 1
                     total += 1
@@ -169,9 +193,13 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
                 else:
                     j = n
                 chunk = _remap(inp.cols.slice(inp.i, j), inp.offset)
-                w.append_columns(chunk)
-                total += j - inp.i
-                inp.events += j - inp.i
+                if timer_ms:
+                    chunk, n_dropped = _without_timers(chunk)
+                    dropped += n_dropped
+                if len(chunk):
+                    w.append_columns(chunk)
+                total += len(chunk)
+                inp.events += len(chunk)
                 first_ts = ts if first_ts is None else first_ts
                 last_ts = int(arr[j - 1])
                 if progress is not None:
@@ -183,7 +211,8 @@ def merge_logs(paths: list[str], out: str, *, force: bool = False, timer_ms: int
     except LogError as exc:
         raise BadInput(str(exc)) from None
     lines = [f"inputs: {len(paths)} | venues: {len(instruments)} | events: {total}"
-             + (f" (timers every {timer_ms} ms: {timers})" if timer_ms else "")]
+             + (f" (timers every {timer_ms} ms: {timers}; the inputs' own timers dropped: {dropped})" if timer_ms
+                else " (--timer-ms 0: no timers added, the inputs' timers kept)")]
     for v, ins in enumerate(instruments):
         lines.append(f"venue {v}: {ins.venue} {ins.symbol} tick {ins.tick_size} lot {ins.lot_size}")
     for inp in inputs:

@@ -3,9 +3,16 @@
 runs of ``paraphina record`` (``--endpoint VENUE=ws://127.0.0.1:PORT``).
 
 * :func:`load_capture` reads a ``<ts_ns> <json>`` capture (gzip, zip or plain; Bybit's bare
-  frames use their ``ts``) into the frames a subscriber gets: Binance ``depthUpdate`` and
-  ``trade`` (``bookTicker`` is not subscribed by the feed) and the REST snapshot apart;
-  Hyperliquid ``l2Book`` and ``trades``; Bybit every frame.
+  frames use their ``ts``) into the frames a subscriber gets: Binance ``depthUpdate``, ``trade``
+  and ``markPriceUpdate`` (``bookTicker`` is not subscribed by the feed) and the REST snapshot
+  apart; Hyperliquid ``l2Book``, ``trades`` and ``activeAssetCtx``; Bybit every frame.
+* The server speaks each venue's protocol as :mod:`paraphina.live.venue_rules` states it, and
+  refuses anything else: a WebSocket path or stream the venue does not serve (HTTP 400/404 at
+  the upgrade), a malformed subscription or heartbeat (an error reply, then close 1008), REST
+  depth with other parameters (HTTP 400). A connection gets only the frames it subscribed to,
+  on the route that carries them (Binance USD-M: depth and trades on ``/public``, mark price on
+  ``/market``), and Hyperliquid and Bybit frames start once every channel the capture holds is
+  subscribed.
 * :class:`CaptureServer` serves them at ``speed`` times the recorded pace (``None``: as fast as
   the client reads). One capture is one venue's stream: a new connection continues where the
   last one stopped, and the server keeps the venue's true book (the importer's reader fed with
@@ -21,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 import websockets
@@ -32,9 +39,9 @@ from paraphina.decimals import Grid
 from paraphina.importers import binance as bn
 from paraphina.importers import bybit as bb
 from paraphina.importers.common import ImportContext, ImportOptions, peek_objects
+from paraphina.live import venue_rules as rules
 
 _decode = msgspec.json.Decoder().decode
-REST_PATHS = ("/fapi/v1/depth", "/dapi/v1/depth", "/api/v3/depth")
 
 
 @dataclass
@@ -57,11 +64,11 @@ def load_capture(path: str, kind: str, *, max_frames: int | None = None) -> Capt
                     snapshot = js.decode()
                 continue
             data = obj.get("data")
-            if not isinstance(data, dict) or data.get("e") not in ("depthUpdate", "trade"):
+            if not isinstance(data, dict) or data.get("e") not in ("depthUpdate", "trade", "markPriceUpdate"):
                 continue
             symbol = symbol or str(data.get("s", ""))
         elif kind == "hyperliquid":
-            if obj.get("channel") not in ("l2Book", "trades"):
+            if obj.get("channel") not in ("l2Book", "trades", "activeAssetCtx"):
                 continue
             if obj.get("channel") == "l2Book":
                 symbol = symbol or str(obj["data"].get("coin", ""))
@@ -88,7 +95,8 @@ class Faults:
 
 @dataclass
 class ServerStats:
-    connections: int = 0
+    connections: int = 0           # on the book's route (the only route unless the venue splits streams)
+    other_routes: dict[str, int] = field(default_factory=dict)  # connections on other routes (USD-M /market)
     sent: int = 0
     rest_requests: int = 0
     laps: int = 0
@@ -96,18 +104,32 @@ class ServerStats:
 
 class CaptureServer:
     def __init__(self, capture: Capture, instrument: ev.Instrument, *, speed: float | None = None,
-                 faults: Faults = Faults(), repeat: bool = False, send_hook=None) -> None:
+                 faults: Faults = Faults(), repeat: bool = False, send_hook=None, hold_for_rest: bool = False) -> None:
         """``repeat``: at the end of the capture drop the connection and play it again from the
         start to the next subscriber (a new session: the capture's own snapshot, its own update
         ids), for soak runs longer than the capture. ``send_hook(index, text)`` is called after
-        each frame sent (the soak benchmark measures delivery lag with it)."""
+        each frame sent (the soak benchmark measures delivery lag with it). ``hold_for_rest``
+        (Binance): after the first diff of a connection, send nothing more on the book's route
+        until the REST depth was answered, as if the client were never slower than the venue:
+        tests on a loaded machine then record the same sequence as on an idle one."""
+        self.hold_for_rest = hold_for_rest
+        self._rest_answered = asyncio.Event()
         self.capture = capture
         self.instrument = instrument
+        self.venue = instrument.venue
+        kinds = [rules.frame_kind(self.venue, _decode(text)) for _ts, text in capture.frames]
+        self._frame_kinds = kinds
+        self._frame_routes = [rules.frame_route(self.venue, k) for k in kinds]
+        self._capture_kinds = set(kinds)
+        # The route that carries the book (and the faults, which act on its first connection).
+        self._book_route = rules.frame_route(self.venue, "depthUpdate")
+        self._route_connections: dict[str, int] = {}
+        self._sessions: dict[int, rules.Session] = {}
+        self.refused: list[str] = []   # what the server refused, for tests and the operator
         self.speed = speed
         self.faults = faults
         self.stats = ServerStats()
         self.finished = asyncio.Event()
-        self.cursor = 0               # next frame no connection has passed yet
         self.port = 0
         self._server = None
         self.repeat = repeat
@@ -116,11 +138,13 @@ class CaptureServer:
 
     def _new_lap(self) -> None:
         capture, instrument = self.capture, self.instrument
-        self.cursor = 0
+        routes = set(self._frame_routes) | {self._book_route}
+        self.cursors = {r: 0 for r in routes}      # per route: next frame no connection has passed yet
+        self._routes_started: set[str] = set()
+        self._routes_done: set[str] = set()
         self._truth_ctx = ImportContext("capture-server", ImportOptions(skip_bad=True))
         self._last_diff = -1          # index of the last Binance diff passed
         self._rest_answer = capture.snapshot
-        self._lap_start = True
         if capture.kind == "binance":
             self._truth = bn.BinanceReader(instrument, ImportOptions(), self._truth_ctx, cross_check=False)
             if capture.snapshot:
@@ -148,22 +172,45 @@ class CaptureServer:
 
     # --- REST ------------------------------------------------------------------------------
 
+    @property
+    def cursor(self) -> int:
+        """Next frame of the book's route no connection has passed yet."""
+        return self.cursors[self._book_route]
+
+    def _refuse(self, connection, status: int, why: str):
+        self.refused.append(why)
+        resp = connection.respond(status, json.dumps({"code": -1100, "msg": why}))
+        resp.headers["Content-Type"] = "application/json"
+        return resp
+
     def _http(self, connection, request):
-        if request.path.split("?")[0] in REST_PATHS:
+        """REST (Binance depth), or the check of a WebSocket upgrade's path and streams."""
+        symbol = self.capture.symbol or self.instrument.symbol
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            try:
+                rules.check_rest(self.venue, request.path, symbol)
+            except rules.ProtocolError as exc:
+                return self._refuse(connection, exc.status, str(exc))
             self.stats.rest_requests += 1
+            self._rest_answered.set()
             resp = connection.respond(200, self._rest_answer or "{}")
             resp.headers["Content-Type"] = "application/json"
             return resp
+        try:
+            self._sessions[id(connection)] = rules.open_session(self.venue, request.path, symbol)
+        except rules.ProtocolError as exc:
+            return self._refuse(connection, exc.status, str(exc))
         return None
 
     # --- the venue's true book -------------------------------------------------------------
 
     def _pass(self, i: int, text: str) -> None:
-        """Frame ``i`` happened on the venue (sent or not): advance the true book."""
-        if i < self.cursor:
+        """Frame ``i`` happened on the venue (sent or not): advance its route and the true book."""
+        route = self._frame_routes[i]
+        if i < self.cursors[route]:
             return
-        self.cursor = i + 1
-        if self._truth is None:
+        self.cursors[route] = i + 1
+        if self._truth is None or route != self._book_route:
             return
         obj = _decode(text)
         try:
@@ -179,10 +226,12 @@ class CaptureServer:
     def _levels(self, levels: dict[int, int], reverse: bool) -> list[list[str]]:
         return [[self._px.to_string(p), self._sz.to_string(levels[p])] for p in sorted(levels, reverse=reverse)]
 
-    def _resume(self) -> tuple[int, list[str]]:
-        """Where a new connection starts, and the frames it gets first (a Bybit snapshot)."""
+    def _resume(self, route: str) -> tuple[int, list[str]]:
+        """Where a new connection on ``route`` starts, and the frames it gets first (a Bybit snapshot)."""
         kind = self.capture.kind
         t = self._truth
+        if route != self._book_route:
+            return self.cursors[route], []
         if kind == "binance" and self._last_diff >= 0 and t.state == bn.SYNCED:
             self._rest_answer = json.dumps({"lastUpdateId": t.last_u, "bids": self._levels(t.bids.levels, True),
                                             "asks": self._levels(t.asks.levels, False)})
@@ -192,43 +241,83 @@ class CaptureServer:
             snap = {"topic": f"orderbook.50.{sym}", "type": "snapshot", "ts": 0,
                     "data": {"s": sym, "b": self._levels(t.bids, True), "a": self._levels(t.asks, False),
                              "u": t.last_u, "seq": 0}}
-            return self.cursor, [json.dumps(snap)]
-        return self.cursor, []
+            return self.cursors[route], [json.dumps(snap)]
+        return self.cursors[route], []
 
     # --- WebSocket -------------------------------------------------------------------------
 
     async def _handler(self, ws) -> None:
         st = self.stats
-        st.connections += 1
-        first = st.connections == 1
-        kind = self.capture.kind
-        drain = None
+        session = self._sessions.pop(id(ws), None) or rules.Session(route="")
+        route = session.route
+        if route == self._book_route:
+            st.connections += 1
+        else:
+            st.other_routes[route] = st.other_routes.get(route, 0) + 1
+        self._route_connections[route] = n = self._route_connections.get(route, 0) + 1
+        first = route == self._book_route and n == 1
+        subscribed = asyncio.Event()
+        listen = asyncio.create_task(self._listen(ws, session, subscribed))
         try:
-            if kind in ("hyperliquid", "bybit"):
-                await ws.recv()   # the subscription
-                drain = asyncio.create_task(self._answer_pings(ws))
-            start, prelude = (0, []) if self._lap_start else self._resume()
-            self._lap_start = False
+            if self.venue.startswith("binance-"):
+                subscribed.set()          # the streams are in the URL
+            waiting = asyncio.ensure_future(subscribed.wait())
+            await asyncio.wait({waiting, listen}, return_when=asyncio.FIRST_COMPLETED)
+            if not subscribed.is_set():   # the client left (or was refused) before subscribing
+                waiting.cancel()
+                return
+            if route in self._routes_started:
+                start, prelude = self._resume(route)
+            else:
+                self._routes_started.add(route)
+                start, prelude = 0, []
             for text in prelude:
                 await ws.send(text)
-            if not await self._stream(ws, start, first):
+            if not await self._stream(ws, session, start, first):
                 return
-            if self.repeat:
+            self._routes_done.add(route)
+            if self.repeat and route == self._book_route:
                 st.laps += 1
                 self._new_lap()
                 ws.transport.abort()
                 return
-            self.finished.set()
+            if set(self._frame_routes) <= self._routes_done:
+                self.finished.set()
             await ws.wait_closed()
         except websockets.exceptions.ConnectionClosed:
             pass
         finally:
-            if drain is not None:
-                drain.cancel()
+            listen.cancel()
 
-    async def _stream(self, ws, start: int, first: bool) -> bool:
-        """Send frames from ``start``; True when the capture's end was reached."""
+    async def _listen(self, ws, session: rules.Session, subscribed: asyncio.Event) -> None:
+        """The client's messages: subscriptions and heartbeats answered as the venue does;
+        anything else refused (an error reply, then close 1008). ``subscribed`` is set once
+        every channel the capture holds is subscribed."""
+        symbol = self.capture.symbol or self.instrument.symbol
+        wanted = {k for k in self._capture_kinds if k}
+        try:
+            async for msg in ws:
+                try:
+                    replies = rules.on_message(self.venue, session, msg if isinstance(msg, str) else msg.decode(), symbol)
+                except rules.ProtocolError as exc:
+                    self.refused.append(str(exc))
+                    await ws.send(json.dumps({"error": str(exc)}))
+                    await ws.close(1008, str(exc)[:120])
+                    return
+                for r in replies:
+                    await ws.send(r)
+                if wanted <= session.kinds:
+                    subscribed.set()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+    async def _stream(self, ws, session: rules.Session, start: int, first: bool) -> bool:
+        """Send the frames of the session's route from ``start`` (those it did not subscribe to
+        pass unsent); True when the capture's end was reached."""
         frames = self.capture.frames
+        routes = self._frame_routes
+        route = session.route
+        kinds = self._frame_kinds
         f = self.faults
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -236,8 +325,15 @@ class CaptureServer:
         speed = self.speed
         sent_here = 0
         hook = self._send_hook
+        hold = self.hold_for_rest and self.capture.kind == "binance" and route == self._book_route
+        self._rest_answered.clear()
         for i in range(start, len(frames)):
+            if routes[i] != route:
+                continue
             ts, text = frames[i]
+            if kinds[i] not in session.kinds:
+                self._pass(i, text)
+                continue
             if first and i in f.skip:
                 self._pass(i, text)
                 continue
@@ -248,13 +344,17 @@ class CaptureServer:
                     pass
             if first and f.malformed_at == i:
                 await ws.send('{"stream": this is not json')
-            if speed:
-                delay = t0 + (ts - ts0) / 1e9 / speed - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            delay = t0 + (ts - ts0) / 1e9 / speed - loop.time() if speed else 0.0
+            if delay > 0:
+                await asyncio.sleep(delay)
             elif sent_here % 32 == 0:
+                # Behind the pace (a loaded machine) or unpaced: still let the REST answers and
+                # the other connections on this loop run.
                 await asyncio.sleep(0)
             await ws.send(text)
+            if hold and kinds[i] == "depthUpdate":
+                hold = False
+                await self._rest_answered.wait()
             if hook is not None:
                 hook(i, text)
             self.stats.sent += 1
@@ -264,18 +364,6 @@ class CaptureServer:
                 ws.transport.abort()
                 return False
         return True
-
-    async def _answer_pings(self, ws) -> None:
-        kind = self.capture.kind
-        async for msg in ws:
-            try:
-                obj = json.loads(msg)
-            except ValueError:
-                continue
-            if kind == "hyperliquid" and obj.get("method") == "ping":
-                await ws.send(json.dumps({"channel": "pong"}))
-            elif kind == "bybit" and obj.get("op") == "ping":
-                await ws.send(json.dumps({"op": "pong", "success": True}))
 
 
 class ServerThread:

@@ -41,6 +41,7 @@ from paraphina import events as ev
 from paraphina.config import Config, config_hash
 from paraphina.errors import UserError
 from paraphina.eventlog import LogWriter
+from paraphina.importers.timers import TimerGrid
 from paraphina.live.clock import Clock, MonotonicStamps, WallClock
 from paraphina.live.feeds import Feed, FeedSettings, VenueSpec, instrument_for, make_feed
 from paraphina.live.shadow import LiveShadow
@@ -64,6 +65,7 @@ class RecordSettings:
     endpoints: dict[str, str] = field(default_factory=dict)
     flush_interval_s: float = 1.0
     feed: FeedSettings = FeedSettings()
+    grids: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # venue -> (tick, lot) overrides
     status: str = "auto"            # auto: a status line on a terminal, structured logs otherwise; off
     status_interval_s: float = 1.0
     log_interval_s: float = 10.0
@@ -90,10 +92,15 @@ class RecordResult:
 
 class Recorder:
     """One recording session (see the module docstring). ``clock`` stamps events;
-    ``inference_clock`` (seconds) times policies against the inference budget."""
+    ``inference_clock`` (seconds) times policies against the inference budget.
+
+    ``timers_from_stamps``: lay the ``Timer`` grid over the stamps events get (as ``import``
+    does) instead of waking on the loop's clock. Tests drive the clock (one step per stamp), so
+    what they record follows from the served data, not from how busy the machine is."""
 
     def __init__(self, settings: RecordSettings, *, clock: Clock | None = None,
-                 inference_clock: Callable[[], float] = time.perf_counter, log=None) -> None:
+                 inference_clock: Callable[[], float] = time.perf_counter, log=None,
+                 timers_from_stamps: bool = False) -> None:
         if not settings.venues:
             raise UserError("record: give at least one --venue VENUE:SYMBOL")
         seen = set()
@@ -112,7 +119,7 @@ class Recorder:
         self.config = settings.config
         self.log = log
         self.clock = MonotonicStamps(clock or WallClock())
-        self.instruments = [instrument_for(v) for v in settings.venues]
+        self.instruments = [instrument_for(v, *settings.grids.get(v.venue, (None, None))) for v in settings.venues]
         self.feeds: list[Feed] = [
             make_feed(i, spec, ins, settings.endpoints, clock=self.clock, sink=self.emit, settings=settings.feed, log=log)
             for i, (spec, ins) in enumerate(zip(settings.venues, self.instruments))
@@ -128,17 +135,25 @@ class Recorder:
         self.writer: LogWriter | None = None
         self._stop = asyncio.Event()
         self.max_timer_lag_s = 0.0
+        self._grid = TimerGrid(self.config.loops.main_loop_interval_ms) if timers_from_stamps else None
 
     # --- the one path every event takes ----------------------------------------------------
 
     def emit(self, e: ev.Event) -> None:
+        if self._grid is not None and e.KIND != ev.Timer.KIND:
+            for t in self._grid.due(e.ts_ns):
+                self.timers += 1
+                self._append(ev.Timer(ts_ns=t))
+        self._append(e)
+
+    def _append(self, e: ev.Event) -> None:
         self.writer.append(e)
         self.events += 1
         shadow = self.shadow
         if shadow is not None:
             shadow.step(e)
             if shadow.owes_fault:
-                # A fault never starts a main tick, so this recursion is one level deep.
+                # A fault never starts a main tick, so this recursion is shallow.
                 for fault in shadow.take_faults(self.clock.now_ns()):
                     self.emit(fault)
 
@@ -171,7 +186,8 @@ class Recorder:
             self.emit(ev.SessionStart(ts_ns=self.clock.now_ns(), source="paraphina.record", config_hash=chash,
                                       versions=_versions(), note=" ".join(str(v) for v in s.venues)))
             tasks = [asyncio.create_task(f.run(), name=f"feed:{f.name}") for f in self.feeds]
-            tasks.append(asyncio.create_task(self._timer()))
+            if self._grid is None:
+                tasks.append(asyncio.create_task(self._timer()))
             tasks.append(asyncio.create_task(self._flusher()))
             view = StatusView(self, s) if s.status != "off" else None
             if view is not None:

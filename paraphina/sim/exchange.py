@@ -194,7 +194,7 @@ class SimExchange:
                 out.extend(self._settle_funding(e.venue, e.ts_ns))
                 a.next_funding_ns = -1
         elif isinstance(e, ev.MarkPrice):
-            self.venues[e.venue].mark = e.mark_price
+            self.venues[e.venue].mark = e.mark_ticks()
         elif isinstance(e, ev.BookReset) and e.reason == "venue_outage":
             self.venues[e.venue].up = False
         return out

@@ -25,6 +25,20 @@ FAST = FeedSettings(stale_after_s=5.0, backoff_initial_s=0.05, backoff_max_s=0.2
                     heartbeat_s=1.0, snapshot_timeout_s=2.0)
 
 
+class StepClock:
+    """A recorder clock that moves one ``step_ns`` per stamp: with the recorder's timers laid over
+    the stamps (``timers_from_stamps``), how many timers run, and where, follows from the frames
+    served, not from how fast a loaded machine delivers them."""
+
+    def __init__(self, start_ns: int = 1_723_161_256_000_000_000, step_ns: int = 1_000_000) -> None:
+        self.t = start_ns
+        self.step = step_ns
+
+    def now_ns(self) -> int:
+        self.t += self.step
+        return self.t
+
+
 @functools.lru_cache(maxsize=8)
 def capture(real: str, which: tuple, max_frames: int | None) -> Capture:
     kind, name, _spec = which
@@ -48,13 +62,16 @@ async def record_session(cap: Capture | list, spec: VenueSpec | None = None, out
     from paraphina.live.capture_server import Faults
 
     pairs = cap if isinstance(cap, list) else [(cap, spec)]
-    servers = [await CaptureServer(c, instrument_for(sp), speed=speed, faults=faults or Faults()).start()
+    # The REST snapshot answered before more diffs: the same sequence on a loaded machine as on an idle one.
+    servers = [await CaptureServer(c, instrument_for(sp), speed=speed, faults=faults or Faults(), hold_for_rest=True).start()
                for c, sp in pairs]
     settings = RecordSettings(out=str(out), venues=[sp for _, sp in pairs], config=config or btc_config(), policy=policy,
                               candidate=candidate, inference_timeout_ms=inference_timeout_ms,
                               endpoints={sp.venue: s.url for (_, sp), s in zip(pairs, servers)}, flush_interval_s=0.2,
                               feed=feed, status="off")
-    rec = Recorder(settings, clock=clock, **({"inference_clock": inference_clock} if inference_clock else {}))
+    # Time follows the served data unless a test brings its own clock (then timers are the wall's).
+    rec = Recorder(settings, clock=clock or StepClock(), timers_from_stamps=clock is None,
+                   **({"inference_clock": inference_clock} if inference_clock else {}))
     task = asyncio.create_task(rec.run())
     try:
         async with asyncio.timeout(timeout_s):

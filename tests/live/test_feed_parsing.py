@@ -22,10 +22,10 @@ def test_hyperliquid_asset_context_gives_funding_and_mark_on_change():
     r = HyperliquidReader(ins, ImportContext("t", ImportOptions(skip_bad=True)))
     out = r.on_frame(10, ctx_frame())
     assert out == [ev.FundingRate(ts_ns=10, venue=0, rate=0.0000125, interval_ms=3_600_000),
-                   ev.MarkPrice(ts_ns=10, venue=0, mark_price=1_050_550, index_price=1_050_614)]  # oracle rounded to 0.1
+                   ev.MarkPrice(ts_ns=10, venue=0, mark_price=10_505_500, index_price=10_506_137, sub_tick_digits=1)]  # exact, 0.01
     assert r.on_frame(11, ctx_frame()) == []                      # nothing changed
     out = r.on_frame(12, ctx_frame(mark="105056.0"))
-    assert out == [ev.MarkPrice(ts_ns=12, venue=0, mark_price=1_050_560, index_price=1_050_614)]
+    assert out == [ev.MarkPrice(ts_ns=12, venue=0, mark_price=10_505_600, index_price=10_506_137, sub_tick_digits=1)]
     assert r.on_frame(13, ctx_frame(coin="ETH")) == []
     with pytest.raises(BadRecord):
         r.on_frame(14, {"channel": "activeAssetCtx", "data": {"coin": "BTC", "ctx": {"funding": "x", "markPx": "1"}}})
@@ -76,7 +76,8 @@ def test_binance_mark_price_gives_funding_and_mark_on_change():
 
     out = list(r.on_line(10, "x", frame()))
     assert out == [ev.FundingRate(ts_ns=10, venue=0, rate=0.0001, next_funding_ts_ns=1723190400000 * 1_000_000),
-                   ev.MarkPrice(ts_ns=10, venue=0, mark_price=618001, index_price=617900)]  # rounded to 0.1
+                   ev.MarkPrice(ts_ns=10, venue=0, mark_price=6_180_012_345_678, index_price=6_179_000_000_000,
+                               sub_tick_digits=7)]  # exact: 1e-8 = 0.1 / 10**7
     assert list(r.on_line(11, "x", frame())) == []
     assert list(r.on_line(12, "x", frame(rate="0.00012000"))) == [
         ev.FundingRate(ts_ns=12, venue=0, rate=0.00012, next_funding_ts_ns=1723190400000 * 1_000_000)]

@@ -70,12 +70,13 @@ def test_durations_and_endpoints():
     assert instrument_for(parse_venue("binance-coinm:BTCUSD_PERP")).contract_size == "100"
     kw = dict(clock=None, sink=lambda e: None)
     f = make_feed(0, spec, ins, parse_endpoints(["binance-usdm=ws://127.0.0.1:9/"]), **kw)
-    assert f.connect_url() == "ws://127.0.0.1:9/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@markPrice@1s"
+    assert f.connect_url() == "ws://127.0.0.1:9/public/stream?streams=btcusdt@depth@100ms/btcusdt@trade"
+    assert [m.connect_url() for m in f.market_streams] == ["ws://127.0.0.1:9/market/stream?streams=btcusdt@markPrice@1s"]
     assert f.rest_url == "http://127.0.0.1:9"
     f = make_feed(0, spec, ins, parse_endpoints(["binance-usdm=ws://a:1", "binance-usdm-rest=http://b:2"]), **kw)
     assert f.rest_url == "http://b:2"
     f = make_feed(0, spec, ins, {}, **kw)
-    assert f.connect_url().startswith("wss://fstream.binance.com/stream?") and f.rest_url == "https://fapi.binance.com"
+    assert f.connect_url().startswith("wss://fstream.binance.com/public/stream?") and f.rest_url == "https://fapi.binance.com"
 
 
 class StepClock:

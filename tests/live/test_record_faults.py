@@ -16,6 +16,7 @@ import pytest
 
 from paraphina import events as ev
 from paraphina.live.capture_server import Faults, ServerThread
+from paraphina.live.clock import WallClock
 from paraphina.live.feeds import instrument_for
 from paraphina.replay import replay_log
 
@@ -113,7 +114,8 @@ def test_skipped_diff_is_a_gap_then_a_fresh_snapshot(usdm, tmp_path):
 def test_stalled_feed_is_recorded_stale_and_recovers(usdm, tmp_path):
     out = tmp_path / "stale.arrow"
     feed = dataclasses.replace(FAST, stale_after_s=0.4)
-    result, served = asyncio.run(record_session(usdm, USDM[2], out, feed=feed, quiet_s=0.6,
+    # Staleness is wall time by nature (D-REC-2): this test stamps with the wall clock.
+    result, served = asyncio.run(record_session(usdm, USDM[2], out, feed=feed, quiet_s=0.6, clock=WallClock(),
                                                 faults=Faults(stall_at=CUT, stall_s=5.0)))
     got = recorded(out)
     resets = [e for e in got if isinstance(e, ev.BookReset)]

@@ -8,6 +8,11 @@ import asyncio
 import hashlib
 import importlib.util
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -19,7 +24,7 @@ from paraphina.live.feeds import instrument_for
 from paraphina.live.recorder import result_lines
 from paraphina.replay import replay_log
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from livetools import SPOT, USDM, btc_config, capture, record_session, recorded
 
 needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
@@ -137,14 +142,29 @@ def test_inference_timeouts_are_recorded_and_replay_in_another_process(feeds, kn
     assert f"policy fallbacks: policy_fault={fallbacks}" in cand.stdout
 
 
-def _record_cli(feeds, out, *args: str, hashseed: str = "1", duration: str = "4s"):
-    """``paraphina record`` in a subprocess against loopback servers of both captures."""
-    with ServerThread(feeds[0][0], instrument_for(USDM[2]), speed=SPEED) as usdm, \
-            ServerThread(feeds[1][0], instrument_for(SPOT[2]), speed=SPEED) as spot:
-        return run_cli("record", "--venue", "binance-usdm:BTCUSDT", "--venue", "binance-spot:BTCUSDT", "-o", str(out),
-                       "--endpoint", f"binance-usdm={usdm.url}", "--endpoint", f"binance-spot={spot.url}",
-                       "--config", "btc", "--status", "off", "--backoff", "0.05s", "--duration", duration, *args,
-                       env={"PYTHONHASHSEED": hashseed})
+def _record_cli(feeds, out, *args: str, hashseed: str = "1"):
+    """``paraphina record`` in a subprocess against loopback servers of both captures, stopped
+    with SIGINT once both servers sent everything (and a grace for the last frames in flight):
+    what is recorded follows from the served data, however slowly a loaded machine serves it."""
+    env = dict(os.environ, PYTHONHASHSEED=hashseed)
+    with ServerThread(feeds[0][0], instrument_for(USDM[2]), speed=SPEED, hold_for_rest=True) as usdm, \
+            ServerThread(feeds[1][0], instrument_for(SPOT[2]), speed=SPEED, hold_for_rest=True) as spot:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paraphina", "record", "--venue", "binance-usdm:BTCUSDT", "--venue",
+             "binance-spot:BTCUSDT", "-o", str(out), "--endpoint", f"binance-usdm={usdm.url}", "--endpoint",
+             f"binance-spot={spot.url}", "--config", "btc", "--status", "off", "--backoff", "0.05s",
+             "--duration", "120s", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None and not (usdm.finished() and spot.finished()):
+                time.sleep(0.05)
+            time.sleep(2.0)
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 @needs_onnx
@@ -177,8 +197,7 @@ def test_a_tiny_inference_budget_makes_every_later_tick_fall_back(feeds, knob_mo
     """--policy onnx alone, --inference-timeout-ms far below any real inference: every main tick
     overruns, so every tick after the first runs the heuristic, live and in replay alike."""
     out = tmp_path / "tiny.arrow"
-    p = _record_cli(feeds, out, "--policy", "onnx", "--model", knob_model, "--inference-timeout-ms", "0.0001",
-                    duration="2s")
+    p = _record_cli(feeds, out, "--policy", "onnx", "--model", knob_model, "--inference-timeout-ms", "0.0001")
     assert p.returncode == 0, p.stderr[-3000:]
     replayed = replay_log(str(out), _onnx(knob_model), btc_config(), out=str(tmp_path / "r.actions"))
     assert (tmp_path / "r.actions").read_bytes() == (tmp_path / "tiny.arrow.actions").read_bytes()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from paraphina import events as ev
 from paraphina.errors import UserError
 from paraphina.live.feeds import binance, bybit, hyperliquid
@@ -39,12 +41,31 @@ def _module(venue: str):
     return binance if venue.startswith("binance-") else hyperliquid if venue == "hyperliquid" else bybit
 
 
-def instrument_for(spec: VenueSpec) -> ev.Instrument:
+KINDS = {"binance-usdm": "perp", "binance-coinm": "inverse-perp", "binance-spot": "spot", "hyperliquid": "perp",
+         "bybit": "perp"}
+
+
+def instrument_for(spec: VenueSpec, tick_size: str | None = None, lot_size: str | None = None) -> ev.Instrument:
+    """The instrument of a feed: the importer's defaults for the symbol, with ``--tick-size`` /
+    ``--lot-size`` overriding them (any symbol, as ``paraphina import`` takes them)."""
+    from paraphina.decimals import DecimalError, Grid
+
+    for opt, value in (("--tick-size", tick_size), ("--lot-size", lot_size)):
+        if value is not None:
+            try:
+                Grid(value)
+            except DecimalError as exc:
+                raise UserError(f"{opt} {value!r} for {spec}: {exc}") from None
     ins = _module(spec.venue).instrument(spec.venue, spec.symbol)
     if ins is None:
-        known = _known_symbols(spec.venue)
-        raise UserError(f"--venue {spec}: no tick/lot defaults for {spec.symbol!r} on {spec.venue} (known: {', '.join(known)})")
-    return ins
+        if tick_size is None or lot_size is None:
+            known = _known_symbols(spec.venue)
+            raise UserError(f"--venue {spec}: no tick/lot defaults for {spec.symbol!r} on {spec.venue} (known: "
+                            f"{', '.join(known)}); pass --tick-size and --lot-size")
+        return ev.Instrument(venue=spec.venue, symbol=spec.symbol, tick_size=tick_size, lot_size=lot_size,
+                             kind=KINDS[spec.venue])
+    changes = {k: v for k, v in (("tick_size", tick_size), ("lot_size", lot_size)) if v is not None}
+    return msgspec.structs.replace(ins, **changes) if changes else ins
 
 
 def _known_symbols(venue: str) -> list[str]:

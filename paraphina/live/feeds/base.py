@@ -253,6 +253,12 @@ class Feed:
             self.log.info(what, venue=self.name, symbol=self.instrument.symbol, **kw)
 
 
+def with_path(base: str, path: str) -> str:
+    """``base`` + the venue's WebSocket ``path`` (unless ``base`` already ends with it)."""
+    base = base.rstrip("/")
+    return base if base.endswith(path) else base + path
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text and text[0] else type(exc).__name__

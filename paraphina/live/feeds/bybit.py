@@ -3,7 +3,8 @@ importer's :class:`paraphina.importers.bybit.BybitReader`. Each subscribe starts
 snapshot; a gap in ``u`` -> resubscribe (a new connection) for a fresh one. Heartbeat:
 ``{"op": "ping"}`` every 20 s, as Bybit asks.
 
-Endpoint: the WebSocket URL itself (``wss://stream.bybit.com/v5/public/linear``).
+Endpoint: the WebSocket base (``wss://stream.bybit.com``); the feed connects to ``<base>/v5/public/linear`` (a base that
+already ends with ``/v5/public/linear`` is taken as it is).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import json
 
 from paraphina import events as ev
 from paraphina.importers import bybit as imp
-from paraphina.live.feeds.base import Feed
+from paraphina.live.feeds.base import Feed, with_path
 
-DEFAULT_URL = "wss://stream.bybit.com/v5/public/linear"
+DEFAULT_URL = "wss://stream.bybit.com"
+PATH = "/v5/public/linear"
 BOOK_DEPTH = 50
 
 
@@ -26,6 +28,9 @@ def instrument(venue: str, symbol: str) -> ev.Instrument | None:
 class BybitFeed(Feed):
     name = "bybit"
     heartbeat_message = json.dumps({"op": "ping"})
+
+    def connect_url(self) -> str:
+        return with_path(self.url, PATH)
 
     def subscribe_messages(self) -> list[str]:
         s = self.instrument.symbol

@@ -4,7 +4,8 @@ rate, mark and oracle prices -> ``FundingRate``/``MarkPrice`` on change), parsed
 back-fill that follows each subscribe is skipped as in the importer). Heartbeat:
 ``{"method": "ping"}`` (the venue drops idle connections after 60 s).
 
-Endpoint: the WebSocket URL itself (``wss://api.hyperliquid.xyz/ws``).
+Endpoint: the WebSocket base (``wss://api.hyperliquid.xyz``); the feed connects to ``<base>/ws`` (a base that
+already ends with ``/ws`` is taken as it is).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import json
 
 from paraphina import events as ev
 from paraphina.importers import hyperliquid as imp
-from paraphina.live.feeds.base import Feed
+from paraphina.live.feeds.base import Feed, with_path
 
-DEFAULT_URL = "wss://api.hyperliquid.xyz/ws"
+DEFAULT_URL = "wss://api.hyperliquid.xyz"
+PATH = "/ws"
 
 
 def instrument(venue: str, symbol: str) -> ev.Instrument | None:
@@ -26,6 +28,9 @@ def instrument(venue: str, symbol: str) -> ev.Instrument | None:
 class HyperliquidFeed(Feed):
     name = "hyperliquid"
     heartbeat_message = json.dumps({"method": "ping"})
+
+    def connect_url(self) -> str:
+        return with_path(self.url, PATH)
 
     def subscribe_messages(self) -> list[str]:
         coin = self.instrument.symbol
