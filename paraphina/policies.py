@@ -7,6 +7,8 @@ see ``plugins/``). Exactly one policy is registered per engine; observers may be
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
@@ -39,11 +41,20 @@ class FixedSpreadPolicy:
                 continue
             skew = -cfg.skew_ticks_per_unit * v.position * v.tick
             half = cfg.half_spread_ticks * v.tick
+            bid, ask = v.mid - half + skew, v.mid + half + skew
             if v.position < cfg.max_position:
-                out.append(OrderIntent(venue=v.index, side=1, price=v.mid - half + skew, size=cfg.size))
+                out.append(OrderIntent(venue=v.index, side=1, price=bid, size=_at_least_min_notional(cfg.size, bid, v)))
             if v.position > -cfg.max_position:
-                out.append(OrderIntent(venue=v.index, side=-1, price=v.mid + half + skew, size=cfg.size))
+                out.append(OrderIntent(venue=v.index, side=-1, price=ask, size=_at_least_min_notional(cfg.size, ask, v)))
         return out
+
+
+def _at_least_min_notional(size: float, price: float, v) -> float:
+    """``size``, raised to the whole lots that reach the venue's minimum notional at ``price`` (one
+    base unit of a 2 USD coin is below a 5 USD minimum: the shield would drop every quote)."""
+    if price <= 0.0 or size * price >= v.config.min_notional_usd:
+        return size
+    return math.ceil(v.config.min_notional_usd / price / v.lot - 1e-9) * v.lot
 
 
 class HeuristicPolicy:
