@@ -22,6 +22,7 @@ HEDGE orders are IOC and never rest, so none of this applies to them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -32,8 +33,10 @@ from paraphina.config import OrderConfig
 from paraphina.state import OpenOrder, VenueAccount
 
 
+@functools.lru_cache(maxsize=64)
 def exact_fraction(x: float) -> Fraction:
-    """The decimal the user wrote (0.10), not the binary float nearest to it."""
+    """The decimal the user wrote (0.10), not the binary float nearest to it (cached: the
+    tolerance is one config value, asked for on every quote kept or replaced)."""
     return Fraction(repr(x))
 
 
