@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 
 from paraphina import events as ev
 from paraphina.actions import Action, PlaceOrder
+from paraphina.engine import PURPOSE_CODE
 
 NS_PER_MS = 1_000_000
-#: Order id prefixes of the engine's purposes (``paraphina.engine.PURPOSE_CODE``).
-PURPOSE_BY_PREFIX = {"m": "mm", "x": "exit", "h": "hedge"}
+#: The purpose of an order from its client id's first letter (the engine names orders by purpose).
+PURPOSE_BY_PREFIX = {code: purpose for purpose, code in PURPOSE_CODE.items()}
 
 
 def purpose_of(client_order_id: str) -> str:
