@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,rl,live,ray]' -e plugins/paraphina-example-policy
+	# Compile the numba kernels once, here, rather than in the first command that needs them.
+	$(PY) -m paraphina.warmup
 	touch $(STAMP)
 
 install: $(STAMP)

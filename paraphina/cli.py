@@ -56,6 +56,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("log", "Check a log: hash chain, seq continuity, decodable records, clean close."),
     "verify-evidence": ("research", "Check an evidence pack: exit 0 ok, 3 a file is modified, missing or unexpected, "
                                     "2 error."),
+    "warmup": ("warmup", "Compile and cache every numba kernel now (make install does), so no later command pays for "
+                         "compilation."),
 }
 
 
