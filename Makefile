@@ -32,6 +32,7 @@ test-live-loaded: $(STAMP)
 bench: $(STAMP) bench-import
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/bench_mc.py
+	$(PY) benchmarks/bench_targets.py
 
 bench-import: $(STAMP)
 	$(PY) benchmarks/bench_import.py

@@ -199,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--backend", choices=("local", "ray"), default="local")
     ap.add_argument("--ray-address", default=None)
+    ap.add_argument("--chunk-size", type=int, default=None,
+                    help="runs per worker task (default: about 4 tasks per job, at most 64); never changes a byte")
     ap.add_argument("--force", action="store_true", help="start over when the study directory holds other inputs")
     ap.add_argument("--no-report", action="store_true")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress, no warnings")
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             suites=[] if args.no_suites else args.suite,
             suite_ticks=args.suite_ticks if args.suite_ticks is not None else (ticks if args.smoke else None), jobs=args.jobs, backend=args.backend,
             ray_address=args.ray_address, force=args.force, quiet=args.quiet, report=not args.no_report,
-            command=recorded_command(PROG, argv))
+            command=recorded_command(PROG, argv), chunk=args.chunk_size)
     except (UserError, ConfigError) as exc:
         print(f"phase_a: error: {exc}", file=sys.stderr)
         return 2
