@@ -53,7 +53,8 @@ def measure(fn, runs: int, jobs: int) -> float:
 def measure_phase_a(evaluate: str, candidates: int, runs: int, extra: list[str]) -> float:
     import sys
 
-    sys.path.insert(0, ROOT)
+    if ROOT not in sys.path:
+        sys.path.append(ROOT)  # after PYTHONPATH: a tree named there wins
     from batch_runs.phase_a.__main__ import main as phase_a_main
 
     best = float("inf")

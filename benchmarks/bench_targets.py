@@ -181,7 +181,7 @@ def main() -> None:
         got["real3"] = {"value": dt, "text": f"{dt:.2f} s (first run {first:.2f} s)"}
     else:
         got["real3"] = {"value": None, "text": missing.format(three)}
-    rows = [("target", "measured", "target", "2026-11-23 (pure Python)")]
+    rows = [("measurement", "measured now", "target", "2026-11-23 (pure Python)")]
     rows += [(what, got[key]["text"], target, before) for key, what, target, before in TARGETS]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     print(f"\nissue 14 targets ({os.cpu_count()} cores, Python {sys.version.split()[0]})")
