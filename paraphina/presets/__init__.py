@@ -19,12 +19,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from paraphina.config import Config, ConfigError, load_config, parse_config_text
+import msgspec
+
+from paraphina.config import Config, ConfigError, load_config, parse_config_text, scale_to_price
 from paraphina.errors import UserError
 
 PRESETS_DIR = Path(__file__).resolve().parent
 DEFAULT_PRESET = "btc"
 SPEC = "spec"  # the built-in defaults, as a preset name
+# A preset's own keys, not config: the price it is sized at and the band it is used within.
+SCALE_KEYS = ("price_reference_usd", "price_band")
 
 
 def preset_path(name: str) -> Path:
@@ -46,7 +50,41 @@ def preset_data(name: str, named_by: str = "--config") -> dict[str, Any]:
         raise UserError(f"{named_by} {name!r}: no such file, and not a preset ({', '.join(available())})")
     if name == SPEC:
         return {}
-    return read_config_data(str(preset_path(name)))
+    data = read_config_data(str(preset_path(name)))
+    for key in SCALE_KEYS:
+        data.pop(key, None)
+    return data
+
+
+def price_reference(name: str) -> tuple[float, float] | None:
+    """(reference price in USD, band factor) preset ``name`` is sized at, or None if it names none."""
+    if name not in available() or name == SPEC:
+        return None
+    data = read_config_data(str(preset_path(name)))
+    if "price_reference_usd" not in data:
+        return None
+    return float(data["price_reference_usd"]), float(data.get("price_band", 1.0))
+
+
+def scaled_preset(name: str, price: float | None) -> tuple[dict[str, Any], str]:
+    """Preset ``name``'s table for an instrument at ``price`` USD, and how it was sized: as it is
+    within its band (or when it or the price names no scale), else the whole resolved preset
+    resized by ``price / reference`` (``paraphina.config.scale_to_price``)."""
+    preset, source = preset_data(name), f"preset {name}"
+    ref = price_reference(name)
+    if ref is None or price is None or not price > 0.0:
+        return preset, source
+    reference, band = ref
+    if reference / band <= price <= reference * band:
+        return preset, source
+    factor = price / reference
+    try:
+        resolved = load_config(None, {}, None, None, preset_data=preset)
+    except ConfigError as exc:
+        raise UserError(f"preset {name}: {exc}") from None
+    data = msgspec.to_builtins(scale_to_price(resolved, factor))
+    del data["profile"]
+    return data, f"preset {name} resized to {price:.6g} USD (x{factor:.4g} of its {reference:g})"
 
 
 def read_config_data(path: str) -> dict[str, Any]:
@@ -61,12 +99,15 @@ def read_config_data(path: str) -> dict[str, Any]:
 
 
 def build_config(config: str | None, env: Mapping[str, str], profile: str | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> tuple[Config, str]:
+                 overrides: Mapping[str, Any] | None = None, *, price: float | None = None) -> tuple[Config, str]:
     """(resolved config, what it was built from) for ``config``: a preset name, a file (refining
-    the preset its ``preset`` key names, else the built-in defaults), or None: the default preset."""
+    the preset its ``preset`` key names, else the built-in defaults), or None: the default preset.
+    ``price``: the instrument's price in USD where known (a log's first mid); a preset (not a
+    file, whose numbers are its author's) is resized to it outside its price band."""
     config = config or DEFAULT_PRESET
     if is_preset_name(config):
-        preset, data, source = preset_data(config), None, f"preset {config}"
+        preset, source = scaled_preset(config, price)
+        data = None
     else:
         data = read_config_data(config)
         name = data.pop("preset", None)
