@@ -103,11 +103,16 @@ def test_profile_acts_on_the_resized_preset():
     assert cons.risk.daily_loss_limit == plain_cons.risk.daily_loss_limit  # USD: unchanged
 
 
-def test_a_config_file_is_never_resized(tmp_path):
+def test_a_files_own_numbers_are_never_resized_the_preset_under_it_is(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text('preset = "btc"\n[hedge]\nband_base_tao = 3000.0\n')
     cfg, source = build_config(str(path), {}, price=2.0)
-    assert cfg.hedge.band_base_tao == 3000.0 and "resized" not in source
+    assert cfg.hedge.band_base_tao == 3000.0
+    assert source == f"{path} (on preset btc resized to 2 USD (x3.333e-05 of its 60000))"
+    assert cfg.venue_defaults.max_order_size == pytest.approx(btc().venue_defaults.max_order_size * 30_000)
+    standalone = tmp_path / "standalone.toml"
+    standalone.write_text('[hedge]\nband_base_tao = 3000.0\n')
+    assert build_config(str(standalone), {}, price=2.0)[1] == str(standalone)
 
 
 def test_spec_preset_names_no_price():
