@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-live-loaded bench bench-import golden clean real-logs lowest-pyarrow
 
+# The last step compiles the numba kernels once (paraphina.warmup), rather than in the first
+# command that needs them.
 $(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,rl,live,ray]' -e plugins/paraphina-example-policy
-	# Compile the numba kernels once, here, rather than in the first command that needs them.
 	$(PY) -m paraphina.warmup
 	touch $(STAMP)
 
