@@ -59,15 +59,18 @@ TELEMETRY_COLUMNS = ("regime_frac_normal", "regime_frac_warning", "regime_frac_h
 # --- options and output directory ------------------------------------------------------------
 
 
-def common_parser(experiment: str, doc: str | None, *, ticks: int, smoke_ticks: int = 60) -> argparse.ArgumentParser:
-    """The options every experiment takes; ``--smoke`` is resolved by :func:`resolve_smoke`."""
+def common_parser(experiment: str, doc: str | None, *, ticks: int | None, smoke_ticks: int = 60) -> argparse.ArgumentParser:
+    """The options every experiment takes; ``--smoke`` is resolved by :func:`resolve_smoke`.
+    ``ticks=None``: an experiment that only reads other experiments' files (no run options)."""
     ap = argparse.ArgumentParser(prog=f"python -m batch_runs.{experiment}",
                                  description=(doc or experiment).strip().split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="a tiny run (few cells and runs, short horizon)")
     ap.add_argument("-o", "--out", default=f"runs/{experiment}", help=f"output directory (default runs/{experiment})")
-    ap.add_argument("--ticks", type=int, default=None, help=f"main-loop ticks per run (default {ticks}, smoke {smoke_ticks})")
-    ap.add_argument("--seed", type=int, default=0, help="base seed (repeat r runs seed run_seed(seed, r))")
-    ap.add_argument("--jobs", type=int, default=1, help="processes (results do not depend on it)")
+    if ticks is not None:
+        ap.add_argument("--ticks", type=int, default=None,
+                        help=f"main-loop ticks per run (default {ticks}, smoke {smoke_ticks})")
+        ap.add_argument("--seed", type=int, default=0, help="base seed (repeat r runs seed run_seed(seed, r))")
+        ap.add_argument("--jobs", type=int, default=1, help="processes (results do not depend on it)")
     ap.add_argument("--budgets", default=str(DEFAULT_BUDGETS), help="risk budgets per tier (YAML)")
     ap.add_argument("--force", action="store_true", help="empty an output directory holding other inputs and start over")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
