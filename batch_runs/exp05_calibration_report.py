@@ -17,12 +17,12 @@ Usage: ``python -m batch_runs.exp05_calibration_report [--smoke] [-o DIR] [--tic
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from batch_runs import expkit
 from paraphina.errors import UserError
+from paraphina.research.evidence import canonical_json, write_atomic
 
 EXPERIMENT = "exp05_calibration_report"
 RUNS_CSV = "exp05_calibration_runs.csv"
@@ -98,7 +98,7 @@ def run(out: str | Path, *, ticks: int, repeats: int, scenarios, profile: str = 
                                  "min_pnl_lcb_usd": b.min_pnl_lcb_usd}, **checks[t]} for t, b in tiers.items()},
     }
     path = outdir / REPORT_JSON
-    path.write_text(json.dumps(report, indent=2, sort_keys=True, allow_nan=True) + "\n", encoding="utf-8")
+    write_atomic(path, canonical_json(expkit.json_safe(report)))
     if not quiet:
         print(f"exp05: {profile} over {len(scenarios)} scenarios x {repeats} seeds: pnl_mean={pooled['pnl_mean']:.2f} "
               f"dd_cvar={pooled['dd_cvar']:.2f} kill_frac={pooled['kill_frac']:.3f}; "

@@ -46,7 +46,7 @@ def parser():
 
 
 def utility(s: dict, risk_aversion: float, kill_penalty: float) -> float:
-    return s["pnl_lcb"] - risk_aversion * s["dd_cvar"] - kill_penalty * s["kill_frac"]
+    return expkit.run_utility(s["pnl_lcb"], s["dd_cvar"], s["kill_frac"], risk_aversion, kill_penalty)
 
 
 def run(out: str | Path, *, ticks: int, candidates: int, runs: int, rungs: int = 3, risk_aversion: float = 0.5,

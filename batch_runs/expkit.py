@@ -361,3 +361,22 @@ def heatmap_svg(path: Path, values: Sequence[Sequence[float]], xs: Sequence[Any]
 
     path.write_text(render(draw, width=7.0, height=4.5) + "\n", encoding="utf-8")
     return path
+
+
+def json_safe(v: Any) -> Any:
+    """``v`` with every NaN or infinite float as None (JSON has no NaN), containers walked."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, Mapping):
+        return {str(k): json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_safe(x) for x in v]
+    return v
+
+
+def run_utility(pnl: float, drawdown: float, kill_rate: float, risk_aversion: float = 0.5,
+                kill_penalty: float = 1000.0) -> float:
+    """Risk-adjusted utility in USD (larger is better): ``pnl - risk_aversion * drawdown -
+    kill_penalty * kill_rate``. exp09 applies it to a candidate's (pnl_lcb, dd_cvar, kill_frac),
+    exp13 to one run's (final PnL, max drawdown, killed)."""
+    return pnl - risk_aversion * drawdown - kill_penalty * kill_rate
