@@ -121,7 +121,7 @@ def input_file(path: str | Path, what: str) -> Path:
     return p
 
 
-def finish(paths: Iterable[Path], quiet: bool = False) -> int:
+def finish(paths: Iterable[Path]) -> int:
     for p in paths:
         print(f"Wrote: {p}")
     return 0

@@ -16,6 +16,7 @@ import pytest
 
 from batch_runs import (
     daily,
+    exp04_risk_regimes,
     exp06_full_suite,
     exp07_presets,
     exp08_profile_validation,
@@ -317,3 +318,10 @@ def test_daily_prints_the_table(loop, capsys, tmp_path):
     table = out.split("risk budgets?\n", 1)[1].splitlines()
     assert table[0].split()[:8] == ["profile", "runs", "pnl_lcb", "dd_cvar", "kill_ucb", "pnl_ok", "dd_ok", "kill_ok"]
     assert [line.split()[0] for line in table[1:4]] == PROFILES
+
+
+def test_jobs_do_not_change_a_byte(tmp_path):
+    kw = {"ticks": 40, "repeats": 1, "hard_limits": (15_000.0,), "warn_fracs": (0.5, 0.9), "quiet": True}
+    one = exp04_risk_regimes.run(tmp_path / "j1", jobs=1, **kw)
+    two = exp04_risk_regimes.run(tmp_path / "j2", jobs=2, **kw)
+    assert [p.read_bytes() for p in one] == [p.read_bytes() for p in two]
