@@ -13,7 +13,8 @@ report, tuned presets, ``.env`` files); appends to ``--dataset`` (default
 ``runs/research_dataset_v004.jsonl``).
 
 Usage: ``python -m batch_runs.daily [--smoke] [--seed S] [--runs-per-profile 2] [--ticks 2000]
-[--label-prefix P] [--dataset F] [-o DIR] [--safety-margin 0.2] [--jobs 1] [--force]``.
+[--label-prefix P] [--dataset F] [-o DIR] [--safety-margin 0.2] [--validate-runs N] [--jobs 1]
+[--force]`` (``--validate-runs``: exp12 also simulates each profile's current and proposed preset).
 A new day is a new ``--seed`` (new runs); rerunning a day changes nothing.
 """
 
@@ -36,12 +37,14 @@ def parser():
     ap.add_argument("--dataset", default=exp13_auto_research.DEFAULT_DATASET)
     ap.add_argument("--label-prefix", default=None, help="default daily_s<seed>")
     ap.add_argument("--safety-margin", type=float, default=0.2)
+    ap.add_argument("--validate-runs", type=int, default=0,
+                    help="exp12: simulate current and proposed presets this many times each (default 0)")
     return ap
 
 
 def run(out: str | Path, *, ticks: int, runs_per_profile: int = 2, profiles=expkit.PROFILES,
         scenario: str = expkit.DEFAULT_SCENARIO, dataset: str = exp13_auto_research.DEFAULT_DATASET,
-        label_prefix: str = "daily", seed: int = 0, safety_margin: float = 0.2,
+        label_prefix: str = "daily", seed: int = 0, safety_margin: float = 0.2, validate_runs: int = 0,
         budgets: str = str(expkit.DEFAULT_BUDGETS), jobs: int = 1, quiet: bool = False,
         force: bool = False) -> list[Path]:
     outdir = Path(out)
@@ -53,7 +56,8 @@ def run(out: str | Path, *, ticks: int, runs_per_profile: int = 2, profiles=expk
         exp11_research_alignment.ALIGNMENT_CSV
     # exp12 is derived from today's exp11 table: rewritten every time.
     written += exp12_profile_safety.run(outdir / exp12_profile_safety.EXPERIMENT, alignment=str(alignment),
-                                        safety_margin=safety_margin, budgets=budgets, quiet=quiet, force=True)
+                                        safety_margin=safety_margin, budgets=budgets, validate_runs=validate_runs,
+                                        ticks=ticks, scenario=scenario, jobs=jobs, quiet=quiet, force=True)
     return written
 
 
@@ -64,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                              runs_per_profile=args.runs_per_profile or 2,
                              profiles=tuple(args.profiles or expkit.PROFILES), scenario=args.scenario,
                              dataset=args.dataset, label_prefix=prefix, seed=args.seed,
-                             safety_margin=args.safety_margin, budgets=args.budgets, jobs=args.jobs,
+                             safety_margin=args.safety_margin, validate_runs=args.validate_runs,
+                             budgets=args.budgets, jobs=args.jobs,
                              quiet=args.quiet, force=args.force))
 
 

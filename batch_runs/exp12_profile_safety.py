@@ -27,8 +27,12 @@ margins, verdicts, action), ``exp12_tuned_presets.csv`` (per profile: current an
 ``PARAPHINA_*`` knobs, ``changed``) and ``exp12_<profile>.env`` (the proposed overlay as ``export``
 lines). The table is printed too.
 
+With ``--validate-runs N`` it also simulates each profile's current and proposed preset ``N`` times
+on the same seeds (``--seed``, default 2000; ``--ticks``, ``--scenario``) and adds ``current_*``
+and ``tuned_*`` statistics and checks to the report: does the safer preset behave better?
+
 Usage: ``python -m batch_runs.exp12_profile_safety [--alignment F] [--safety-margin 0.2] [-o DIR]
-[--budgets F]`` (``--smoke`` is accepted: exp12 only reads).
+[--budgets F] [--validate-runs N [--ticks 600] [--seed 2000] [--scenario F] [--jobs J]]``.
 """
 
 from __future__ import annotations
@@ -45,15 +49,20 @@ REPORT_CSV = "exp12_tuning_report.csv"
 PRESETS_CSV = "exp12_tuned_presets.csv"
 DEFAULT_ALIGNMENT = f"runs/{exp11_research_alignment.EXPERIMENT}/{exp11_research_alignment.ALIGNMENT_CSV}"
 MIN_FACTOR = 0.25
+VALIDATION_SEED = 2000  # not exp13's or exp08's default seeds
 # env knob -> config path of the profile's current value
 KNOBS = {"PARAPHINA_DAILY_LOSS_LIMIT": "risk.daily_loss_limit", "PARAPHINA_MM_SIZE_ETA": "mm.size_eta",
          "PARAPHINA_HEDGE_BAND_BASE": "hedge.band_base_tao"}
 
 
 def parser():
-    ap = expkit.common_parser(EXPERIMENT, __doc__, ticks=None)
+    ap = expkit.common_parser(EXPERIMENT, __doc__, ticks=600)
+    ap.set_defaults(seed=VALIDATION_SEED)
     ap.add_argument("--alignment", default=DEFAULT_ALIGNMENT, help=f"exp11's table (default {DEFAULT_ALIGNMENT})")
     ap.add_argument("--safety-margin", type=float, default=0.2, help="fraction of each bound to keep spare")
+    ap.add_argument("--validate-runs", type=int, default=0,
+                    help="simulate each profile's current and proposed preset this many times (default 0: none)")
+    ap.add_argument("--scenario", default=expkit.DEFAULT_SCENARIO, help="scenario of the validation runs")
     return ap
 
 
@@ -126,8 +135,39 @@ def tune(row: dict, budget, alpha: float, margin: float) -> tuple[dict, dict]:
     return report, preset
 
 
+def preset_envs(preset: dict) -> dict[str, dict[str, str]]:
+    """``{"current": overlay, "tuned": overlay}`` of one exp12_tuned_presets row."""
+    base = {"PARAPHINA_RISK_PROFILE": preset["profile"]}
+    return {"current": {**base, **{k: format_value(preset[f"current_{k}"]) for k in KNOBS}},
+            "tuned": {**base, **{k: format_value(preset[k]) for k in KNOBS}}}
+
+
+def validate(reports: list[dict], presets: list[dict], tiers, alpha: float, *, runs: int, ticks: int, seed: int,
+             scenario: str, jobs: int, quiet: bool) -> list[dict]:
+    """Simulate every profile's current and proposed preset on the same seeds; the report rows
+    gain ``current_*`` and ``tuned_*`` statistics and checks."""
+    cells = [expkit.Cell(label={"profile": p["profile"], "preset": which, "run_index": i}, env=env, seed=s,
+                         scenario=scenario)
+             for p in presets for which, env in preset_envs(p).items() for i, s in enumerate(expkit.seeds(seed, runs))]
+    rows = expkit.run_cells(cells, ticks, label="exp12 validation", jobs=jobs, quiet=quiet)
+    stats_of = {(s["profile"], s["preset"]): s for s in expkit.summarise(rows, ("profile", "preset"), alpha)}
+    out = []
+    for rep in reports:
+        budget = tiers[rep["profile"]]
+        extra = {}
+        for which in ("current", "tuned"):
+            st = stats_of[(rep["profile"], which)]
+            chk = expkit.budget_check(st, budget, f"{which}_")
+            extra.update({f"{which}_{k}": st[k] for k in ("runs", "pnl_mean", "pnl_lcb", "dd_cvar", "kill_ucb")})
+            extra.update({f"{which}_{k}": chk[f"{which}_{k}"] for k in ("pnl_ok", "dd_ok", "kill_ok", "all_ok")})
+        out.append({**rep, **extra})
+    return out
+
+
 def run(out: str | Path, *, alignment: str = DEFAULT_ALIGNMENT, safety_margin: float = 0.2,
-        budgets: str = str(expkit.DEFAULT_BUDGETS), quiet: bool = False, force: bool = False) -> list[Path]:
+        budgets: str = str(expkit.DEFAULT_BUDGETS), validate_runs: int = 0, ticks: int = 600,
+        seed: int = VALIDATION_SEED, scenario: str = expkit.DEFAULT_SCENARIO, jobs: int = 1, quiet: bool = False,
+        force: bool = False) -> list[Path]:
     if not 0.0 <= safety_margin < 1.0:
         raise UserError(f"--safety-margin must be in [0, 1) (got {safety_margin})")
     alpha, tiers = expkit.risk_tiers(budgets)
@@ -139,6 +179,9 @@ def run(out: str | Path, *, alignment: str = DEFAULT_ALIGNMENT, safety_margin: f
         raise UserError(f"{src}: not an exp11_alignment.csv (missing {', '.join(missing) or 'rows'})")
     inputs = {"alignment": {str(src): expkit.file_hash(src)}, "safety_margin": safety_margin,
               "budgets": expkit.file_hash(budgets)}
+    if validate_runs > 0:  # only then do runs (and what determines them) enter the output
+        inputs["validation"] = {"runs": validate_runs, "ticks": ticks, "seed": seed,
+                                "scenarios": expkit.scenario_inputs(scenario)}
     outdir = expkit.open_output(out, EXPERIMENT, inputs, force=force)
     reports, presets = [], []
     for r in rows:
@@ -148,9 +191,12 @@ def run(out: str | Path, *, alignment: str = DEFAULT_ALIGNMENT, safety_margin: f
         rep, pre = tune(r, budget, alpha, safety_margin)
         reports.append(rep)
         presets.append(pre)
+    if validate_runs > 0:
+        reports = validate(reports, presets, tiers, alpha, runs=validate_runs, ticks=ticks, seed=seed,
+                           scenario=scenario, jobs=jobs, quiet=quiet)
     written = [expkit.write_rows(outdir, REPORT_CSV, reports), expkit.write_rows(outdir, PRESETS_CSV, presets)]
     for p in presets:
-        env = {"PARAPHINA_RISK_PROFILE": p["profile"], **{k: format_value(p[k]) for k in KNOBS}}
+        env = preset_envs(p)["tuned"]
         path = outdir / f"exp12_{p['profile']}.env"
         path.write_text(env_file_text(env, [f"exp12 safer preset for profile {p['profile']} "
                                             f"(safety margin {safety_margin:g}; changed={str(p['changed']).lower()})"]),
@@ -161,13 +207,21 @@ def run(out: str | Path, *, alignment: str = DEFAULT_ALIGNMENT, safety_margin: f
         cols = (*exp11_research_alignment.TABLE[:8], ("behaves", "{}"), ("action", "{}"))
         for line in exp11_research_alignment.format_table(reports, cols):
             print(line)
+        if validate_runs > 0:
+            print(f"Current and proposed presets on the same {validate_runs} seeds ({ticks} ticks):")
+            cols = (("profile", "{}"), *((f"{w}_{c}", f) for w in ("current", "tuned")
+                                         for c, f in (("pnl_lcb", "{:.2f}"), ("dd_cvar", "{:.2f}"),
+                                                      ("kill_ucb", "{:.3f}"), ("all_ok", "{}"))))
+            for line in exp11_research_alignment.format_table(reports, cols):
+                print(line)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = expkit.resolve_smoke(parser().parse_args(argv))
     return expkit.finish(run(args.out, alignment=args.alignment, safety_margin=args.safety_margin,
-                             budgets=args.budgets, quiet=args.quiet, force=args.force))
+                             budgets=args.budgets, validate_runs=args.validate_runs, ticks=args.ticks, seed=args.seed,
+                             scenario=args.scenario, jobs=args.jobs, quiet=args.quiet, force=args.force))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -307,6 +307,18 @@ def test_exp12_tightens_size_and_band_on_a_drawdown_breach(tmp_path):
     assert same["PARAPHINA_MM_SIZE_ETA"] == same["current_PARAPHINA_MM_SIZE_ETA"]
 
 
+def test_exp12_validation_runs_current_and_proposed_presets_on_the_same_seeds(loop, tmp_path):
+    alignment = loop / "day" / "exp13_auto" / "exp11_research_alignment" / "exp11_alignment.csv"
+    exp12_profile_safety.run(tmp_path / "v", alignment=str(alignment), validate_runs=1, ticks=40, quiet=True)
+    report = {r["profile"]: r for r in rows(tmp_path / "v" / "exp12_tuning_report.csv")}
+    presets = {p["profile"]: p for p in rows(tmp_path / "v" / "exp12_tuned_presets.csv")}
+    for p, r in report.items():
+        assert r["current_runs"] == r["tuned_runs"] == "1"
+        assert set(r) >= {"current_pnl_ok", "current_dd_ok", "current_kill_ok", "tuned_all_ok", "tuned_dd_cvar"}
+        if presets[p]["changed"] == "false":  # the same preset on the same seed is the same run
+            assert (r["current_pnl_mean"], r["current_dd_cvar"]) == (r["tuned_pnl_mean"], r["tuned_dd_cvar"])
+
+
 def test_daily_prints_the_table(loop, capsys, tmp_path):
     # A rerun of the same day adds nothing to the dataset and prints the same one table.
     before = (loop / "dataset_v004.jsonl").read_bytes()
