@@ -13,8 +13,9 @@ runs by utility), runs exp11 on it and prints one end-to-end report.
 
 Writes under ``runs/exp13_auto/``: the telemetry files, ``exp13_runs.csv`` (this invocation's
 rows), ``exp13_summary_global.csv``, ``exp13_summary_by_profile.csv`` (``paraphina telemetry
-summarise``'s long table), ``exp13_top_runs.csv`` and ``exp11_research_alignment/exp11_alignment.csv``
-(derived from the dataset: rewritten on every invocation).
+summarise``'s long table), ``exp13_top_runs.csv`` and ``exp11_research_alignment/exp11_alignment.csv``:
+these follow the dataset and are rewritten on every invocation, with ``exp13_dataset.json`` naming
+the dataset, its SHA-256 and row count they were computed from.
 
 Usage: ``python -m batch_runs.exp13_auto_research [--smoke] [-o runs/exp13_auto]
 [--profile P]... [--runs-per-profile 2] [--ticks 2000] [--seed 0] [--scenario F]
@@ -41,6 +42,7 @@ RUNS_CSV = "exp13_runs.csv"
 SUMMARY_GLOBAL_CSV = "exp13_summary_global.csv"
 SUMMARY_PROFILE_CSV = "exp13_summary_by_profile.csv"
 TOP_RUNS_CSV = "exp13_top_runs.csv"
+DATASET_RECORD = "exp13_dataset.json"
 SIM_EXTRAS = ("fills", "fees_usd", "funding_usd")
 
 
@@ -107,6 +109,10 @@ def run(out: str | Path, *, ticks: int, runs_per_profile: int = 2, profiles=expk
            for r, c in zip(rows, cells)]
     ds_path = Path(dataset)
     all_rows, added = append_rows(ds_path, new)
+    # What the summaries below were computed from (they follow the dataset, which grows).
+    dataset_record = outdir / DATASET_RECORD
+    write_atomic(dataset_record, canonical_json({"dataset": ds_path.as_posix(), "sha256": expkit.file_hash(ds_path),
+                                                 "rows": len(all_rows), "added": added}))
     table = as_dataset(all_rows)
     global_csv = outdir / SUMMARY_GLOBAL_CSV
     write_atomic(global_csv, summary_csv(summarise(table)))
@@ -118,7 +124,7 @@ def run(out: str | Path, *, ticks: int, runs_per_profile: int = 2, profiles=expk
                  "utility": expkit.run_utility(r["pnl_total_end"], r["max_drawdown"], float(bool(r["kill_switch"]))),
                  "pnl_total_end": r["pnl_total_end"], "max_drawdown": r["max_drawdown"], "kill_switch": r["kill_switch"]}
                 for i, r in enumerate(ranked[:max(top, 1)])]
-    written = [expkit.write_rows(outdir, RUNS_CSV, rows), global_csv, profile_csv,
+    written = [expkit.write_rows(outdir, RUNS_CSV, rows), dataset_record, global_csv, profile_csv,
                expkit.write_rows(outdir, TOP_RUNS_CSV, top_rows)]
     if not quiet:
         print(f"exp13: {len(rows)} runs ({', '.join(profiles)} x {runs_per_profile}, {ticks} ticks); "

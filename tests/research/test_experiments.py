@@ -228,10 +228,16 @@ def test_exp13_writes_telemetry_and_a_versioned_dataset(loop):
     assert all(r["schema"] == exp13_auto_research.DATASET_SCHEMA and r["ticks"] == 80 for r in data)
     assert len({r["pnl_total_end"] for r in data}) == 6
     assert len({r["config_hash"] for r in data}) == 3  # one per profile
+    record = json.loads((d / "exp13_dataset.json").read_text())
+    assert record["rows"] == 6 and record["sha256"] == expkit.file_hash(loop / "dataset_v004.jsonl")
     for name in ("exp13_runs.csv", "exp13_summary_global.csv", "exp13_summary_by_profile.csv", "exp13_top_runs.csv"):
         assert rows(d / name), name
-    assert {r["group_profile"] if "group_profile" in r else r.get("profile") for r in
-            rows(d / "exp13_summary_by_profile.csv")} >= set(PROFILES)
+    by_profile = rows(d / "exp13_summary_by_profile.csv")
+    assert distinct(by_profile, "profile") == set(PROFILES)
+    for r in by_profile:
+        if r["column"] == "pnl_total_end":
+            mine = [x["pnl_total_end"] for x in data if x["profile"] == r["profile"]]
+            assert float(r["mean"]) == pytest.approx(sum(mine) / len(mine))
 
 
 def test_exp13_dataset_append_is_idempotent_and_never_rewrites_a_label(loop):
