@@ -132,7 +132,7 @@ def main_guard(run: Callable[[list[str] | None], int], argv: list[str] | None = 
     try:
         return run(argv)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{run.__module__.rsplit('.', 1)[-1]}: error: {exc}", file=sys.stderr)
         return 2
 
 
