@@ -132,7 +132,9 @@ def main_guard(run: Callable[[list[str] | None], int], argv: list[str] | None = 
     try:
         return run(argv)
     except UserError as exc:
-        print(f"{run.__module__.rsplit('.', 1)[-1]}: error: {exc}", file=sys.stderr)
+        module = sys.modules.get(run.__module__)
+        name = Path(module.__file__).stem if module is not None and getattr(module, "__file__", None) else "batch_runs"
+        print(f"{name}: error: {exc}", file=sys.stderr)
         return 2
 
 
