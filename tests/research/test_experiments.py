@@ -27,7 +27,7 @@ from batch_runs import (
     exp13_auto_research,
     expkit,
 )
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from paraphina.errors import UserError
 from paraphina.research.provenance import ProvenanceError
 from paraphina.research.telemetry_dataset import dataset_csv
@@ -238,6 +238,14 @@ def test_exp13_writes_telemetry_and_a_versioned_dataset(loop):
         if r["column"] == "pnl_total_end":
             mine = [x["pnl_total_end"] for x in data if x["profile"] == r["profile"]]
             assert float(r["mean"]) == pytest.approx(sum(mine) / len(mine))
+
+
+def test_a_dataset_row_reproduces_with_paraphina_run(loop, tmp_path):
+    row = exp11_research_alignment.load_rows(loop / "dataset_v004.jsonl")[3]
+    r = run_cli("run", "--scenario", row["scenario"], "--ticks", str(row["ticks"]), "--seed", str(row["seed"]),
+                "-o", str(tmp_path / "run.arrow"), env={"PARAPHINA_RISK_PROFILE": row["profile"]})
+    assert r.returncode == 0, r.stderr
+    assert f"action_stream_sha256: {row['action_stream_sha256']}" in r.stdout
 
 
 def test_exp13_dataset_append_is_idempotent_and_never_rewrites_a_label(loop):
