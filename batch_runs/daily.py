@@ -51,7 +51,7 @@ def run(out: str | Path, *, ticks: int, runs_per_profile: int = 2, profiles=expk
     written = exp13_auto_research.run(outdir / exp13_auto_research.EXPERIMENT, ticks=ticks,
                                       runs_per_profile=runs_per_profile, profiles=profiles, scenario=scenario,
                                       dataset=dataset, label_prefix=label_prefix, seed=seed, budgets=budgets,
-                                      jobs=jobs, quiet=True, force=force)
+                                      jobs=jobs, quiet=quiet, force=force, report=False)
     alignment = outdir / exp13_auto_research.EXPERIMENT / exp11_research_alignment.EXPERIMENT / \
         exp11_research_alignment.ALIGNMENT_CSV
     # exp12 is derived from today's exp11 table: rewritten every time.

@@ -95,7 +95,9 @@ def as_dataset(rows: list[dict]) -> Dataset:
 def run(out: str | Path, *, ticks: int, runs_per_profile: int = 2, profiles=expkit.PROFILES,
         scenario: str = expkit.DEFAULT_SCENARIO, dataset: str = DEFAULT_DATASET, label_prefix: str = "exp13",
         seed: int = 0, top: int = 10, budgets: str = str(expkit.DEFAULT_BUDGETS), jobs: int = 1, quiet: bool = False,
-        force: bool = False) -> list[Path]:
+        force: bool = False, report: bool | None = None) -> list[Path]:
+    """``quiet``: no progress and no report; ``report`` (default: not quiet) prints the report."""
+    report = not quiet if report is None else report
     if runs_per_profile < 1:
         raise UserError(f"--runs-per-profile must be >= 1 (got {runs_per_profile})")
     inputs = {"ticks": ticks, "runs_per_profile": runs_per_profile, "profiles": list(profiles),
@@ -126,7 +128,7 @@ def run(out: str | Path, *, ticks: int, runs_per_profile: int = 2, profiles=expk
                 for i, r in enumerate(ranked[:max(top, 1)])]
     written = [expkit.write_rows(outdir, RUNS_CSV, rows), dataset_record, global_csv, profile_csv,
                expkit.write_rows(outdir, TOP_RUNS_CSV, top_rows)]
-    if not quiet:
+    if report:
         print(f"exp13: {len(rows)} runs ({', '.join(profiles)} x {runs_per_profile}, {ticks} ticks); "
               f"dataset {ds_path}: {added} rows added, {len(all_rows)} in all")
         best = top_rows[0]
@@ -134,7 +136,7 @@ def run(out: str | Path, *, ticks: int, runs_per_profile: int = 2, profiles=expk
               f"maxDD={best['max_drawdown']:.2f}")
     # exp11 on the whole dataset: derived from it, so rewritten every time (force).
     written += exp11_research_alignment.run(outdir / exp11_research_alignment.EXPERIMENT, dataset=str(ds_path),
-                                            budgets=budgets, quiet=quiet, force=True)
+                                            budgets=budgets, quiet=not report, force=True)
     return written
 
 

@@ -73,7 +73,7 @@ def common_parser(experiment: str, doc: str | None, *, ticks: int | None, smoke_
         ap.add_argument("--jobs", type=int, default=1, help="processes (results do not depend on it)")
     ap.add_argument("--budgets", default=str(DEFAULT_BUDGETS), help="risk budgets per tier (YAML)")
     ap.add_argument("--force", action="store_true", help="empty an output directory holding other inputs and start over")
-    ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr and no report: only the Wrote: lines")
     ap.set_defaults(_ticks_default=ticks, _smoke_ticks=smoke_ticks)
     return ap
 
