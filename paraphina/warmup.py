@@ -78,8 +78,9 @@ def kernels() -> list[tuple[str, object]]:
 
 
 def cache_misses() -> dict[str, int]:
-    """Kernels that compiled in this process rather than loading from the cache, with how many
-    signatures each compiled (empty after a complete warm-up)."""
+    """Kernels that compiled in this process rather than loading from the cache (a kernel
+    without ``cache=True`` always does), with how many signatures each compiled; empty after
+    a complete warm-up."""
     missed = {}
     for name, kernel in kernels():
         n = sum(kernel.stats.cache_misses.values())
