@@ -64,7 +64,7 @@ from paraphina.research.montecarlo import execute_tasks, run_seed
 from paraphina.research.provenance import claim, file_hash
 from paraphina.sim.runner import steps_for_ticks, with_scenario_fees
 from paraphina.sim.scenario import Scenario, ScenarioError, parse_scenario, read_yaml
-from paraphina.sim.suite import INVARIANT_NAMES, Invariants, check_invariants, load_suite
+from paraphina.sim.suite import INVARIANT_NAMES, Invariants, SuiteFile, check_invariants
 
 CONFIG_FILE = "adversarial_config.json"
 EVALS_FILE = "evaluations.jsonl"
@@ -292,7 +292,7 @@ def build_candidate(base: Scenario, bounds: Bounds, values: Mapping[str, Any], s
     data["shocks"] = shocks
     data["horizon"] = {**data["horizon"], "steps": steps}
     data["seeds"] = {"base_seed": seed, "count": 1}
-    shown = ", ".join(f"{k}={values[k]}" for k in values)
+    shown = ", ".join(f"{k}={values[k]}" for k in bounds.params)  # declaration order, however values came
     data["description"] = f"Adversarial failure of {base.scenario_id} ({shown})."
     data["scenario_id"] = ""
     digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()[:12]
@@ -613,10 +613,10 @@ def append_to_suite(suite_path: str | Path, search_dir: str | Path, failures: Se
             if isinstance(prov, dict) and "scenario_sha256" in prov:
                 existing.add(prov["scenario_sha256"])
         keys = [m.group(1) for m in map(_TOP_KEY.match, text.splitlines()) if m]
-        if not keys or keys[-1] != "scenarios" or re.search(r"^scenarios\s*:\s*\S", text, re.M):
+        if not keys or keys[-1] != "scenarios" or re.search(r"^scenarios[ \t]*:[ \t]*[^\s#]", text, re.M):
             raise AdversarialError(f"{suite}: `scenarios:` must be the last key, a block list, to append to")
     indent = "  "
-    m = re.search(r"^scenarios\s*:\s*\n(\s*)- ", text, re.M)
+    m = re.search(r"^scenarios[ \t]*:[^\n]*\n(?:[ \t]*(?:#[^\n]*)?\n)*([ \t]*)- ", text, re.M)
     if m:
         indent = m.group(1)
     added, present, lines = [], [], []
@@ -645,9 +645,9 @@ def append_to_suite(suite_path: str | Path, search_dir: str | Path, failures: Se
                 "adversarial, each with its seed, invariants and provenance.\nscenarios:\n")
     new = text + ("" if text.endswith("\n") else "\n") + "\n".join(lines) + "\n"
     write_atomic(suite, new)
-    try:
-        load_suite(suite)
-    except UserError as exc:
+    try:  # the file must still be a suite (its other entries may resolve only from the repository root)
+        msgspec.convert(read_yaml(suite), SuiteFile, strict=False)
+    except (UserError, msgspec.ValidationError) as exc:
         if text:
             write_atomic(suite, text)
         else:
