@@ -557,6 +557,9 @@ def _write_outputs(out: Path, bounds: Bounds, base: Scenario, evals: Mapping[int
             continue
         seen.add(r["scenario_id"])
         sc = cands_builder(r)
+        if sc.scenario_id != r["scenario_id"]:  # the record's parameters must rebuild its scenario exactly
+            raise AdversarialError(f"{out / EVALS_FILE}: evaluation {r['index']} does not rebuild scenario "
+                                   f"{r['scenario_id']}; use --force to start over")
         text = scenario_yaml(sc)
         path = fdir / f"{sc.scenario_id}.yaml"
         write_atomic(path, text)
