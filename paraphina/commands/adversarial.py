@@ -10,6 +10,7 @@ import click
 
 from paraphina.cli import cli
 from paraphina.commands.common import output_option
+from paraphina.errors import UserError
 from paraphina.outputs import check_input, check_output
 
 
@@ -54,6 +55,9 @@ def adversarial_cmd(scenario_path, bounds_path, budget, seed, population, ticks,
     check_output(out, inputs=(scenario_path, bounds_path, config_path), directory=True)
     suite = None if no_suite or promote == 0 else (suite_out or adv.DEFAULT_SUITE)
     if suite is not None:
+        if not Path(suite).parent.is_dir():
+            raise UserError(f"--suite-out {suite}: directory {Path(suite).parent} does not exist "
+                            "(run from the repository root, give --suite-out, or --no-suite)")
         check_output(suite, flag="--suite-out", inputs=(scenario_path, bounds_path, config_path), force=True)
     bounds = adv.load_bounds(bounds_path)
     base = load_scenario(scenario_path)

@@ -215,3 +215,10 @@ def test_the_shipped_bounds_file_makes_valid_scenarios(work):
         path = work / f"{sc.scenario_id}.yaml"
         path.write_text(adv.scenario_yaml(sc))
         assert load_scenario(path) == sc
+
+
+def test_a_suite_in_a_missing_directory_is_refused_before_any_run(work, capsys):
+    args = [a if a != "suites/regression.yaml" else "nowhere/regression.yaml" for a in ARGS]
+    code, _, err = adversarial(*args, "-o", "x", capsys=capsys)
+    assert code == 2 and err.count("\n") == 1 and "nowhere does not exist" in err and "--no-suite" in err
+    assert not (work / "x").exists()
