@@ -432,10 +432,7 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
 
         try:
             if tasks:
-                if backend == "ray":
-                    _execute_ray(run_fn, tasks, jobs, ray_address, emit)
-                else:
-                    _execute_local(run_fn, tasks, jobs, emit)
+                execute_tasks(run_fn, tasks, jobs=jobs, backend=backend, ray_address=ray_address, emit=emit)
         finally:
             if owned:
                 bar.close()
