@@ -22,6 +22,8 @@ from paraphina.errors import UserError
 
 # name -> (module under paraphina.commands that registers it, its short help as ``--help`` lists it)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "adversarial": ("adversarial", "Search a scenario's parameters for failures of a preset; write them and append "
+                                   "them to a suite."),
     "backtest": ("sim", "Replay LOG's market with the simulated exchange in the loop, counterfactually, with POLICY."),
     "build-real": ("data", "Build the logs a real-data MANIFEST describes (sha256-checked sources, import, merge)."),
     "cat": ("log", "Print a log's events as JSON lines (with their seq)."),

@@ -186,6 +186,28 @@ def load_runs(path: Path, base_seed: int, lo: int, hi: int) -> dict[int, dict[st
     return out
 
 
+# --- execution -----------------------------------------------------------------------------------
+
+
+def execute_tasks(run_fn: RunFn, tasks: list[tuple[int, int]], *, jobs: int = 1, backend: str = "local",
+                  ray_address: str | None = None, emit: Callable, chunk: int | None = None,
+                  pool: WorkerPool | None = None) -> None:
+    """Run ``run_fn(index, seed)`` for every ``(index, seed)`` of ``tasks`` on ``backend``
+    (``local``: inline for one job, else a process pool; ``ray``) and hand each result to
+    ``emit(index, seed, result)`` as it arrives. The one executor of every research driver (the
+    Monte Carlo here, the adversarial search). Runs go to the workers in chunks (``chunk`` runs
+    per task, default :func:`paraphina.research.workers.chunk_size`); ``pool``, an open
+    :class:`~paraphina.research.workers.WorkerPool`, is used instead of one of this call's own
+    (so workers outlive it: Phase A keeps one for a study)."""
+    if pool is not None:
+        pool.run(run_fn, tasks, emit, chunk)
+        return
+    own = WorkerPool(jobs, backend, ray_address)  # checks jobs and backend even with nothing to run
+    if tasks:
+        with own:
+            own.run(run_fn, tasks, emit, chunk)
+
+
 # --- summary ------------------------------------------------------------------------------------
 
 
@@ -322,11 +344,8 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
             bar.update()
 
         try:
-            if pool is not None:
-                pool.run(run_fn, tasks, emit, chunk)
-            elif tasks:
-                with WorkerPool(jobs, backend, ray_address) as own:
-                    own.run(run_fn, tasks, emit, chunk)
+            execute_tasks(run_fn, tasks, jobs=jobs, backend=backend, ray_address=ray_address, emit=emit,
+                          chunk=chunk, pool=pool)
         finally:
             if owned:
                 bar.close()
