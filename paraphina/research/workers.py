@@ -121,7 +121,8 @@ def ray_session(address: str | None, jobs: int):
 
 class WorkerPool:
     """``jobs`` workers of ``backend`` (``local``: inline for one job, else a process pool;
-    ``ray``), kept open for any number of :meth:`run` calls; a context manager."""
+    ``ray``), started on the first :meth:`run` that needs them and kept for any later one until
+    :meth:`close`; a context manager."""
 
     def __init__(self, jobs: int = 1, backend: str = "local", ray_address: str | None = None):
         if jobs < 1:
@@ -137,9 +138,6 @@ class WorkerPool:
         self._remote = None
 
     def __enter__(self) -> WorkerPool:
-        if self.backend == "ray":
-            self._ray = self._stack.enter_context(ray_session(self.ray_address, self.jobs))
-            self._remote = self._ray.remote(num_cpus=1)(run_pickled_chunk)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -187,9 +185,10 @@ class WorkerPool:
             raise
 
     def _run_ray(self, key: str, blob: bytes, parts: list[list[Task]], emit: Emit) -> None:
+        if self._ray is None:  # started on first use, like the process pool
+            self._ray = self._stack.enter_context(ray_session(self.ray_address, self.jobs))
+            self._remote = self._ray.remote(num_cpus=1)(run_pickled_chunk)
         ray = self._ray
-        if ray is None:
-            raise RuntimeError("WorkerPool(backend='ray') is used inside 'with'")
         blob_ref = ray.put(blob)
         first_index = {self._remote.remote(key, blob_ref, p): p[0][0] for p in parts}
         pending = list(first_index)
