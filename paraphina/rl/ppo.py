@@ -153,6 +153,12 @@ def episode_cost(ep: _Episode, dd_budget_usd: float) -> dict[str, float]:
     return {"kill": 1.0 if ep.killed else 0.0, "drawdown": ep.max_dd / dd_budget_usd, "delta": ep.delta, "basis": ep.basis}
 
 
+def dual_ascent(lambdas: dict[str, float], estimates: dict[str, float], targets: dict[str, float],
+                lr: float) -> dict[str, float]:
+    """One step of the multipliers: ``max(0, lambda + lr * (J - target) / target)`` per cost."""
+    return {k: max(0.0, lambdas[k] + lr * (estimates[k] - targets[k]) / max(targets[k], 1e-6)) for k in COSTS}
+
+
 def _tracker_class():
     from stable_baselines3.common.vec_env import VecEnvWrapper
 
@@ -199,9 +205,7 @@ def _tracker_class():
                             "kill_rate": est["kill"], "mean_max_drawdown_usd": math.fsum(e.max_dd for e in eps) / len(eps),
                             "cost": est})
                 if self.targets is not None:
-                    for k in COSTS:
-                        t = self.targets[k]
-                        self.lambdas[k] = max(0.0, self.lambdas[k] + self.lr * (est[k] - t) / max(t, 1e-6))
+                    self.lambdas = dual_ascent(self.lambdas, est, self.targets, self.lr)
             row["lambdas"] = dict(self.lambdas)
             return row
 

@@ -105,6 +105,7 @@ def randomised_scenario(base: Scenario, seed: int, steps: int, bounds: Randomisa
     """``base`` with its parameters drawn within ``bounds`` from ``seed`` (see the module docstring);
     ``steps`` is the episode's length in generator steps (outage windows fall inside it)."""
     b = bounds or Randomisation()
+    b.check()
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), RANDOMISATION_STREAM])))
     weights = np.asarray([r.weight for r in b.regimes], np.float64)
     regime = b.regimes[int(rng.choice(len(b.regimes), p=weights / weights.sum()))]
