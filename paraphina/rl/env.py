@@ -1,10 +1,10 @@
 """A gymnasium environment over the simulator: one ``step`` is one main-loop tick.
 
-``reset(seed)`` builds a run of a scenario (with ``randomisation``, the base scenario's
-randomisation for that seed: :mod:`paraphina.rl.randomise`) (the seeded :class:`~paraphina.sim.market.MarketGenerator`,
+``reset(seed)`` builds a run of a scenario (the seeded :class:`~paraphina.sim.market.MarketGenerator`,
 the :class:`~paraphina.sim.exchange.SimExchange` and an :class:`~paraphina.engine.Engine` whose
 policy is :class:`~paraphina.rl.policy.ExternalKnobPolicy`) and advances it to its first main
-tick. ``step(action)`` shields the action (:func:`~paraphina.rl.schema.clip_action`; an invalid
+tick. With ``randomisation`` the scenario is the base one randomised for that seed
+(:mod:`paraphina.rl.randomise`), so every episode runs another market. ``step(action)`` shields the action (:func:`~paraphina.rl.schema.clip_action`; an invalid
 one runs the plain heuristic for that tick and is counted in ``info["fallback"]``), hands it to
 the policy and advances the loop through the next main tick, with the exchange answering in the
 same order as :func:`paraphina.sim.runner.closed_loop` (no log is written). The observation is
