@@ -153,3 +153,23 @@ def test_step_costs_sum_to_the_episode_cost():
 def test_unknown_tier_is_a_one_line_error(tmp_path):
     p = run_cli("rl", "train", "--constrained", "nope", "--steps", "10", "-o", str(tmp_path / "m"))
     assert p.returncode == 2 and "unknown tier 'nope'" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_tight_budget_raises_its_multiplier_and_shapes_training():
+    from paraphina.research.stats import Budget
+    from paraphina.rl.env import scenario_env_config
+    from paraphina.rl.ppo import PPOSettings, train_ppo
+    from paraphina.sim.scenario import Scenario
+
+    sc = Scenario(scenario_id="default")
+    cfg = scenario_env_config(sc)
+    st = PPOSettings(n_envs=2, episode_ticks=30, n_steps=32, batch_size=64, n_epochs=2)
+    tight = Budget(tier="tight", max_kill_ucb=0.01, max_dd_cvar=0.01, min_pnl_lcb_usd=0.0)
+    plain = train_ppo(sc, cfg, steps=128, seed=5, settings=st)
+    con = train_ppo(sc, cfg, steps=128, seed=5, settings=st, budget=tight)
+    rows = [r for r in con.curve if r["episodes"]]
+    assert rows and rows[0]["cost"]["drawdown"] > 1.0     # the episodes overdrew the 1-cent budget
+    assert con.lambdas["drawdown"] > 0.0 and con.lambdas["kill"] == 0.0
+    assert all(v == 0.0 for v in plain.lambdas.values())
+    assert con.model_onnx != plain.model_onnx
