@@ -438,15 +438,14 @@ def render_card(card: dict) -> str:
                   f"- kill UCB <= {b['max_kill_ucb']}, drawdown CVaR <= {b['max_dd_cvar']} USD, PnL LCB >= {b['min_pnl_lcb_usd']} USD",
                   f"- training cost targets: {json.dumps(b['cost_targets'], sort_keys=True)}",
                   f"- final multipliers: {json.dumps(card['final_lambdas'], sort_keys=True)}"]
-    lines += ["", "## Training curve", "", "| steps | episodes | mean PnL | kill rate | mean max DD | lambdas (kill, dd, delta, basis) |",
+    lines += ["", "## Training curve", "", "Rollouts in which episodes ended (every rollout is in `model_card.json`).", "",
+              "| steps | episodes | mean PnL | kill rate | mean max DD | lambdas (kill, dd, delta, basis) |",
               "|---|---|---|---|---|---|"]
     for r in card["training_curve"]:
-        lam = ", ".join(f"{r['lambdas'][k]:.3g}" for k in COSTS)
         if r["episodes"]:
+            lam = ", ".join(f"{r['lambdas'][k]:.3g}" for k in COSTS)
             lines.append(f"| {r['steps']} | {r['episodes']} | {r['mean_pnl']:+.2f} | {r['kill_rate']:.2f} | "
                          f"{r['mean_max_drawdown_usd']:.2f} | {lam} |")
-        else:
-            lines.append(f"| {r['steps']} | 0 | | | | {lam} |")
     e = card.get("evaluation")
     if e:
         lines += ["", f"## Held-out evaluation ({len(e['seeds'])} seeds from {e['seeds'][0]}, {e['ticks']} ticks)", "",
