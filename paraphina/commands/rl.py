@@ -95,7 +95,9 @@ def train(algo, tier, budgets, steps, seed, out_dir, envs, ticks, n_steps, holdo
     """Train a policy on the knobs with PPO (optionally constrained), export ONNX, evaluate, write a model card."""
     import math
     import time
+    from pathlib import Path
 
+    from paraphina.research.evidence import canonical_json, write_atomic
     from paraphina.research.provenance import claim, file_hash
 
     inputs = [p for p in (scenario_path, budgets) if p]
@@ -137,25 +139,23 @@ def train(algo, tier, budgets, steps, seed, out_dir, envs, ticks, n_steps, holdo
     with Progress(f"rl train {algo}", total, "steps", enabled=not quiet) as bar:
         result = ppo.train_ppo(scenario, config, steps=steps, seed=seed, settings=settings, budget=budget,
                                randomisation=randomisation, weights=weights, progress=bar.update)
-    card = ppo.build_card(algo=algo, tier=tier, budget=budget, steps=steps, seed=seed, settings=settings,
-                          scenario_name=scenario_path or "default", randomisation=randomisation, weights=weights,
-                          config=config, result=result, n_venues=len(scenario.venues))
     model_path = os.path.join(out_dir, "model.onnx")
-    ppo.write_outputs(out_dir, result, card)
+    sha = ppo.write_model(out_dir, result)
     t0 = time.perf_counter()
     seeds = [ppo.HOLDOUT_SEED_BASE + k for k in range(holdout)]
     with Progress("rl train: held-out evaluation", holdout, "seeds", enabled=not quiet) as bar:
-        card["evaluation"] = ppo.evaluate(model_path, scenario, config, seeds=seeds, ticks=ticks, randomisation=randomisation,
-                                          budgets=tiers, alpha=alpha, progress=bar.update)
+        evaluation = ppo.evaluate(model_path, scenario, config, seeds=seeds, ticks=ticks, randomisation=randomisation,
+                                  budgets=tiers, alpha=alpha, progress=bar.update)
     eval_seconds = time.perf_counter() - t0
-    ppo.write_outputs(out_dir, result, card)
+    card = ppo.build_card(algo=algo, tier=tier, budget=budget, steps=steps, seed=seed, settings=settings,
+                          scenario_name=scenario_path or "default", randomisation=randomisation, weights=weights,
+                          config=config, result=result, n_venues=len(scenario.venues), model_sha256=sha,
+                          evaluation=evaluation)
+    ppo.write_card(out_dir, card)
     # Wall-clock figures depend on the machine: kept out of the card, whose bytes the inputs determine.
     timing = {"train_seconds": round(result.train_seconds, 3), "env_steps_per_second": round(result.env_steps_per_second, 1),
               "eval_seconds": round(eval_seconds, 3)}
-    from paraphina.research.evidence import canonical_json
-
-    with open(os.path.join(out_dir, "timing.json"), "w", encoding="utf-8") as f:
-        f.write(canonical_json(timing))
+    write_atomic(Path(out_dir) / "timing.json", canonical_json(timing))
     e = card["evaluation"]
     click.echo(f"model: {model_path} sha256 {card['model']['sha256']}")
     click.echo(f"trained: {result.steps_done} steps in {result.train_seconds:.1f}s ({result.env_steps_per_second:.0f} steps/s)"

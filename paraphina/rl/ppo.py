@@ -120,7 +120,7 @@ def cost_targets(budget: Budget | None, config) -> dict[str, float] | None:
 
 
 @dataclass
-class _Episode:
+class EpisodeCosts:
     """Cost accumulators of one environment's running episode."""
 
     ticks: int = 0
@@ -131,7 +131,7 @@ class _Episode:
     pnl: float = 0.0
 
 
-def step_costs(ep: _Episode, tel: dict, dd_budget_usd: float, max_ticks: int) -> dict[str, float]:
+def step_costs(ep: EpisodeCosts, tel: dict, dd_budget_usd: float, max_ticks: int) -> dict[str, float]:
     """This tick's share of each episode cost, and ``ep`` advanced by the tick (see the module
     docstring): the sum over an episode's ticks is its episode cost."""
     killed_now = bool(tel["kill_switch"]) and not ep.killed
@@ -149,7 +149,7 @@ def step_costs(ep: _Episode, tel: dict, dd_budget_usd: float, max_ticks: int) ->
             "basis": basis / max_ticks}
 
 
-def episode_cost(ep: _Episode, dd_budget_usd: float) -> dict[str, float]:
+def episode_cost(ep: EpisodeCosts, dd_budget_usd: float) -> dict[str, float]:
     return {"kill": 1.0 if ep.killed else 0.0, "drawdown": ep.max_dd / dd_budget_usd, "delta": ep.delta, "basis": ep.basis}
 
 
@@ -174,11 +174,11 @@ def _tracker_class():
             self.max_ticks = max_ticks
             self.lr = lr
             self.lambdas = {k: 0.0 for k in COSTS}
-            self.finished: list[_Episode] = []
-            self._eps = [_Episode() for _ in range(venv.num_envs)]
+            self.finished: list[EpisodeCosts] = []
+            self._eps = [EpisodeCosts() for _ in range(venv.num_envs)]
 
         def reset(self):
-            self._eps = [_Episode() for _ in range(self.num_envs)]
+            self._eps = [EpisodeCosts() for _ in range(self.num_envs)]
             return self.venv.reset()
 
         def step_wait(self):
@@ -190,7 +190,7 @@ def _tracker_class():
                     rewards[i] -= math.fsum(self.lambdas[k] * costs[k] for k in COSTS)
                 if dones[i]:
                     self.finished.append(self._eps[i])
-                    self._eps[i] = _Episode()
+                    self._eps[i] = EpisodeCosts()
             return obs, rewards.astype(np.float32), dones, infos
 
         def update(self) -> dict:
@@ -382,20 +382,26 @@ def evaluate(model_path: str, scenario: Scenario, config, *, seeds: Sequence[int
 # --- the command's work: train, export, evaluate, card ----------------------------------------
 
 
-def write_outputs(out_dir: str | Path, result: TrainResult, card: dict) -> None:
+def write_model(out_dir: str | Path, result: TrainResult) -> str:
+    """``DIR/model.onnx``; returns its sha256."""
+    path = Path(out_dir) / "model.onnx"
+    write_atomic(path, result.model_onnx)
+    return sha256_file(str(path))
+
+
+def write_card(out_dir: str | Path, card: dict) -> None:
     out = Path(out_dir)
-    write_atomic(out / "model.onnx", result.model_onnx)
-    card["model"]["sha256"] = sha256_file(str(out / "model.onnx"))
     write_atomic(out / "model_card.json", canonical_json(card))
     write_atomic(out / "model_card.md", render_card(card))
 
 
 def build_card(*, algo: str, tier: str | None, budget: Budget | None, steps: int, seed: int, settings: PPOSettings,
                scenario_name: str, randomisation: Randomisation | None, weights: RewardWeights, config,
-               result: TrainResult, n_venues: int) -> dict:
+               result: TrainResult, n_venues: int, model_sha256: str, evaluation: dict) -> dict:
     return {
         "schema_version": 1,
-        "model": {"file": "model.onnx", "sha256": "", "obs_version": OBS_VERSION, "action_version": ACTION_VERSION,
+        "evaluation": evaluation,
+        "model": {"file": "model.onnx", "sha256": model_sha256, "obs_version": OBS_VERSION, "action_version": ACTION_VERSION,
                   "n_venues": n_venues, "exported": "deterministic policy mean, clipped to [-1, 1], mapped to raw "
                   "knob units; observation normalisation (VecNormalize mean/var/clip) folded in",
                   "architecture": {"hidden": list(settings.hidden), "activation": "tanh"}},

@@ -2,7 +2,7 @@
 processes, and acts differently from the heuristic on held-out seeds; Lagrangian pieces; export.
 
 The training run is small (512 steps, 2 environments, 80-tick episodes) so the module takes
-well under a minute on an idle machine; it is marked slow and still runs in ``make test``.
+about a minute and a half on a loaded 2-core machine; it is marked slow and still runs in ``make test``.
 """
 
 from __future__ import annotations
@@ -132,9 +132,9 @@ def test_lagrange_multipliers_rise_above_target_and_decay_to_zero_below():
 
 
 def test_step_costs_sum_to_the_episode_cost():
-    from paraphina.rl.ppo import _Episode, episode_cost, step_costs
+    from paraphina.rl.ppo import EpisodeCosts, episode_cost, step_costs
 
-    ep = _Episode()
+    ep = EpisodeCosts()
     totals = {"kill": 0.0, "drawdown": 0.0, "delta": 0.0, "basis": 0.0}
     pnl = [0.0, 5.0, 2.0, -4.0, 1.0]
     peak = -np.inf
