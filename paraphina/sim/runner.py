@@ -218,10 +218,9 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
                                 versions=_versions(), note=note), *opening]
 
     # Both files are written beside their destination and renamed into place once complete:
-    # a kill leaves whatever was there before intact. So the log needs no timed provisional
-    # flushes (each would re-encode the unfinished batch): it is written in full batches.
+    # a kill leaves whatever was there before intact.
     try:
-        with replacing(log_path) as tmp, LogWriter.create(tmp, instruments, session, flush_interval_s=None) as writer:
+        with replacing(log_path) as tmp, LogWriter.create(tmp, instruments, session) as writer:
             for _ in loop(market, exchange, step, opening_events):
                 if stop_on_kill and st.killed_at_tick is not None:
                     break
