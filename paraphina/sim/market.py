@@ -17,8 +17,11 @@ engine and the simulated exchange know the venue is down).
 
 Determinism: every random number comes from one ``numpy.random.Generator`` (PCG64 seeded with
 the run's seed) held in :attr:`MarketGenerator.rng`; the draws per step are made in a fixed
-order; events leave in ``(ts_ns, market before timer, creation order)`` order. Scalar price
-arithmetic uses ``math`` so the generated integers do not depend on numpy's SIMD paths.
+order; events leave in ``(ts_ns, market before timer, creation order)`` order. The drawing and
+the price arithmetic run compiled, a block of steps per call (:mod:`paraphina.sim.market_kernel`:
+scalar ``math``, no fast-math, so the integers do not depend on SIMD paths); the per-step
+inputs computed here with numpy for a block (basis, spread and depth multipliers) are
+element-wise additions and products in the order a step at a time would make them, so exact.
 """
 
 from __future__ import annotations
