@@ -37,7 +37,7 @@ def rl() -> None:
               help="Scenario YAML (repeatable; default: the calm 5-venue market).")
 @force_option("model in DIR")
 def bc(out_dir, seeds, holdout, ticks, epochs, hidden, scenario_paths, force) -> None:
-    """Clone the heuristic's knobs: dataset from heuristic runs, a small MLP, ONNX, model card."""
+    """Clone the rl-teacher's knobs: dataset from teacher runs, a small MLP, ONNX, model card."""
     for p in scenario_paths:
         check_input(p, what="--scenario")
     check_output(out_dir, inputs=scenario_paths, directory=True)
@@ -66,7 +66,10 @@ def bc(out_dir, seeds, holdout, ticks, epochs, hidden, scenario_paths, force) ->
     e = card["evaluation"]
     click.echo(f"model: {out_dir}/model.onnx sha256 {card['model']['sha256']}")
     click.echo(f"action error: train {e['action_error_train']:.4f} held-out {e['action_error_heldout']:.4f} "
-               f"(tolerance {e['action_error_tolerance']})")
-    click.echo(f"held-out mean PnL: heuristic {e['heuristic']['mean_pnl']:+.2f} learned {e['learned']['mean_pnl']:+.2f}")
-    click.echo(f"held-out kill rate: heuristic {e['heuristic']['kill_rate']:.2f} learned {e['learned']['kill_rate']:.2f}")
+               f"(constant predictor {e['action_error_heldout_constant_baseline']:.4f}, bar {e['error_bar']:.4f})")
+    for what in ("mean_pnl", "kill_rate"):
+        click.echo(f"held-out {what.replace('_', ' ')}: " + " ".join(
+            f"{p} {e[p][what]:+.2f}" for p in ("heuristic", "teacher", "learned")))
     click.echo(f"passed: {'yes' if e['passed'] else 'no'} (model card: {out_dir}/model_card.md)")
+    for r in e["reasons"]:
+        click.echo(f"  {r}")
