@@ -23,7 +23,7 @@ def _need_rl() -> None:
 
 @cli.group()
 def rl() -> None:
-    """Learned policies: behaviour cloning (see docs/rl.md)."""
+    """Learned policies: behaviour cloning, offline RL, evaluation gates (see docs/rl.md)."""
 
 
 @rl.command()
@@ -73,3 +73,69 @@ def bc(out_dir, seeds, holdout, ticks, epochs, hidden, scenario_paths, force) ->
     click.echo(f"passed: {'yes' if e['passed'] else 'no'} (model card: {out_dir}/model_card.md)")
     for r in e["reasons"]:
         click.echo(f"  {r}")
+
+
+DEFAULT_SUITES = ("scenarios/suites/research.yaml", "scenarios/suites/adversarial_regression.yaml")
+
+
+@rl.command("eval")
+@click.argument("model", metavar="MODEL.onnx")
+@click.option("--tier", required=True, help="Risk tier whose budgets the model must meet (a tier of --budgets).")
+@output_option(dest="out_dir", metavar="DIR", help="Where the evaluation report, Monte Carlo runs, suite logs and the "
+               "shadow session go.", required=True)
+@click.option("--seeds", "runs", type=click.IntRange(min=2), default=32, show_default=True,
+              help="Held-out Monte Carlo runs per policy.")
+@click.option("--seed", "base_seed", type=click.IntRange(min=0), default=2026, show_default=True,
+              help="Base seed of the Monte Carlo runs (seed rule of paraphina research mc).")
+@click.option("--ticks", type=click.IntRange(min=10), default=300, show_default=True, help="Main ticks per Monte Carlo run.")
+@click.option("--scenario", "scenario_path", default=None, metavar="FILE",
+              help="Scenario of the Monte Carlo runs and the shadow session (default: the calm 5-venue market).")
+@click.option("--budgets", "budgets_path", default=None, metavar="FILE",
+              help="Budgets YAML (default: batch_runs/phase_a/budgets.yaml).")
+@click.option("--suite", "suite_paths", multiple=True, metavar="SUITE.yaml",
+              help="Stress suite (repeatable; default: the research and adversarial regression suites).")
+@click.option("--no-suites", is_flag=True, help="Skip the stress suites.")
+@click.option("--suite-ticks", type=click.IntRange(min=10), default=None,
+              help="Main ticks per suite run (default: each scenario's horizon).")
+@click.option("--no-shadow", is_flag=True, help="Skip the shadow session.")
+@force_option("evaluation in DIR")
+def eval_cmd(model, tier, out_dir, runs, base_seed, ticks, scenario_path, budgets_path, suite_paths, no_suites,
+             suite_ticks, no_shadow, force) -> None:
+    """Gate a learned model against a tier: exit 0 if it passes, 1 if it fails (2: bad input).
+
+    Passes when, on held-out Monte Carlo seeds, the model is within the tier's budgets and its
+    risk-adjusted score beats the heuristic's, and it breaks no stress-suite invariant the
+    heuristic keeps. Writes DIR/eval_report.json and DIR/eval_report.md and records the result in
+    the model card beside MODEL (model_card.json / .md) when there is one.
+    """
+    import sys
+
+    check_input(model, what="MODEL")
+    suites = [] if no_suites else list(suite_paths or DEFAULT_SUITES)
+    if no_suites and suite_paths:
+        raise UserError("--suite and --no-suites contradict each other")
+    for p in [*suites, *(x for x in (scenario_path, budgets_path) if x)]:
+        check_input(p)
+    check_output(out_dir, inputs=(model, *suites, *(x for x in (scenario_path, budgets_path) if x)), directory=True)
+    _need_rl()
+    from paraphina.progress import Progress
+    from paraphina.rl.evaluate import evaluate
+    from paraphina.rl.policy import OnnxPolicy
+    from paraphina.sim.scenario import Scenario, load_scenario
+
+    OnnxPolicy(model)  # a bad model file is a one-line error before any work
+    scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
+    bar = Progress("rl eval", None, "stages")
+    with bar:
+        report = evaluate(model, tier, out_dir, budgets_path=budgets_path, runs=runs, base_seed=base_seed, ticks=ticks,
+                          scenario=scenario, scenario_name=scenario_path or "default", suite_paths=suites,
+                          suite_ticks=suite_ticks, run_shadow_session=not no_shadow, force=force,
+                          progress=bar.describe)
+    from paraphina.rl.evaluate import render_report
+
+    for line in render_report(report):
+        if line:
+            click.echo(line)
+    click.echo(f"report: {out_dir}/eval_report.md" + (f"; model card: {report['model_card']}" if report["model_card"]
+                                                      else "; no model_card.json beside the model, none updated"))
+    sys.exit(0 if report["passed"] else 1)
