@@ -139,3 +139,55 @@ def eval_cmd(model, tier, out_dir, runs, base_seed, ticks, scenario_path, budget
     click.echo(f"report: {out_dir}/eval_report.md" + (f"; model card: {report['model_card']}" if report["model_card"]
                                                       else "; no model_card.json beside the model, none updated"))
     sys.exit(0 if report["passed"] else 1)
+
+
+@rl.command()
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@output_option(dest="out_dir", metavar="DIR", help="Where model.onnx, dataset.npz and the model card go.", required=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Training seed.")
+@click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True, help="Gradient steps.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=0.25, show_default=True,
+              help="TD3+BC's weight of the Q term against the behaviour term (0: pure behaviour cloning).")
+@click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--behaviour-model", "behaviour_models", multiple=True, metavar="FILE",
+              help="ONNX model that wrote some of the logs (repeatable; matched by its sha256).")
+@click.option("--config", "config_path", default=None, metavar="FILE",
+              help="Config to replay the logs with (default: each log's own, as paraphina replay).")
+@force_option("model in DIR")
+def offline(logs, out_dir, seed, steps, alpha, hidden, batch, behaviour_models, config_path, force) -> None:
+    """Offline RL (TD3+BC) from heuristic, rl-teacher or ONNX-policy logs: ONNX model and model card."""
+    from paraphina.digest import sha256_file
+    from paraphina.research.provenance import claim
+
+    for p in logs:
+        check_input(p, what="LOG")
+    for p in behaviour_models:
+        check_input(p, what="--behaviour-model")
+    check_output(out_dir, inputs=(*logs, *behaviour_models, *((config_path,) if config_path else ())), directory=True)
+    _need_rl()
+    from paraphina.commands.common import resolve_config
+    from paraphina.progress import Progress
+    from paraphina.rl.logdata import log_transitions
+    from paraphina.rl.offline import TD3BCSettings, _torch, offline_rl, settings_record
+
+    _torch()
+    settings = TD3BCSettings(steps=steps, alpha=alpha, hidden=hidden, batch=batch, seed=seed)
+    models = {sha256_file(p): p for p in behaviour_models}
+    record = {"schema_version": 1, "logs": [{"path": p, "sha256": sha256_file(p)} for p in logs],
+              "behaviour_models": sorted(models), "config": config_path, "settings": settings_record(settings)}
+    claim(out_dir, "offline_config.json", record, force=force, what="an offline RL run",
+          hint="use another -o/--out, or --force to start over")
+    bar = Progress("rl offline", None, "stages")
+    with bar:
+        data = log_transitions(list(logs), lambda log: resolve_config(config_path, None, log=log)[0], models,
+                               progress=bar.describe)
+        card = offline_rl(out_dir, data, settings, progress=bar.describe)
+    t, e = card["training"], card["evaluation"]
+    click.echo(f"model: {out_dir}/model.onnx sha256 {card['model']['sha256']}")
+    click.echo(f"data: {len(logs)} logs, {card['data']['transitions']} transitions "
+               f"({', '.join(card['data']['behaviour_policies'])})")
+    click.echo(f"{t['algo']}: {t['steps']} steps, final critic loss {t['final_critic_loss']:.6f}, behaviour MSE "
+               f"{t['final_bc_mse']:.6f}, mean Q logged {t['q_data_mean']:.4f} / policy {t['q_policy_mean']:.4f}")
+    click.echo(f"action error against the logs: {e['action_error_vs_data']:.4f}; next: paraphina rl eval "
+               f"{out_dir}/model.onnx --tier T -o DIR (model card: {out_dir}/model_card.md)")
