@@ -176,12 +176,13 @@ def offline(logs, out_dir, seed, steps, alpha, hidden, batch, behaviour_models, 
     models = {sha256_file(p): p for p in behaviour_models}
     record = {"schema_version": 1, "logs": [{"path": p, "sha256": sha256_file(p)} for p in logs],
               "behaviour_models": sorted(models), "config": config_path, "settings": settings_record(settings)}
-    claim(out_dir, "offline_config.json", record, force=force, what="an offline RL run",
-          hint="use another -o/--out, or --force to start over")
     bar = Progress("rl offline", None, "stages")
     with bar:
+        # The logs are read first: a log that cannot be learned from leaves DIR untouched.
         data = log_transitions(list(logs), lambda log: resolve_config(config_path, None, log=log)[0], models,
                                progress=bar.describe)
+        claim(out_dir, "offline_config.json", record, force=force, what="an offline RL run",
+              hint="use another -o/--out, or --force to start over")
         card = offline_rl(out_dir, data, settings, progress=bar.describe)
     t, e = card["training"], card["evaluation"]
     click.echo(f"model: {out_dir}/model.onnx sha256 {card['model']['sha256']}")
