@@ -333,7 +333,7 @@ def test_a_run_killed_mid_write_keeps_its_events_in_the_partial_log(tmp_path):
 # place by design; `mc` and `mc-merge` fill research directories whose --force (resume versus
 # replace) belongs to the research directory rules (docs/research.md).
 WRITERS = ["replay", "run", "backtest", "suite", "sample", "import", "merge", "build-real", "record", "shadow",
-           "report", "rl bc", "telemetry condense", "telemetry summarise"]
+           "report", "rl bc", "rl offline", "rl eval", "telemetry condense", "telemetry summarise"]
 OUT_ONLY = ["mc", "mc-merge"]
 
 
