@@ -1,4 +1,4 @@
-"""``paraphina rl bc``: behaviour cloning of the heuristic into an ONNX model with a model card."""
+"""``paraphina rl``: behaviour cloning, offline RL (TD3+BC) and evaluation gates for ONNX knob models."""
 
 from __future__ import annotations
 

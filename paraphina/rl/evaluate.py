@@ -189,7 +189,8 @@ def evaluate(model_path: str, tier: str, out_dir: str, *, budgets_path: str | No
     card_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "model_card.json")
     card = load_card(card_path)
     seeds = [run_seed(base_seed, i) for i in range(runs)]
-    trained = set((card or {}).get("data", {}).get("train_seeds", []) or [])
+    data = (card or {}).get("data")
+    trained = {s for s in (data.get("train_seeds") or []) if isinstance(s, int)} if isinstance(data, dict) else set()
     if trained & set(seeds):
         raise UserError(f"--seed {base_seed}: its Monte Carlo seeds meet the model's training seeds; choose another")
     model_sha = sha256_file(model_path)

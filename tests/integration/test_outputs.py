@@ -134,6 +134,7 @@ SAME_AS_INPUT = {
     "report -o a study file": lambda f: ["report", f["study"], "-o", f["study"] / "mc_runs.jsonl", "--force"],
     "mc -o SCENARIO": lambda f: ["mc", "--scenario", f["scen"], "-o", f["scen"], "--runs", "1"],
     "rl bc -o SCENARIO": lambda f: ["rl", "bc", "--scenario", f["scen"], "-o", f["scen"], "--force"],
+    "rl offline -o LOG": lambda f: ["rl", "offline", f["log"], "-o", f["log"], "--force"],
     "build-real -o DATA": lambda f: ["build-real", f["cfg"], "--data", f["study"], "-o", f["study"], "--force"],
     "record -o CONFIG": lambda f: ["record", "--venue", "bybit:BTCUSDT", "--config", f["cfg"], "-o", f["cfg"],
                                    "--force"],
