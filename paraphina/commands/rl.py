@@ -125,12 +125,19 @@ def eval_cmd(model, tier, out_dir, runs, base_seed, ticks, scenario_path, budget
 
     OnnxPolicy(model)  # a bad model file is a one-line error before any work
     scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
-    bar = Progress("rl eval", None, "stages")
+    # Stages: Monte Carlo of each policy, each suite with each policy, the shadow session.
+    bar = Progress("rl eval", 2 + 2 * len(suites) + (0 if no_shadow else 1), "stages")
+
+    def stage(message: str) -> None:
+        if bar.detail:
+            bar.update()
+        bar.describe(message)
+
     with bar:
         report = evaluate(model, tier, out_dir, budgets_path=budgets_path, runs=runs, base_seed=base_seed, ticks=ticks,
                           scenario=scenario, scenario_name=scenario_path or "default", suite_paths=suites,
-                          suite_ticks=suite_ticks, run_shadow_session=not no_shadow, force=force,
-                          progress=bar.describe)
+                          suite_ticks=suite_ticks, run_shadow_session=not no_shadow, force=force, progress=stage)
+        bar.update()
     from paraphina.rl.evaluate import render_report
 
     for line in render_report(report):
