@@ -78,6 +78,14 @@ def bc(out_dir, seeds, holdout, ticks, epochs, hidden, scenario_paths, force) ->
 DEFAULT_SUITES = ("scenarios/suites/research.yaml", "scenarios/suites/adversarial_regression.yaml")
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def default_suites() -> list[str]:
+    """The default stress suites: from the current directory, else from the repository's."""
+    return [p if os.path.exists(p) else os.path.join(REPO, p) for p in DEFAULT_SUITES]
+
+
 @rl.command("eval")
 @click.argument("model", metavar="MODEL.onnx")
 @click.option("--tier", required=True, help="Risk tier whose budgets the model must meet (a tier of --budgets).")
@@ -111,7 +119,7 @@ def eval_cmd(model, tier, out_dir, runs, base_seed, ticks, scenario_path, budget
     import sys
 
     check_input(model, what="MODEL")
-    suites = [] if no_suites else list(suite_paths or DEFAULT_SUITES)
+    suites = [] if no_suites else list(suite_paths or default_suites())
     if no_suites and suite_paths:
         raise UserError("--suite and --no-suites contradict each other")
     for p in [*suites, *(x for x in (scenario_path, budgets_path) if x)]:
@@ -136,7 +144,8 @@ def eval_cmd(model, tier, out_dir, runs, base_seed, ticks, scenario_path, budget
     with bar:
         report = evaluate(model, tier, out_dir, budgets_path=budgets_path, runs=runs, base_seed=base_seed, ticks=ticks,
                           scenario=scenario, scenario_name=scenario_path or "default", suite_paths=suites,
-                          suite_ticks=suite_ticks, run_shadow_session=not no_shadow, force=force, progress=stage)
+                          suite_ticks=suite_ticks, run_shadow_session=not no_shadow, force=force, progress=stage,
+                          suite_base_dir=None if suite_paths or os.path.exists(DEFAULT_SUITES[0]) else REPO)
         bar.update()
     from paraphina.rl.evaluate import render_report
 

@@ -83,7 +83,7 @@ def budget_row(summary: dict, budget: stats.Budget) -> dict:
 
 
 def stress(suite_paths: Sequence[str], suite_ticks: int | None, model_path: str, out_dir: Path,
-           say: Callable[[str], None]) -> list[dict]:
+           say: Callable[[str], None], base_dir: str | None = None) -> list[dict]:
     """Each suite run with both policies; per suite the runs where the model breaks an invariant
     the heuristic keeps."""
     from paraphina.rl.policy import onnx_factory
@@ -92,7 +92,7 @@ def stress(suite_paths: Sequence[str], suite_ticks: int | None, model_path: str,
 
     results = []
     for path in suite_paths:
-        suite = load_suite(path)
+        suite = load_suite(path, base_dir)
         if suite_ticks is not None:
             suite = dataclasses.replace(suite, ticks=suite_ticks, repeat_runs=1)
         reports = {}
@@ -173,7 +173,8 @@ def failure_modes(mc: dict, stress_rows: list[dict], shadow_row: dict | None, bu
 
 def evaluate(model_path: str, tier: str, out_dir: str, *, budgets_path: str | None, runs: int, base_seed: int,
              ticks: int, scenario: Scenario, scenario_name: str, suite_paths: Sequence[str], suite_ticks: int | None,
-             run_shadow_session: bool = True, force: bool = False, progress=None) -> dict:
+             run_shadow_session: bool = True, force: bool = False, progress=None,
+             suite_base_dir: str | None = None) -> dict:
     """The whole evaluation (module docstring); returns the report (``report["passed"]``)."""
     from batch_runs.phase_a.pipeline import unreachable_tiers
     from batch_runs.phase_a.spec import DEFAULT_BUDGETS, load_budgets
@@ -210,7 +211,7 @@ def evaluate(model_path: str, tier: str, out_dir: str, *, budgets_path: str | No
                      config_extra={"policy": which, "model_sha256": model_sha if which == "model" else None,
                                    "scenario": scenario_name, "ticks": ticks}, force=True)
         mc[which] = budget_row(res.summary, budget)
-    stress_rows = stress(suite_paths, suite_ticks, model_path, out, say)
+    stress_rows = stress(suite_paths, suite_ticks, model_path, out, say, suite_base_dir)
     shadow_row = None
     if run_shadow_session:
         say("shadow session")
