@@ -192,14 +192,22 @@ def offline(logs, out_dir, seed, steps, alpha, hidden, batch, behaviour_models, 
     models = {sha256_file(p): p for p in behaviour_models}
     record = {"schema_version": 1, "logs": [{"path": p, "sha256": sha256_file(p)} for p in logs],
               "behaviour_models": sorted(models), "config": config_path, "settings": settings_record(settings)}
-    bar = Progress("rl offline", None, "stages")
+    # Stages: replaying each log, then training.
+    bar = Progress("rl offline", len(logs) + 1, "stages")
+
+    def stage(message: str) -> None:
+        if bar.detail:
+            bar.update()
+        bar.describe(message)
+
     with bar:
         # The logs are read first: a log that cannot be learned from leaves DIR untouched.
         data = log_transitions(list(logs), lambda log: resolve_config(config_path, None, log=log)[0], models,
-                               progress=bar.describe)
+                               progress=stage)
         claim(out_dir, "offline_config.json", record, force=force, what="an offline RL run",
               hint="use another -o/--out, or --force to start over")
-        card = offline_rl(out_dir, data, settings, progress=bar.describe)
+        card = offline_rl(out_dir, data, settings, progress=stage)
+        bar.update()
     t, e = card["training"], card["evaluation"]
     click.echo(f"model: {out_dir}/model.onnx sha256 {card['model']['sha256']}")
     click.echo(f"data: {len(logs)} logs, {card['data']['transitions']} transitions "
