@@ -1,10 +1,12 @@
-"""``paraphina rl``: behaviour cloning, offline RL (TD3+BC) and evaluation gates for ONNX knob models."""
+"""``paraphina rl``: behaviour cloning (``bc``), PPO training (``train``), offline RL (``offline``, TD3+BC)
+and evaluation gates (``eval``) for ONNX knob models with a model card."""
 
 from __future__ import annotations
 
 import os
 
 import click
+import msgspec
 
 from paraphina.cli import cli
 from paraphina.commands.common import force_option, output_option
@@ -23,7 +25,7 @@ def _need_rl() -> None:
 
 @cli.group()
 def rl() -> None:
-    """Learned policies: behaviour cloning, offline RL, evaluation gates (see docs/rl.md)."""
+    """Learned policies: behaviour cloning, PPO training, offline RL, evaluation gates (see docs/rl.md)."""
 
 
 @rl.command()
@@ -216,3 +218,99 @@ def offline(logs, out_dir, seed, steps, alpha, hidden, batch, behaviour_models, 
                f"{t['final_bc_mse']:.6f}, mean Q logged {t['q_data_mean']:.4f} / policy {t['q_policy_mean']:.4f}")
     click.echo(f"action error against the logs: {e['action_error_vs_data']:.4f}; next: paraphina rl eval "
                f"{out_dir}/model.onnx --tier T -o DIR (model card: {out_dir}/model_card.md)")
+
+
+@rl.command()
+@click.option("--algo", type=click.Choice(["ppo"]), default="ppo", show_default=True, help="RL algorithm.")
+@click.option("--constrained", "tier", default=None, metavar="TIER",
+              help="Lagrangian penalties for this tier's budgets (kill probability, drawdown; delta and basis usage).")
+@click.option("--budgets", default=None, metavar="FILE", help="Risk budgets per tier (default: batch_runs/phase_a/budgets.yaml).")
+@click.option("--steps", type=click.IntRange(min=1), default=20_000, show_default=True, help="Environment steps (main ticks) to train.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**30), default=0, show_default=True)
+@output_option(dest="out_dir", metavar="DIR", help="Where model.onnx, the model card and provenance.json go.", required=True)
+@click.option("--envs", type=click.IntRange(min=1, max=64), default=4, show_default=True, help="Environments stepped per call.")
+@click.option("--ticks", type=click.IntRange(min=10), default=300, show_default=True, help="Main ticks per episode.")
+@click.option("--n-steps", type=click.IntRange(min=8), default=128, show_default=True, help="Steps per environment per rollout.")
+@click.option("--holdout", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out evaluation seeds.")
+@click.option("--scenario", "scenario_path", default=None, metavar="FILE", help="Base scenario YAML (default: the calm 5-venue market).")
+@click.option("--no-randomise", is_flag=True, help="Train on the base scenario only (no domain randomisation).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress.")
+@force_option("model in DIR", help="Start over when DIR holds a model trained with other inputs.")
+def train(algo, tier, budgets, steps, seed, out_dir, envs, ticks, n_steps, holdout, scenario_path, no_randomise, quiet,
+          force) -> None:
+    """Train a policy on the knobs with PPO (optionally constrained), export ONNX, evaluate, write a model card."""
+    import math
+    import time
+    from pathlib import Path
+
+    from paraphina.research.evidence import canonical_json, write_atomic
+    from paraphina.research.provenance import claim, file_hash
+
+    inputs = [p for p in (scenario_path, budgets) if p]
+    for p in inputs:
+        check_input(p, what="--scenario" if p == scenario_path else "--budgets")
+    check_output(out_dir, inputs=inputs, directory=True)
+    _need_rl()
+    from paraphina.rl.ppo import need_sb3
+
+    need_sb3()
+    from batch_runs.phase_a.spec import DEFAULT_BUDGETS, load_budgets
+
+    from paraphina.progress import Progress
+    from paraphina.rl import ppo
+    from paraphina.rl.env import RewardWeights, scenario_env_config
+    from paraphina.rl.randomise import Randomisation
+    from paraphina.sim.scenario import Scenario, load_scenario
+
+    alpha, tiers = load_budgets(budgets or DEFAULT_BUDGETS)
+    if tier is not None and tier not in tiers:
+        raise UserError(f"--constrained: unknown tier {tier!r} (tiers: {', '.join(tiers)})")
+    budget = tiers[tier] if tier else None
+    scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
+    config = scenario_env_config(scenario, scenario.initial_state.profile)
+    settings = ppo.PPOSettings(n_envs=envs, episode_ticks=ticks, n_steps=n_steps, batch_size=min(n_steps * envs, 128))
+    randomisation = None if no_randomise else Randomisation()
+    weights = RewardWeights()
+    record = {
+        "command": "paraphina rl train", "algo": algo, "constrained": tier,
+        "budget": msgspec.to_builtins(budget) if budget else None, "alpha": alpha, "steps": steps, "seed": seed,
+        "settings": msgspec.to_builtins(settings), "holdout": holdout,
+        "scenario": file_hash(scenario_path) if scenario_path else "default",
+        "randomisation": msgspec.to_builtins(randomisation) if randomisation else None,
+        "reward_weights": msgspec.to_builtins(weights), "libraries": ppo.library_versions(),
+    }
+    claim(out_dir, "provenance.json", record, force=force, what="a model trained")
+    rollout = settings.n_envs * settings.n_steps
+    total = math.ceil(steps / rollout) * rollout
+    with Progress(f"rl train {algo}", total, "steps", enabled=not quiet) as bar:
+        result = ppo.train_ppo(scenario, config, steps=steps, seed=seed, settings=settings, budget=budget,
+                               randomisation=randomisation, weights=weights, progress=bar.update)
+    model_path = os.path.join(out_dir, "model.onnx")
+    sha = ppo.write_model(out_dir, result)
+    t0 = time.perf_counter()
+    seeds = [ppo.HOLDOUT_SEED_BASE + k for k in range(holdout)]
+    with Progress("rl train: held-out evaluation", holdout, "seeds", enabled=not quiet) as bar:
+        evaluation = ppo.evaluate(model_path, scenario, config, seeds=seeds, ticks=ticks, randomisation=randomisation,
+                                  budgets=tiers, alpha=alpha, progress=bar.update)
+    eval_seconds = time.perf_counter() - t0
+    card = ppo.build_card(algo=algo, tier=tier, budget=budget, steps=steps, seed=seed, settings=settings,
+                          scenario_name=scenario_path or "default", randomisation=randomisation, weights=weights,
+                          config=config, result=result, n_venues=len(scenario.venues), model_sha256=sha,
+                          evaluation=evaluation)
+    ppo.write_card(out_dir, card)
+    # Wall-clock figures depend on the machine: kept out of the card, whose bytes the inputs determine.
+    timing = {"train_seconds": round(result.train_seconds, 3), "env_steps_per_second": round(result.env_steps_per_second, 1),
+              "eval_seconds": round(eval_seconds, 3)}
+    write_atomic(Path(out_dir) / "timing.json", canonical_json(timing))
+    e = card["evaluation"]
+    click.echo(f"model: {model_path} sha256 {card['model']['sha256']}")
+    click.echo(f"trained: {result.steps_done} steps in {result.train_seconds:.1f}s ({result.env_steps_per_second:.0f} steps/s)"
+               + (f"; final multipliers {', '.join(f'{k}={v:.3g}' for k, v in result.lambdas.items())}" if tier else ""))
+    for name in ("heuristic", "learned"):
+        s = e[name]
+        click.echo(f"held-out {name}: mean PnL {s['mean_pnl']:+.2f}, mean max drawdown {s['mean_max_drawdown']:.2f}, "
+                   f"kill rate {s['kill_rate']:.2f} ({s['runs']} runs)")
+    click.echo(f"actions differ from the heuristic's on {e['runs_with_different_actions']} of {len(seeds)} held-out runs")
+    click.echo(f"beats the heuristic: {'yes' if e['beats_heuristic'] else 'no'}"
+               + (f"; within the {tier} budget: {'yes' if e['within_budget'][tier]['learned'] else 'no'}" if tier else ""))
+    click.echo(f"model card: {out_dir}/model_card.md")
