@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("replay", "Replay LOG through the engine with POLICY; print the summary and the stream hash."),
     "report": ("research", "Render one run (an event log: run, backtest, shadow, record, or any log replayed) or a "
                            "Monte Carlo or Phase A study directory as an HTML page with plots."),
-    "rl": ("rl", "Learned policies: behaviour cloning, PPO training (see docs/rl.md)."),
+    "rl": ("rl", "Learned policies: behaviour cloning, PPO training, offline RL, evaluation gates (see docs/rl.md)."),
     "run": ("sim", "Simulate a scenario with the engine and the simulated exchange; print the research summary."),
     "sample": ("log", "Write a synthetic multi-venue market log (the project's own generator)."),
     "serve-capture": ("record", "Serve each capture FILE on 127.0.0.1 the way its venue would (one port per file, "
