@@ -234,10 +234,12 @@ def offline(logs, out_dir, seed, steps, alpha, hidden, batch, behaviour_models, 
 @click.option("--holdout", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out evaluation seeds.")
 @click.option("--scenario", "scenario_path", default=None, metavar="FILE", help="Base scenario YAML (default: the calm 5-venue market).")
 @click.option("--no-randomise", is_flag=True, help="Train on the base scenario only (no domain randomisation).")
+@click.option("--config", "config_path", default=None, metavar="FILE",
+              help="Engine config file or preset name (default: the btc preset), with the scenario's profile.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress.")
 @force_option("model in DIR", help="Start over when DIR holds a model trained with other inputs.")
-def train(algo, tier, budgets, steps, seed, out_dir, envs, ticks, n_steps, holdout, scenario_path, no_randomise, quiet,
-          force) -> None:
+def train(algo, tier, budgets, steps, seed, out_dir, envs, ticks, n_steps, holdout, scenario_path, no_randomise,
+          config_path, quiet, force) -> None:
     """Train a policy on the knobs with PPO (optionally constrained), export ONNX, evaluate, write a model card."""
     import math
     import time
@@ -246,9 +248,13 @@ def train(algo, tier, budgets, steps, seed, out_dir, envs, ticks, n_steps, holdo
     from paraphina.research.evidence import canonical_json, write_atomic
     from paraphina.research.provenance import claim, file_hash
 
-    inputs = [p for p in (scenario_path, budgets) if p]
-    for p in inputs:
-        check_input(p, what="--scenario" if p == scenario_path else "--budgets")
+    from paraphina.presets import is_preset_name
+
+    config_file = config_path if config_path and not is_preset_name(config_path) else None
+    inputs = [p for p in (scenario_path, budgets, config_file) if p]
+    for p, what in ((scenario_path, "--scenario"), (budgets, "--budgets"), (config_file, "--config")):
+        if p:
+            check_input(p, what=what)
     check_output(out_dir, inputs=inputs, directory=True)
     _need_rl()
     from paraphina.rl.ppo import need_sb3
@@ -267,7 +273,7 @@ def train(algo, tier, budgets, steps, seed, out_dir, envs, ticks, n_steps, holdo
         raise UserError(f"--constrained: unknown tier {tier!r} (tiers: {', '.join(tiers)})")
     budget = tiers[tier] if tier else None
     scenario = load_scenario(scenario_path) if scenario_path else Scenario(scenario_id="default")
-    config = scenario_env_config(scenario, scenario.initial_state.profile)
+    config = scenario_env_config(scenario, scenario.initial_state.profile, config_path)
     settings = ppo.PPOSettings(n_envs=envs, episode_ticks=ticks, n_steps=n_steps, batch_size=min(n_steps * envs, 128))
     randomisation = None if no_randomise else Randomisation()
     weights = RewardWeights()
@@ -279,6 +285,8 @@ def train(algo, tier, budgets, steps, seed, out_dir, envs, ticks, n_steps, holdo
         "randomisation": msgspec.to_builtins(randomisation) if randomisation else None,
         "reward_weights": msgspec.to_builtins(weights), "libraries": ppo.library_versions(),
     }
+    if config_path:  # only when given: records written before --config existed stay comparable
+        record["config"] = file_hash(config_file) if config_file else config_path
     claim(out_dir, "provenance.json", record, force=force, what="a model trained")
     rollout = settings.n_envs * settings.n_steps
     total = math.ceil(steps / rollout) * rollout

@@ -67,13 +67,13 @@ class RewardWeights(msgspec.Struct, frozen=True, kw_only=True):
     kill_penalty: float = 20.0
 
 
-def scenario_env_config(scenario: Scenario, profile: str = "balanced") -> Config:
-    """The engine config for a scenario, free of the process environment: the ``btc`` preset
-    with the given profile, plus each scenario venue it does not list (with the scenario's fees),
-    as ``paraphina run`` does."""
+def scenario_env_config(scenario: Scenario, profile: str = "balanced", config_path: str | None = None) -> Config:
+    """The engine config for a scenario, free of the process environment: the ``btc`` preset (or
+    the config file or preset ``config_path``) with the given profile, plus each scenario venue it
+    does not list (with the scenario's fees), as ``paraphina run`` does."""
     from paraphina.presets import build_config
 
-    cfg, _ = build_config(None, {}, profile)
+    cfg, _ = build_config(config_path, {}, profile)
     listed = {v.name for v in cfg.venues}
     extra = [msgspec.structs.replace(cfg.venue(v.name), maker_fee_bps=v.maker_fee_bps, taker_fee_bps=v.taker_fee_bps)
              for v in scenario.venues if v.name not in listed]
