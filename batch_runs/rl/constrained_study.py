@@ -31,12 +31,12 @@ FULL = {"steps": 40_000, "envs": 8, "ticks": 150, "holdout": 48, "n_steps": 128}
 SMOKE = {"steps": 256, "envs": 2, "ticks": 20, "holdout": 2, "n_steps": 64}
 
 
-def train_args(out: Path, name: str, p: dict, seed: int, force: bool) -> list[str]:
+def train_args(out: Path, name: str, p: dict, seed: int, force: bool, tier: str = TIER) -> list[str]:
     args = ["rl", "train", "--algo", "ppo", "--steps", str(p["steps"]), "--seed", str(seed), "--envs", str(p["envs"]),
             "--ticks", str(p["ticks"]), "--n-steps", str(p["n_steps"]), "--holdout", str(p["holdout"]),
             "--config", str(CONFIG), "--budgets", str(BUDGETS), "-q", "-o", str(out / name)]
     if name == "constrained":
-        args += ["--constrained", TIER]
+        args += ["--constrained", tier]
     return args + (["--force"] if force else [])
 
 
@@ -54,7 +54,7 @@ def row(s: dict) -> dict:
     return {k: s[k] for k in keys}
 
 
-def summarise(out: Path) -> dict:
+def summarise(out: Path, tier: str = TIER) -> dict:
     cards = {n: json.loads((out / n / "model_card.json").read_text()) for n in ("plain", "constrained")}
     timing = {n: json.loads((out / n / "timing.json").read_text()) for n in cards}
     ev = {n: c["evaluation"] for n, c in cards.items()}
@@ -66,14 +66,15 @@ def summarise(out: Path) -> dict:
     plain_curve = [{"steps": r["steps"], "episodes": r["episodes"], "kill_rate": r["kill_rate"]}
                    for r in cards["plain"]["training_curve"] if r["episodes"]]
     return {
-        "setting": {"config": CONFIG.name, "budgets": BUDGETS.name, "tier": TIER, **cards["plain"]["training"]["settings"],
+        "setting": {"config": CONFIG.name, "budgets": BUDGETS.name, "tier": tier,
+                    "max_kill_ucb": cards["constrained"]["budgets_targeted"]["max_kill_ucb"], **cards["plain"]["training"]["settings"],
                     "steps": cards["plain"]["training"]["steps_done"], "seed": cards["plain"]["training"]["seed"],
                     "holdout_seeds": [ev["plain"]["seeds"][0], ev["plain"]["seeds"][-1]]},
         "table": {"heuristic": row(ev["plain"]["heuristic"]), "ppo": row(ev["plain"]["learned"]),
                   "ppo_constrained": row(ev["constrained"]["learned"])},
-        "within_budget": {"heuristic": ev["plain"]["within_budget"][TIER]["heuristic"],
-                          "ppo": ev["plain"]["within_budget"][TIER]["learned"],
-                          "ppo_constrained": ev["constrained"]["within_budget"][TIER]["learned"]},
+        "within_budget": {"heuristic": ev["plain"]["within_budget"][tier]["heuristic"],
+                          "ppo": ev["plain"]["within_budget"][tier]["learned"],
+                          "ppo_constrained": ev["constrained"]["within_budget"][tier]["learned"]},
         "final_lambdas": cards["constrained"]["final_lambdas"],
         "lambda_trajectory": curve,
         "plain_training_kill_rate": plain_curve,
@@ -83,7 +84,7 @@ def summarise(out: Path) -> dict:
 
 def render(s: dict) -> str:
     st = s["setting"]
-    lines = [f"# Constrained PPO vs plain PPO under a kill budget ({st['tier']}: kill UCB <= 0.05)", "",
+    lines = [f"# Constrained PPO vs plain PPO under a kill budget ({st['tier']}: kill UCB <= {st['max_kill_ucb']})", "",
              f"{st['steps']} steps, seed {st['seed']}, {st['n_envs']} environments, {st['episode_ticks']}-tick episodes, "
              f"config {st['config']}; held-out seeds {st['holdout_seeds'][0]} .. {st['holdout_seeds'][1]}", "",
              "| policy | runs | mean PnL | PnL LCB | mean max DD | DD CVaR | kill rate | kill UCB | within budget |",
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-o", "--out", default="runs/rl/constrained_study")
     ap.add_argument("--steps", type=int, default=None, help=f"Training steps per run (default {FULL['steps']}).")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tier", default=TIER, help=f"Tier of {BUDGETS.name} the constrained run targets (default {TIER}).")
     ap.add_argument("--holdout", type=int, default=None, help=f"Held-out seeds (default {FULL['holdout']}).")
     ap.add_argument("--smoke", action="store_true", help="A tiny run of the same path (plumbing only).")
     ap.add_argument("--force", action="store_true", help="Retrain into directories holding other runs.")
@@ -118,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("plain", "constrained"):
-        run_cli(train_args(out, name, p, a.seed, a.force))
-    s = summarise(out)
+        run_cli(train_args(out, name, p, a.seed, a.force, a.tier))
+    s = summarise(out, a.tier)
     (out / "study.json").write_text(json.dumps(s, indent=2, sort_keys=True) + "\n")
     (out / "study.md").write_text(render(s))
     print(render(s), end="")
