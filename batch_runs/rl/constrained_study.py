@@ -8,7 +8,8 @@ on the same held-out seeds (``2**31 + k``, each its randomised market), so the t
 three on the same markets. Writes ``OUT/study.json`` and ``OUT/study.md`` (the table and the kill
 multiplier's trajectory); the two models are in ``OUT/plain`` and ``OUT/constrained``.
 
-    python -m batch_runs.rl.constrained_study [-o runs/rl/constrained_study] [--steps 40000] [--smoke]
+    python -m batch_runs.rl.constrained_study [-o runs/rl/constrained_study] [--steps 40000] [--seed 1]
+        [--holdout 200] [--tier killtight|killreach] [--smoke] [--force]
 
 ``--smoke``: a tiny run of the same path (a few hundred steps, short episodes, 2 held-out seeds)
 that checks the plumbing, not the result. Docs: docs/rl.md.
@@ -27,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "kill_prone.toml"
 BUDGETS = HERE / "kill_budget.yaml"
 TIER = "killtight"
-FULL = {"steps": 40_000, "envs": 8, "ticks": 150, "holdout": 48, "n_steps": 128}
+FULL = {"steps": 40_000, "envs": 8, "ticks": 150, "holdout": 200, "n_steps": 128}
 SMOKE = {"steps": 256, "envs": 2, "ticks": 20, "holdout": 2, "n_steps": 64}
 
 
