@@ -10,6 +10,8 @@ import math
 
 import msgspec
 
+from paraphina.strategy.jit import kernel
+
 HEALTHY = "Healthy"
 WARNING = "Warning"
 DISABLED = "Disabled"
@@ -105,6 +107,7 @@ def has_valid_book(v: VenueInput) -> bool:
     )
 
 
+@kernel
 def floor_to_step(x: float, step: float) -> float:
     """``x`` rounded down to a multiple of ``step``; a relative 1e-9 slack absorbs float noise
     so that e.g. 0.3 on a 0.1 step stays 0.3 instead of 0.2."""
@@ -114,10 +117,12 @@ def floor_to_step(x: float, step: float) -> float:
     return n * step
 
 
+@kernel
 def sign(x: float) -> int:
     """+1, -1 or 0."""
     return 1 if x > 0.0 else (-1 if x < 0.0 else 0)
 
 
+@kernel
 def clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else (hi if x > hi else x)

@@ -11,10 +11,12 @@ import math
 from collections.abc import Sequence
 
 import msgspec
+import numpy as np
 
 from paraphina.config import Config
 from paraphina.intents import OrderIntent
 from paraphina.strategy.common import (
+    STATUS_RANK,
     WARNING,
     VenueInput,
     clip,
@@ -23,12 +25,15 @@ from paraphina.strategy.common import (
     is_fresh,
     is_tradeable,
 )
+from paraphina.strategy.jit import kernel
 from paraphina.strategy.risk import HARD_LIMIT
 from paraphina.strategy.risk import WARNING as WARNING_REGIME
 from paraphina.strategy.tick import TickModel
 from paraphina.strategy.volatility import sigma_px
 
 FUNDING_INTERVAL_SEC = 28_800.0
+S_HEALTHY = STATUS_RANK["Healthy"]
+S_WARNING = STATUS_RANK[WARNING]
 
 
 def usable_funding_rate(v: VenueInput, now_ms: int, *, enabled: bool, stale_ms: int, avoid_window_ms: int) -> float:
@@ -37,20 +42,32 @@ def usable_funding_rate(v: VenueInput, now_ms: int, *, enabled: bool, stale_ms: 
     Usable when the feature is enabled, the rate was received at most ``stale_ms`` ago and the
     next settlement (if known) is more than ``avoid_window_ms`` away.
     """
-    if not enabled or v.funding_received_ms is None or not math.isfinite(v.funding_8h):
-        return 0.0
-    if now_ms - v.funding_received_ms > stale_ms:
-        return 0.0
-    if v.next_funding_ms is not None and abs(v.next_funding_ms - now_ms) <= avoid_window_ms:
-        return 0.0
-    return v.funding_8h
+    return funding_rate_if_usable(
+        float(v.funding_8h), v.funding_received_ms is not None, v.funding_received_ms or 0, v.next_funding_ms is not None,
+        v.next_funding_ms or 0, now_ms, enabled, stale_ms, avoid_window_ms,
+    )
 
 
+@kernel
+def funding_rate_if_usable(funding_8h: float, has_received: bool, received_ms: int, has_next: bool, next_ms: int,
+                           now_ms: int, enabled: bool, stale_ms: int, avoid_window_ms: int) -> float:
+    """The 8h funding rate if it may feed a decision, else 0 (see :func:`usable_funding_rate`)."""
+    if not enabled or not has_received or not math.isfinite(funding_8h):
+        return 0.0
+    if now_ms - received_ms > stale_ms:
+        return 0.0
+    if has_next and abs(next_ms - now_ms) <= avoid_window_ms:
+        return 0.0
+    return funding_8h
+
+
+@kernel
 def funding_per_tao(funding_8h: float, horizon_sec: float, fair_value: float) -> float:
     """USD per TAO of funding over ``horizon_sec``: ``rate * (tau/28800) * S``."""
     return funding_8h * (horizon_sec / FUNDING_INTERVAL_SEC) * fair_value
 
 
+@kernel
 def funding_target_phi(funding_8h: float, rate_scale: float, max_tao: float) -> float:
     """Funding tilt of a venue target: ``clip(f/scale, -1, 1) * max_tao``."""
     return clip(funding_8h / rate_scale, -1.0, 1.0) * max_tao
@@ -59,26 +76,42 @@ def funding_target_phi(funding_8h: float, rate_scale: float, max_tao: float) -> 
 def venue_targets(
     venues: Sequence[VenueInput], statuses: Sequence[str], q: float, funding: Sequence[float], *, rate_scale: float, max_tao: float
 ) -> list[float]:
+    """Per-venue inventory targets ``q_target_v = w_liq_v * q + w_fund_v * phi(f_v)``
+    (:func:`venue_target_array` on the venues' fields)."""
+    status = np.array([STATUS_RANK[st] for st in statuses], dtype=np.int64)
+    depth = np.array([v.depth_usd for v in venues], dtype=np.float64)
+    w_liq = np.array([v.w_liq for v in venues], dtype=np.float64)
+    w_fund = np.array([v.w_fund for v in venues], dtype=np.float64)
+    return venue_target_array(status, depth, w_liq, w_fund, np.array(funding, dtype=np.float64).reshape(len(venues)),
+                              float(q), rate_scale, max_tao).tolist()
+
+
+@kernel
+def venue_target_array(status: np.ndarray, depth: np.ndarray, w_liq: np.ndarray, w_fund: np.ndarray,
+                       funding: np.ndarray, q: float, rate_scale: float, max_tao: float) -> np.ndarray:
     """Per-venue inventory targets ``q_target_v = w_liq_v * q + w_fund_v * phi(f_v)``.
 
     ``w_liq_v`` is the venue's configured liquidity weight times its depth, normalised over
     venues that can trade and have depth; others get weight 0 (and no funding tilt).
     """
-    weights = [
-        v.depth_usd * v.w_liq if is_tradeable(st) and v.depth_usd > 0.0 else 0.0 for v, st in zip(venues, statuses)
-    ]
-    total = sum(weights)
-    out: list[float] = []
-    for v, st, w, f in zip(venues, statuses, weights, funding):
+    n = depth.shape[0]
+    weights = np.zeros(n)
+    total = 0.0
+    for i in range(n):
+        st = status[i]
+        weights[i] = depth[i] * w_liq[i] if (st == S_HEALTHY or st == S_WARNING) and depth[i] > 0.0 else 0.0
+        total += weights[i]
+    targets = np.zeros(n)
+    for i in range(n):
+        w = weights[i]
         if total <= 0.0 or w <= 0.0:
-            out.append(0.0)
             continue
-        out.append(w / total * q + v.w_fund * funding_target_phi(f, rate_scale, max_tao))
-    return out
+        targets[i] = w / total * q + w_fund[i] * funding_target_phi(funding[i], rate_scale, max_tao)
+    return targets
 
 
+@kernel
 def reservation_price(
-    *,
     fair_value: float,
     basis: float,
     funding_usd: float,
@@ -103,13 +136,14 @@ def reservation_price(
     return fair_value + basis_weight * basis + funding_weight * funding_usd - skew
 
 
+@kernel
 def as_half_spread(gamma: float, k: float) -> float:
     """Avellaneda-Stoikov optimal half-spread ``(1/gamma) * ln(1 + gamma/k)``."""
     return math.log1p(gamma / k) / gamma
 
 
+@kernel
 def half_spread(
-    *,
     gamma: float,
     k: float,
     spread_mult: float,
@@ -137,6 +171,7 @@ def half_spread(
     return h
 
 
+@kernel
 def passive_prices(raw_bid: float, raw_ask: float, best_bid: float, best_ask: float, tick: float) -> tuple[float, float] | None:
     """Bid at most one tick under the best bid and ask one tick over the best ask; None if the
     result is not a valid two-sided quote (``bid <= 0`` or ``ask <= bid``)."""
@@ -147,6 +182,7 @@ def passive_prices(raw_bid: float, raw_ask: float, best_bid: float, best_ask: fl
     return bid, ask
 
 
+@kernel
 def expected_capture(distance: float, venue_spread: float, cap_half_spreads: float) -> float:
     """What a passive quote ``distance`` from fair value can expect to earn per unit, before fees.
 
@@ -161,6 +197,7 @@ def expected_capture(distance: float, venue_spread: float, cap_half_spreads: flo
     return min(distance, cap_half_spreads * venue_spread / 2.0)
 
 
+@kernel
 def liq_size_factor(dist: float, warn: float, crit: float) -> float:
     """1 outside the warn zone, falling linearly to 0 at the critical distance."""
     if not math.isfinite(dist) or dist >= warn:
@@ -168,8 +205,8 @@ def liq_size_factor(dist: float, warn: float, crit: float) -> float:
     return clip((dist - crit) / (warn - crit + 1e-9), 0.0, 1.0)
 
 
+@kernel
 def quote_size(
-    *,
     edge: float,
     eligible: bool,
     eta: float,
@@ -227,6 +264,162 @@ class VenueQuote(msgspec.Struct, frozen=True, kw_only=True):
     ask_size: float
 
 
+# Columns of the per-venue arrays :func:`quote_venues` reads (built by :func:`venue_arrays`).
+F_MID, F_SPREAD, F_BEST_BID, F_BEST_ASK, F_DEPTH, F_POSITION, F_MARGIN, F_TICK, F_LOT, F_MAX_ORDER = range(10)
+F_MAKER_FEE, F_MAKER_REBATE, F_GAMMA, F_K, F_W_LIQ, F_W_FUND, F_FUNDING_8H, F_TOX, F_DIST = range(10, 19)
+N_F = 19
+I_STATUS, I_MID_MS, I_HAS_MID_MS, I_MAX_AGE, I_FUND_MS, I_HAS_FUND_MS, I_NEXT_FUND_MS, I_HAS_NEXT_FUND = range(8)
+N_I = 8
+# Columns of the per-venue result of :func:`quote_venues`.
+Q_QUOTED, Q_RESERVATION, Q_HALF, Q_TARGET, Q_BID, Q_BID_SIZE, Q_ASK, Q_ASK_SIZE = range(8)
+N_Q = 8
+
+
+@kernel
+def quote_venues(
+    f: np.ndarray, ints: np.ndarray, fair: float, sigma_eff: float, tick_sec: float, spread_mult: float,
+    size_mult: float, q: float, delta_usd: float, delta_limit: float, now_ms: int, warning_regime: bool,
+    mm_p: np.ndarray, funding_enabled: bool, funding_stale_ms: int, funding_avoid_ms: int, sign: int,
+    edge_subtracts_vol_buffer: bool, liq_widening: bool,
+) -> np.ndarray:
+    """Reservation price, half-spread, prices and sizes of every venue (STRATEGY.md 4.6-4.8).
+
+    ``f``/``ints`` hold one row per venue (columns ``F_*``/``I_*``); ``mm_p`` the constants in
+    the order of :data:`MM_PARAMS`. Returns one row per venue (columns ``Q_*``); a venue that
+    does not quote has ``Q_QUOTED = 0``.
+    """
+    (quote_horizon_sec, edge_vol_mult, rate_scale, max_tao, basis_weight, funding_weight, lambda_inv,
+     edge_local_min, spread_warn_mult, liq_warn, liq_crit, liq_widening_max, edge_capture_cap, size_eta,
+     max_leverage, margin_safety, warning_size_mult, tox_med, tox_high, tox_floor, q_warn_cap) = (
+        mm_p[0], mm_p[1], mm_p[2], mm_p[3], mm_p[4], mm_p[5], mm_p[6], mm_p[7], mm_p[8], mm_p[9], mm_p[10],
+        mm_p[11], mm_p[12], mm_p[13], mm_p[14], mm_p[15], mm_p[16], mm_p[17], mm_p[18], mm_p[19], mm_p[20])
+    n = f.shape[0]
+    out = np.zeros((n, N_Q))
+    tau = max(quote_horizon_sec, 1.0)
+    spx = sigma_px(sigma_eff, fair, tick_sec)
+    v_buf = edge_vol_mult * spx * math.sqrt(tau)
+    funding = np.zeros(n)
+    for i in range(n):
+        funding[i] = funding_rate_if_usable(
+            f[i, F_FUNDING_8H], ints[i, I_HAS_FUND_MS] != 0, ints[i, I_FUND_MS], ints[i, I_HAS_NEXT_FUND] != 0,
+            ints[i, I_NEXT_FUND_MS], now_ms, funding_enabled, funding_stale_ms, funding_avoid_ms)
+    targets = venue_target_array(ints[:, I_STATUS], f[:, F_DEPTH], f[:, F_W_LIQ], f[:, F_W_FUND], funding, q, rate_scale,
+                                 max_tao)
+    dr = abs(delta_usd) / max(delta_limit, 1.0)
+    for i in range(n):
+        st = ints[i, I_STATUS]
+        tox = f[i, F_TOX]
+        dist = f[i, F_DIST]
+        mid = f[i, F_MID]
+        spread = f[i, F_SPREAD]
+        fresh = ints[i, I_HAS_MID_MS] != 0 and now_ms - ints[i, I_MID_MS] <= ints[i, I_MAX_AGE]
+        valid_book = math.isfinite(mid) and mid > 0.0 and math.isfinite(spread) and spread > 0.0
+        if (
+            not (st == S_HEALTHY or st == S_WARNING)
+            or dist <= liq_crit
+            or tox >= tox_high
+            or not valid_book
+            or f[i, F_DEPTH] <= 0.0
+            or not fresh
+            or dr >= 2.0
+        ):
+            continue
+        c_maker = (f[i, F_MAKER_FEE] - f[i, F_MAKER_REBATE]) / 1e4 * fair
+        r = reservation_price(
+            fair_value=fair, basis=mid - fair, funding_usd=funding_per_tao(funding[i], tau, fair), gamma=f[i, F_GAMMA],
+            sigma_px_=spx, tau=tau, q=q, q_v=f[i, F_POSITION], q_target=targets[i], basis_weight=basis_weight,
+            funding_weight=funding_weight, lambda_inv=lambda_inv, venue_target_sign=sign,
+        )
+        h = half_spread(
+            gamma=f[i, F_GAMMA], k=f[i, F_K], spread_mult=spread_mult, c_maker=c_maker, v_buf=v_buf,
+            edge_local_min=edge_local_min, warning_regime=warning_regime, spread_warn_mult=spread_warn_mult,
+            dist_liq=dist, liq_warn=liq_warn, liq_widening=liq_widening, liq_widening_max=liq_widening_max,
+        )
+        best_bid = f[i, F_BEST_BID] if f[i, F_BEST_BID] > 0.0 else mid - spread / 2.0
+        best_ask = f[i, F_BEST_ASK] if f[i, F_BEST_ASK] > 0.0 else mid + spread / 2.0
+        prices = passive_prices(r - h, r + h, best_bid, best_ask, f[i, F_TICK])
+        if prices is None:
+            continue
+        bid, ask = prices
+        buf = v_buf if edge_subtracts_vol_buffer else 0.0
+        e_bid = expected_capture(fair - bid, spread, edge_capture_cap) - c_maker - buf
+        e_ask = expected_capture(ask - fair, spread, edge_capture_cap) - c_maker - buf
+        # Delta throttle between 1x and 2x the limit: only the side that cuts |q| survives.
+        bid_throttle = 1.0
+        ask_throttle = 1.0
+        if dr > 1.0:
+            g = 2.0 - dr
+            bid_throttle = 0.0 if q > 0.0 else g
+            ask_throttle = 0.0 if q < 0.0 else g
+        lot = f[i, F_LOT]
+        venue_warning = st == S_WARNING
+        bid_size = quote_size(
+            edge=e_bid, eligible=e_bid >= edge_local_min, eta=size_eta, size_mult=size_mult, lot=lot, price=bid,
+            margin_available=f[i, F_MARGIN], max_leverage=max_leverage, margin_safety=margin_safety, dist_liq=dist,
+            liq_warn=liq_warn, liq_crit=liq_crit, venue_warning=venue_warning, warning_size_mult=warning_size_mult,
+            toxicity=tox, tox_med=tox_med, tox_high=tox_high, tox_floor=tox_floor, warning_regime=warning_regime,
+            q_warn_cap=q_warn_cap, max_order_size=f[i, F_MAX_ORDER], throttle=bid_throttle,
+        )
+        ask_size = quote_size(
+            edge=e_ask, eligible=e_ask >= edge_local_min, eta=size_eta, size_mult=size_mult, lot=lot, price=ask,
+            margin_available=f[i, F_MARGIN], max_leverage=max_leverage, margin_safety=margin_safety, dist_liq=dist,
+            liq_warn=liq_warn, liq_crit=liq_crit, venue_warning=venue_warning, warning_size_mult=warning_size_mult,
+            toxicity=tox, tox_med=tox_med, tox_high=tox_high, tox_floor=tox_floor, warning_regime=warning_regime,
+            q_warn_cap=q_warn_cap, max_order_size=f[i, F_MAX_ORDER], throttle=ask_throttle,
+        )
+        out[i, Q_QUOTED] = 1.0
+        out[i, Q_RESERVATION] = r
+        out[i, Q_HALF] = h
+        out[i, Q_TARGET] = targets[i]
+        out[i, Q_BID] = bid
+        out[i, Q_BID_SIZE] = bid_size
+        out[i, Q_ASK] = ask
+        out[i, Q_ASK_SIZE] = ask_size
+    return out
+
+
+def mm_params(cfg: Config) -> np.ndarray:
+    """The market-making constants :func:`quote_venues` reads, in its order (cached per config:
+    configs are frozen)."""
+    p = _MM_PARAMS_CACHE.get(id(cfg))
+    if p is not None and p[0] is cfg:
+        return p[1]
+    mm, risk, tc = cfg.mm, cfg.risk, cfg.toxicity
+    arr = np.array([
+        mm.quote_horizon_sec, mm.edge_vol_mult, mm.funding_target_rate_scale, mm.funding_target_max_tao,
+        mm.basis_weight, mm.funding_weight, mm.lambda_inv, mm.edge_local_min, risk.spread_warn_mult,
+        risk.liq_warn_sigma, risk.liq_crit_sigma, mm.liq_spread_widening_max, mm.edge_capture_cap, mm.size_eta,
+        risk.mm_max_leverage, risk.mm_margin_safety, mm.warning_status_size_mult, tc.tox_med_threshold,
+        tc.tox_high_threshold, mm.tox_size_floor, risk.q_warn_cap,
+    ], dtype=np.float64)
+    if len(_MM_PARAMS_CACHE) > 64:
+        _MM_PARAMS_CACHE.clear()
+    _MM_PARAMS_CACHE[id(cfg)] = (cfg, arr)
+    return arr
+
+
+_MM_PARAMS_CACHE: dict[int, tuple[Config, np.ndarray]] = {}
+_NAN = math.nan
+
+
+def venue_arrays(venues: Sequence[VenueInput], statuses: Sequence[str], toxicity: Sequence[float],
+                 dist_liq: Sequence[float], max_age_default: int, quote_max_age_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """The per-venue float and integer rows :func:`quote_venues` reads."""
+    f = np.array([
+        (_NAN if v.mid is None else v.mid, v.spread, v.best_bid, v.best_ask, v.depth_usd, v.position,
+         v.margin_available_usd, v.tick_size, v.lot_size, v.max_order_size, v.maker_fee_bps, v.maker_rebate_bps,
+         v.gamma, v.k, v.w_liq, v.w_fund, v.funding_8h, tox, dist)
+        for v, tox, dist in zip(venues, toxicity, dist_liq)
+    ], dtype=np.float64).reshape(len(venues), N_F)
+    ints = np.array([
+        (STATUS_RANK[st], v.last_mid_update_ms or 0, v.last_mid_update_ms is not None,
+         quote_max_age_ms or v.stale_ms_override or max_age_default,
+         v.funding_received_ms or 0, v.funding_received_ms is not None, v.next_funding_ms or 0, v.next_funding_ms is not None)
+        for v, st in zip(venues, statuses)
+    ], dtype=np.int64).reshape(len(venues), N_I)
+    return f, ints
+
+
 def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[list[OrderIntent], list[VenueQuote]]:
     """MM intents for every venue (venue order, buy before sell) and the per-venue workings."""
     s = tick.fair_value
@@ -238,80 +431,22 @@ def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[l
         or tick.vol.size_mult <= 0.0
     ):
         return [], []
-    mm, risk = cfg.mm, cfg.risk
-    tau = max(mm.quote_horizon_sec, 1.0)
-    spx = sigma_px(tick.vol.sigma_eff, s, tick.tick_sec)
-    v_buf = mm.edge_vol_mult * spx * math.sqrt(tau)
-    warning_regime = tick.regime == WARNING_REGIME
-    funding = [
-        usable_funding_rate(
-            v, tick.now_ms, enabled=mm.funding_enabled, stale_ms=cfg.funding.stale_ms, avoid_window_ms=cfg.funding.avoid_window_ms
-        )
-        for v in venues
-    ]
-    targets = venue_targets(
-        venues, tick.statuses, tick.q, funding, rate_scale=mm.funding_target_rate_scale, max_tao=mm.funding_target_max_tao
-    )
-    sign = 1 if mm.venue_target_sign == "intent" else -1
-    dr = abs(tick.delta_usd) / max(tick.delta_limit_usd, 1.0)
+    mm = cfg.mm
+    f, ints = venue_arrays(venues, tick.statuses, tick.toxicity, tick.dist_liq, cfg.book.stale_ms, mm.quote_max_age_ms)
+    res = quote_venues(
+        f, ints, s, tick.vol.sigma_eff, tick.tick_sec, tick.vol.spread_mult, tick.vol.size_mult, tick.q,
+        tick.delta_usd, tick.delta_limit_usd, tick.now_ms, tick.regime == WARNING_REGIME, mm_params(cfg),
+        mm.funding_enabled, cfg.funding.stale_ms, cfg.funding.avoid_window_ms, 1 if mm.venue_target_sign == "intent" else -1,
+        mm.edge_subtracts_vol_buffer, mm.liq_spread_widening,
+    ).tolist()
     intents: list[OrderIntent] = []
     details: list[VenueQuote] = []
-    for i, v in enumerate(venues):
-        status, tox, dist = tick.statuses[i], tick.toxicity[i], tick.dist_liq[i]
-        max_age = mm.quote_max_age_ms or v.stale_ms_override or cfg.book.stale_ms
-        if (
-            not is_tradeable(status)
-            or dist <= risk.liq_crit_sigma
-            or tox >= cfg.toxicity.tox_high_threshold
-            or not has_valid_book(v)
-            or v.depth_usd <= 0.0
-            or not is_fresh(v, tick.now_ms, max_age)
-            or dr >= 2.0
-        ):
+    for v, row in zip(venues, res):
+        if not row[Q_QUOTED]:
             continue
-        mid = v.mid
-        assert mid is not None
-        c_maker = (v.maker_fee_bps - v.maker_rebate_bps) / 1e4 * s
-        r = reservation_price(
-            fair_value=s, basis=mid - s, funding_usd=funding_per_tao(funding[i], tau, s), gamma=v.gamma, sigma_px_=spx,
-            tau=tau, q=tick.q, q_v=v.position, q_target=targets[i], basis_weight=mm.basis_weight,
-            funding_weight=mm.funding_weight, lambda_inv=mm.lambda_inv, venue_target_sign=sign,
-        )
-        h = half_spread(
-            gamma=v.gamma, k=v.k, spread_mult=tick.vol.spread_mult, c_maker=c_maker, v_buf=v_buf,
-            edge_local_min=mm.edge_local_min, warning_regime=warning_regime, spread_warn_mult=risk.spread_warn_mult,
-            dist_liq=dist, liq_warn=risk.liq_warn_sigma, liq_widening=mm.liq_spread_widening,
-            liq_widening_max=mm.liq_spread_widening_max,
-        )
-        best_bid = v.best_bid if v.best_bid > 0.0 else mid - v.spread / 2.0
-        best_ask = v.best_ask if v.best_ask > 0.0 else mid + v.spread / 2.0
-        prices = passive_prices(r - h, r + h, best_bid, best_ask, v.tick_size)
-        if prices is None:
-            continue
-        bid, ask = prices
-        buf = v_buf if mm.edge_subtracts_vol_buffer else 0.0
-        e_bid = expected_capture(s - bid, v.spread, mm.edge_capture_cap) - c_maker - buf
-        e_ask = expected_capture(ask - s, v.spread, mm.edge_capture_cap) - c_maker - buf
-        # Delta throttle between 1x and 2x the limit: only the side that cuts |q| survives.
-        bid_throttle = ask_throttle = 1.0
-        if dr > 1.0:
-            f = 2.0 - dr
-            bid_throttle = 0.0 if tick.q > 0.0 else f
-            ask_throttle = 0.0 if tick.q < 0.0 else f
-        common = dict(
-            eta=mm.size_eta, size_mult=tick.vol.size_mult, lot=v.lot_size, margin_available=v.margin_available_usd,
-            max_leverage=risk.mm_max_leverage, margin_safety=risk.mm_margin_safety, dist_liq=dist,
-            liq_warn=risk.liq_warn_sigma, liq_crit=risk.liq_crit_sigma, venue_warning=status == WARNING,
-            warning_size_mult=mm.warning_status_size_mult, toxicity=tox, tox_med=cfg.toxicity.tox_med_threshold,
-            tox_high=cfg.toxicity.tox_high_threshold, tox_floor=mm.tox_size_floor, warning_regime=warning_regime,
-            q_warn_cap=risk.q_warn_cap, max_order_size=v.max_order_size,
-        )
-        bid_size = quote_size(edge=e_bid, eligible=e_bid >= mm.edge_local_min, price=bid, throttle=bid_throttle, **common)
-        ask_size = quote_size(edge=e_ask, eligible=e_ask >= mm.edge_local_min, price=ask, throttle=ask_throttle, **common)
-        details.append(
-            VenueQuote(venue=v.venue, reservation=r, half_spread=h, q_target=targets[i], bid_price=bid, bid_size=bid_size,
-                       ask_price=ask, ask_size=ask_size)
-        )
+        quoted, r, h, target, bid, bid_size, ask, ask_size = row
+        details.append(VenueQuote(venue=v.venue, reservation=r, half_spread=h, q_target=target, bid_price=bid,
+                                  bid_size=bid_size, ask_price=ask, ask_size=ask_size))
         if bid_size > 0.0:
             intents.append(OrderIntent(venue=v.venue, side=1, price=bid, size=bid_size))
         if ask_size > 0.0:

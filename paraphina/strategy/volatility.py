@@ -14,13 +14,16 @@ import math
 import msgspec
 
 from paraphina.strategy.common import clip
+from paraphina.strategy.jit import kernel
 
 
+@kernel
 def per_tick(value: float, tick_sec: float, cadence_sec: float) -> float:
     """A vol calibrated over ``cadence_sec`` expressed per main tick (random-walk sqrt scaling)."""
     return value * math.sqrt(tick_sec / cadence_sec)
 
 
+@kernel
 def ewma_vol(prev_vol: float, ret: float, alpha: float) -> float:
     """One EWMA step of a volatility: ``sqrt((1-a)*prev^2 + a*ret^2)``."""
     return math.sqrt((1.0 - alpha) * prev_vol * prev_vol + alpha * ret * ret)
@@ -42,6 +45,7 @@ def local_vol_update(
     return ln_mid, (1.0 - alpha_s) * var_s + alpha_s * r * r, (1.0 - alpha_l) * var_l + alpha_l * r * r
 
 
+@kernel
 def sigma_px(sigma_tick: float, fair_value: float, tick_sec: float) -> float:
     """Price volatility in USD per sqrt(second): ``sigma_tick * S / sqrt(tick_sec)``."""
     return sigma_tick * fair_value / math.sqrt(tick_sec)
@@ -63,6 +67,7 @@ def dist_liq_sigma(
     return abs(mid - price_liq) / denom
 
 
+@kernel
 def delta_limit_usd(base: float, vol_ratio_clipped: float) -> float:
     """Hard dollar-delta limit, shrinking as vol rises: ``base / vol_ratio_clipped``."""
     return base / max(vol_ratio_clipped, 1e-6)
