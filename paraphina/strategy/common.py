@@ -7,8 +7,10 @@ account, funding); prices and sizes here are floats in instrument units (USD per
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import msgspec
+import numpy as np
 
 from paraphina.strategy.jit import kernel
 
@@ -126,3 +128,63 @@ def sign(x: float) -> int:
 @kernel
 def clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else (hi if x > hi else x)
+
+
+# --- the venues as arrays, for the compiled kernels ------------------------------------------
+# One row per venue. Float columns (None prices are NaN):
+(C_MID, C_SPREAD, C_BEST_BID, C_BEST_ASK, C_DEPTH, C_POSITION, C_MARGIN, C_TICK, C_LOT, C_MAX_ORDER, C_MAKER_FEE,
+ C_MAKER_REBATE, C_GAMMA, C_K, C_W_LIQ, C_W_FUND, C_FUNDING_8H, C_VOL_SHORT, C_AVG_ENTRY, C_PRICE_LIQ) = range(20)
+N_FLOAT_COLUMNS = 20
+# Integer columns (an optional time is a value and a "has" flag; a stale override of None is 0,
+# which every caller already reads as "none"):
+(C_MID_MS, C_HAS_MID_MS, C_STALE_OVERRIDE, C_FUND_MS, C_HAS_FUND_MS, C_NEXT_FUND_MS, C_HAS_NEXT_FUND,
+ C_VENUE, C_HAS_MID) = range(9)
+N_INT_COLUMNS = 9
+_NAN = math.nan
+
+
+class VenueInputs(tuple):
+    """An immutable sequence of :class:`VenueInput` (what the engine hands policies each tick)
+    that keeps its :func:`venue_columns` once built: the model, quoting, exits and hedge of a
+    tick read the same arrays instead of rebuilding them. Both it and its items are immutable,
+    so the cache cannot go stale."""
+
+    columns: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def venue_columns(venues: Sequence[VenueInput]) -> tuple[np.ndarray, np.ndarray]:
+    """The venues' float and integer columns (``C_*``), one row per venue, in venue order.
+
+    The arrays of a :class:`VenueInputs` are built once and shared: callers never write to them.
+    """
+    if isinstance(venues, VenueInputs):
+        if venues.columns is None:
+            venues.columns = _build_columns(venues)
+        return venues.columns
+    return _build_columns(venues)
+
+
+def _build_columns(venues: Sequence[VenueInput]) -> tuple[np.ndarray, np.ndarray]:
+    f = np.array([
+        (_NAN if v.mid is None else v.mid, v.spread, v.best_bid, v.best_ask, v.depth_usd, v.position,
+         v.margin_available_usd, v.tick_size, v.lot_size, v.max_order_size, v.maker_fee_bps, v.maker_rebate_bps,
+         v.gamma, v.k, v.w_liq, v.w_fund, v.funding_8h, v.local_vol_short, v.avg_entry,
+         _NAN if v.price_liq is None else v.price_liq)
+        for v in venues
+    ], dtype=np.float64).reshape(len(venues), N_FLOAT_COLUMNS)
+    ints = np.array([
+        (v.last_mid_update_ms or 0, v.last_mid_update_ms is not None, v.stale_ms_override or 0,
+         v.funding_received_ms or 0, v.funding_received_ms is not None, v.next_funding_ms or 0,
+         v.next_funding_ms is not None, v.venue, v.mid is not None)
+        for v in venues
+    ], dtype=np.int64).reshape(len(venues), N_INT_COLUMNS)
+    return f, ints
+
+
+def status_codes(statuses: Sequence[str]) -> np.ndarray:
+    """Statuses as their :data:`STATUS_RANK` codes (what kernels compare)."""
+    return np.array([STATUS_RANK[s] for s in statuses], dtype=np.int64).reshape(len(statuses))
+
+
+STATUS_NAMES = tuple(sorted(STATUS_RANK, key=STATUS_RANK.__getitem__))   # code -> status
+S_HEALTHY, S_WARNING, S_DISABLED, S_NOT_YET_AVAILABLE = (STATUS_RANK[s] for s in STATUS_NAMES)

@@ -16,6 +16,31 @@ import numpy as np
 from paraphina.config import Config
 from paraphina.intents import OrderIntent
 from paraphina.strategy.common import (
+    C_BEST_ASK,
+    C_BEST_BID,
+    C_DEPTH,
+    C_FUND_MS,
+    C_FUNDING_8H,
+    C_GAMMA,
+    C_HAS_FUND_MS,
+    C_HAS_MID_MS,
+    C_HAS_NEXT_FUND,
+    C_K,
+    C_LOT,
+    C_MAKER_FEE,
+    C_MAKER_REBATE,
+    C_MARGIN,
+    C_MAX_ORDER,
+    C_MID,
+    C_MID_MS,
+    C_NEXT_FUND_MS,
+    C_POSITION,
+    C_SPREAD,
+    C_TICK,
+    C_W_FUND,
+    C_W_LIQ,
+    S_HEALTHY,
+    S_WARNING,
     STATUS_RANK,
     WARNING,
     VenueInput,
@@ -24,6 +49,8 @@ from paraphina.strategy.common import (
     has_valid_book,
     is_fresh,
     is_tradeable,
+    status_codes,
+    venue_columns,
 )
 from paraphina.strategy.jit import kernel
 from paraphina.strategy.risk import HARD_LIMIT
@@ -32,8 +59,6 @@ from paraphina.strategy.tick import TickModel
 from paraphina.strategy.volatility import sigma_px
 
 FUNDING_INTERVAL_SEC = 28_800.0
-S_HEALTHY = STATUS_RANK["Healthy"]
-S_WARNING = STATUS_RANK[WARNING]
 
 
 def usable_funding_rate(v: VenueInput, now_ms: int, *, enabled: bool, stale_ms: int, avoid_window_ms: int) -> float:
@@ -264,12 +289,6 @@ class VenueQuote(msgspec.Struct, frozen=True, kw_only=True):
     ask_size: float
 
 
-# Columns of the per-venue arrays :func:`quote_venues` reads (built by :func:`venue_arrays`).
-F_MID, F_SPREAD, F_BEST_BID, F_BEST_ASK, F_DEPTH, F_POSITION, F_MARGIN, F_TICK, F_LOT, F_MAX_ORDER = range(10)
-F_MAKER_FEE, F_MAKER_REBATE, F_GAMMA, F_K, F_W_LIQ, F_W_FUND, F_FUNDING_8H, F_TOX, F_DIST = range(10, 19)
-N_F = 19
-I_STATUS, I_MID_MS, I_HAS_MID_MS, I_MAX_AGE, I_FUND_MS, I_HAS_FUND_MS, I_NEXT_FUND_MS, I_HAS_NEXT_FUND = range(8)
-N_I = 8
 # Columns of the per-venue result of :func:`quote_venues`.
 Q_QUOTED, Q_RESERVATION, Q_HALF, Q_TARGET, Q_BID, Q_BID_SIZE, Q_ASK, Q_ASK_SIZE = range(8)
 N_Q = 8
@@ -277,15 +296,17 @@ N_Q = 8
 
 @kernel
 def quote_venues(
-    f: np.ndarray, ints: np.ndarray, fair: float, sigma_eff: float, tick_sec: float, spread_mult: float,
+    f: np.ndarray, ints: np.ndarray, status: np.ndarray, toxicity: np.ndarray, dist_liq: np.ndarray,
+    max_age: np.ndarray, fair: float, sigma_eff: float, tick_sec: float, spread_mult: float,
     size_mult: float, q: float, delta_usd: float, delta_limit: float, now_ms: int, warning_regime: bool,
     mm_p: np.ndarray, funding_enabled: bool, funding_stale_ms: int, funding_avoid_ms: int, sign: int,
     edge_subtracts_vol_buffer: bool, liq_widening: bool,
 ) -> np.ndarray:
     """Reservation price, half-spread, prices and sizes of every venue (STRATEGY.md 4.6-4.8).
 
-    ``f``/``ints`` hold one row per venue (columns ``F_*``/``I_*``); ``mm_p`` the constants in
-    the order of :data:`MM_PARAMS`. Returns one row per venue (columns ``Q_*``); a venue that
+    ``f``/``ints`` hold one row per venue (:func:`paraphina.strategy.common.venue_columns`);
+    ``status`` (codes), ``toxicity``, ``dist_liq`` come from the tick, ``max_age`` is each
+    venue's quote age limit in ms; ``mm_p`` the constants of :func:`mm_params`. Returns one row per venue (columns ``Q_*``); a venue that
     does not quote has ``Q_QUOTED = 0``.
     """
     (quote_horizon_sec, edge_vol_mult, rate_scale, max_tao, basis_weight, funding_weight, lambda_inv,
@@ -301,43 +322,43 @@ def quote_venues(
     funding = np.zeros(n)
     for i in range(n):
         funding[i] = funding_rate_if_usable(
-            f[i, F_FUNDING_8H], ints[i, I_HAS_FUND_MS] != 0, ints[i, I_FUND_MS], ints[i, I_HAS_NEXT_FUND] != 0,
-            ints[i, I_NEXT_FUND_MS], now_ms, funding_enabled, funding_stale_ms, funding_avoid_ms)
-    targets = venue_target_array(ints[:, I_STATUS], f[:, F_DEPTH], f[:, F_W_LIQ], f[:, F_W_FUND], funding, q, rate_scale,
+            f[i, C_FUNDING_8H], ints[i, C_HAS_FUND_MS] != 0, ints[i, C_FUND_MS], ints[i, C_HAS_NEXT_FUND] != 0,
+            ints[i, C_NEXT_FUND_MS], now_ms, funding_enabled, funding_stale_ms, funding_avoid_ms)
+    targets = venue_target_array(status, f[:, C_DEPTH], f[:, C_W_LIQ], f[:, C_W_FUND], funding, q, rate_scale,
                                  max_tao)
     dr = abs(delta_usd) / max(delta_limit, 1.0)
     for i in range(n):
-        st = ints[i, I_STATUS]
-        tox = f[i, F_TOX]
-        dist = f[i, F_DIST]
-        mid = f[i, F_MID]
-        spread = f[i, F_SPREAD]
-        fresh = ints[i, I_HAS_MID_MS] != 0 and now_ms - ints[i, I_MID_MS] <= ints[i, I_MAX_AGE]
+        st = status[i]
+        tox = toxicity[i]
+        dist = dist_liq[i]
+        mid = f[i, C_MID]
+        spread = f[i, C_SPREAD]
+        fresh = ints[i, C_HAS_MID_MS] != 0 and now_ms - ints[i, C_MID_MS] <= max_age[i]
         valid_book = math.isfinite(mid) and mid > 0.0 and math.isfinite(spread) and spread > 0.0
         if (
             not (st == S_HEALTHY or st == S_WARNING)
             or dist <= liq_crit
             or tox >= tox_high
             or not valid_book
-            or f[i, F_DEPTH] <= 0.0
+            or f[i, C_DEPTH] <= 0.0
             or not fresh
             or dr >= 2.0
         ):
             continue
-        c_maker = (f[i, F_MAKER_FEE] - f[i, F_MAKER_REBATE]) / 1e4 * fair
+        c_maker = (f[i, C_MAKER_FEE] - f[i, C_MAKER_REBATE]) / 1e4 * fair
         r = reservation_price(
-            fair_value=fair, basis=mid - fair, funding_usd=funding_per_tao(funding[i], tau, fair), gamma=f[i, F_GAMMA],
-            sigma_px_=spx, tau=tau, q=q, q_v=f[i, F_POSITION], q_target=targets[i], basis_weight=basis_weight,
+            fair_value=fair, basis=mid - fair, funding_usd=funding_per_tao(funding[i], tau, fair), gamma=f[i, C_GAMMA],
+            sigma_px_=spx, tau=tau, q=q, q_v=f[i, C_POSITION], q_target=targets[i], basis_weight=basis_weight,
             funding_weight=funding_weight, lambda_inv=lambda_inv, venue_target_sign=sign,
         )
         h = half_spread(
-            gamma=f[i, F_GAMMA], k=f[i, F_K], spread_mult=spread_mult, c_maker=c_maker, v_buf=v_buf,
+            gamma=f[i, C_GAMMA], k=f[i, C_K], spread_mult=spread_mult, c_maker=c_maker, v_buf=v_buf,
             edge_local_min=edge_local_min, warning_regime=warning_regime, spread_warn_mult=spread_warn_mult,
             dist_liq=dist, liq_warn=liq_warn, liq_widening=liq_widening, liq_widening_max=liq_widening_max,
         )
-        best_bid = f[i, F_BEST_BID] if f[i, F_BEST_BID] > 0.0 else mid - spread / 2.0
-        best_ask = f[i, F_BEST_ASK] if f[i, F_BEST_ASK] > 0.0 else mid + spread / 2.0
-        prices = passive_prices(r - h, r + h, best_bid, best_ask, f[i, F_TICK])
+        best_bid = f[i, C_BEST_BID] if f[i, C_BEST_BID] > 0.0 else mid - spread / 2.0
+        best_ask = f[i, C_BEST_ASK] if f[i, C_BEST_ASK] > 0.0 else mid + spread / 2.0
+        prices = passive_prices(r - h, r + h, best_bid, best_ask, f[i, C_TICK])
         if prices is None:
             continue
         bid, ask = prices
@@ -351,21 +372,21 @@ def quote_venues(
             g = 2.0 - dr
             bid_throttle = 0.0 if q > 0.0 else g
             ask_throttle = 0.0 if q < 0.0 else g
-        lot = f[i, F_LOT]
+        lot = f[i, C_LOT]
         venue_warning = st == S_WARNING
         bid_size = quote_size(
             edge=e_bid, eligible=e_bid >= edge_local_min, eta=size_eta, size_mult=size_mult, lot=lot, price=bid,
-            margin_available=f[i, F_MARGIN], max_leverage=max_leverage, margin_safety=margin_safety, dist_liq=dist,
+            margin_available=f[i, C_MARGIN], max_leverage=max_leverage, margin_safety=margin_safety, dist_liq=dist,
             liq_warn=liq_warn, liq_crit=liq_crit, venue_warning=venue_warning, warning_size_mult=warning_size_mult,
             toxicity=tox, tox_med=tox_med, tox_high=tox_high, tox_floor=tox_floor, warning_regime=warning_regime,
-            q_warn_cap=q_warn_cap, max_order_size=f[i, F_MAX_ORDER], throttle=bid_throttle,
+            q_warn_cap=q_warn_cap, max_order_size=f[i, C_MAX_ORDER], throttle=bid_throttle,
         )
         ask_size = quote_size(
             edge=e_ask, eligible=e_ask >= edge_local_min, eta=size_eta, size_mult=size_mult, lot=lot, price=ask,
-            margin_available=f[i, F_MARGIN], max_leverage=max_leverage, margin_safety=margin_safety, dist_liq=dist,
+            margin_available=f[i, C_MARGIN], max_leverage=max_leverage, margin_safety=margin_safety, dist_liq=dist,
             liq_warn=liq_warn, liq_crit=liq_crit, venue_warning=venue_warning, warning_size_mult=warning_size_mult,
             toxicity=tox, tox_med=tox_med, tox_high=tox_high, tox_floor=tox_floor, warning_regime=warning_regime,
-            q_warn_cap=q_warn_cap, max_order_size=f[i, F_MAX_ORDER], throttle=ask_throttle,
+            q_warn_cap=q_warn_cap, max_order_size=f[i, C_MAX_ORDER], throttle=ask_throttle,
         )
         out[i, Q_QUOTED] = 1.0
         out[i, Q_RESERVATION] = r
@@ -399,27 +420,6 @@ def mm_params(cfg: Config) -> np.ndarray:
 
 
 _MM_PARAMS_CACHE: dict[int, tuple[Config, np.ndarray]] = {}
-_NAN = math.nan
-
-
-def venue_arrays(venues: Sequence[VenueInput], statuses: Sequence[str], toxicity: Sequence[float],
-                 dist_liq: Sequence[float], max_age_default: int, quote_max_age_ms: int) -> tuple[np.ndarray, np.ndarray]:
-    """The per-venue float and integer rows :func:`quote_venues` reads."""
-    f = np.array([
-        (_NAN if v.mid is None else v.mid, v.spread, v.best_bid, v.best_ask, v.depth_usd, v.position,
-         v.margin_available_usd, v.tick_size, v.lot_size, v.max_order_size, v.maker_fee_bps, v.maker_rebate_bps,
-         v.gamma, v.k, v.w_liq, v.w_fund, v.funding_8h, tox, dist)
-        for v, tox, dist in zip(venues, toxicity, dist_liq)
-    ], dtype=np.float64).reshape(len(venues), N_F)
-    ints = np.array([
-        (STATUS_RANK[st], v.last_mid_update_ms or 0, v.last_mid_update_ms is not None,
-         quote_max_age_ms or v.stale_ms_override or max_age_default,
-         v.funding_received_ms or 0, v.funding_received_ms is not None, v.next_funding_ms or 0, v.next_funding_ms is not None)
-        for v, st in zip(venues, statuses)
-    ], dtype=np.int64).reshape(len(venues), N_I)
-    return f, ints
-
-
 def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[list[OrderIntent], list[VenueQuote]]:
     """MM intents for every venue (venue order, buy before sell) and the per-venue workings."""
     s = tick.fair_value
@@ -432,9 +432,12 @@ def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[l
     ):
         return [], []
     mm = cfg.mm
-    f, ints = venue_arrays(venues, tick.statuses, tick.toxicity, tick.dist_liq, cfg.book.stale_ms, mm.quote_max_age_ms)
+    f, ints = venue_columns(venues)
+    stale = cfg.book.stale_ms
+    max_age = np.array([mm.quote_max_age_ms or v.stale_ms_override or stale for v in venues], dtype=np.int64)
     res = quote_venues(
-        f, ints, s, tick.vol.sigma_eff, tick.tick_sec, tick.vol.spread_mult, tick.vol.size_mult, tick.q,
+        f, ints, status_codes(tick.statuses), np.array(tick.toxicity, dtype=np.float64).reshape(len(venues)),
+        np.array(tick.dist_liq, dtype=np.float64).reshape(len(venues)), max_age, s, tick.vol.sigma_eff, tick.tick_sec, tick.vol.spread_mult, tick.vol.size_mult, tick.q,
         tick.delta_usd, tick.delta_limit_usd, tick.now_ms, tick.regime == WARNING_REGIME, mm_params(cfg),
         mm.funding_enabled, cfg.funding.stale_ms, cfg.funding.avoid_window_ms, 1 if mm.venue_target_sign == "intent" else -1,
         mm.edge_subtracts_vol_buffer, mm.liq_spread_widening,
