@@ -40,7 +40,7 @@ from paraphina.orders import manage_venue_quotes
 from paraphina.host import PolicyHost
 from paraphina.shield import Shield
 from paraphina.state import MAX_GAP_REPORTS, EngineState, GapReport
-from paraphina.strategy.common import VenueInput
+from paraphina.strategy.common import VenueInput, VenueInputs
 from paraphina.strategy.model import main_tick, record_fill, venue_input_from_config
 from paraphina.strategy.tick import TickModel
 
@@ -77,7 +77,7 @@ class Engine:
         self._alpha_l = config.volatility.fv_vol_alpha_long
         self._depth = config.book.depth_levels
         self.tick_model: TickModel | None = None
-        self.venue_inputs: list[VenueInput] = []
+        self.venue_inputs: Sequence[VenueInput] = VenueInputs()
         # The constant part of each venue's strategy input (config and instrument units).
         self._venue_templates = [
             venue_input_from_config(vc, venue=v, tick_size=t, lot_size=l, size_step=l)
@@ -300,7 +300,7 @@ class Engine:
             core.kill_reason = tick.kill_reason or "Kill"
         core.risk_regime = "HardLimit" if core.kill_switch else tick.regime
 
-    def _venue_inputs(self, tops: list) -> list[VenueInput]:
+    def _venue_inputs(self, tops: list) -> VenueInputs:
         core = self.state.core
         b = self.state.books
         ints = b.ints.tolist()
@@ -330,7 +330,7 @@ class Engine:
                 vi = replace(vi, mid=0.5 * (bid + ask), spread=ask - bid, best_bid=bid, best_ask=ask, bid_size=bsz,
                              ask_size=asz, bids=bids, asks=asks, depth_usd=bid * bsz + ask * asz)
             out.append(vi)
-        return out
+        return VenueInputs(out)
 
     # --- policy outputs through the shield ------------------------------------------------
 

@@ -19,9 +19,15 @@ import numba
 from numba import types
 
 
+# Every kernel made by :func:`kernel`, in definition order (the warm-up checks it reached them all).
+KERNELS: list = []
+
+
 def kernel(fn):
     """Compile ``fn`` as a decision-path kernel (see the module docstring for the rules)."""
-    return numba.njit(cache=True, nogil=True)(fn)
+    compiled = numba.njit(cache=True, nogil=True)(fn)
+    KERNELS.append(compiled)
+    return compiled
 
 
 # Powers go through the C library's pow, the function CPython's ``**`` and ``math.pow`` call:
