@@ -85,6 +85,42 @@ class VenueInput(msgspec.Struct, frozen=True, kw_only=True):
     w_fund: float = 0.25
 
 
+class BookLevels(Sequence):
+    """One side of a venue's book as ``(price, size)`` float pairs, best first: a tuple that is
+    built from the engine's level arrays only when something reads it (only exits walk the
+    levels; building a hundred pairs every tick cost more than the rest of the venue input).
+    Compares equal to the tuple of its pairs."""
+
+    __slots__ = ("_arr", "_v", "_side", "_n", "_pairs")
+
+    def __init__(self, arr: np.ndarray, v: int, side: int, n: int) -> None:
+        self._arr, self._v, self._side, self._n, self._pairs = arr, v, side, n, None
+
+    def pairs(self) -> tuple[tuple[float, float], ...]:
+        if self._pairs is None:
+            row = self._arr[self._v, self._side, :, : self._n].tolist()
+            self._pairs = tuple(zip(row[0], row[1]))
+        return self._pairs
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        return self.pairs()[i]
+
+    def __iter__(self):
+        return iter(self.pairs())
+
+    def __eq__(self, other: object) -> bool:
+        return self.pairs() == (other.pairs() if isinstance(other, BookLevels) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.pairs())
+
+    def __repr__(self) -> str:
+        return repr(self.pairs())
+
+
 def book_age_ms(v: VenueInput, now_ms: int) -> int | None:
     """Milliseconds since the venue's last valid mid, or None if it never had one."""
     if v.last_mid_update_ms is None:
