@@ -15,6 +15,8 @@ that turn strategy structs into arrays) call the same compiled code, never a Pyt
 
 from __future__ import annotations
 
+import ctypes
+
 import numba
 from numba import types
 
@@ -34,5 +36,13 @@ def kernel(fn):
 # numba compiles ``x ** 2`` as ``x * x`` and its ``math.pow`` differs from glibc's in the last bit
 # on about 1 value in 1,000 (tests/unit/strategy/test_kernels_bits.py). ``powf64`` is glibc's
 # public alias of ``pow``; under that name LLVM does not rewrite the call (``pow(x, 2.0)`` to
-# ``x * x``).
-libm_pow = types.ExternalFunction("powf64", types.float64(types.float64, types.float64))
+# ``x * x``). A C library without the alias gets ``pow`` itself.
+def _pow_symbol() -> str:
+    try:
+        ctypes.CDLL(None).powf64  # noqa: B018 - the lookup is the test
+    except (AttributeError, OSError):
+        return "pow"
+    return "powf64"
+
+
+libm_pow = types.ExternalFunction(_pow_symbol(), types.float64(types.float64, types.float64))

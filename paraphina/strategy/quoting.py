@@ -36,19 +36,16 @@ from paraphina.strategy.common import (
     C_NEXT_FUND_MS,
     C_POSITION,
     C_SPREAD,
+    C_STALE_OVERRIDE,
     C_TICK,
     C_W_FUND,
     C_W_LIQ,
     S_HEALTHY,
     S_WARNING,
     STATUS_RANK,
-    WARNING,
     VenueInput,
     clip,
     floor_to_step,
-    has_valid_book,
-    is_fresh,
-    is_tradeable,
     status_codes,
     venue_columns,
 )
@@ -297,7 +294,7 @@ N_Q = 8
 @kernel
 def quote_venues(
     f: np.ndarray, ints: np.ndarray, status: np.ndarray, toxicity: np.ndarray, dist_liq: np.ndarray,
-    max_age: np.ndarray, fair: float, sigma_eff: float, tick_sec: float, spread_mult: float,
+    quote_max_age_ms: int, stale_ms: int, fair: float, sigma_eff: float, tick_sec: float, spread_mult: float,
     size_mult: float, q: float, delta_usd: float, delta_limit: float, now_ms: int, warning_regime: bool,
     mm_p: np.ndarray, funding_enabled: bool, funding_stale_ms: int, funding_avoid_ms: int, sign: int,
     edge_subtracts_vol_buffer: bool, liq_widening: bool,
@@ -305,8 +302,8 @@ def quote_venues(
     """Reservation price, half-spread, prices and sizes of every venue (STRATEGY.md 4.6-4.8).
 
     ``f``/``ints`` hold one row per venue (:func:`paraphina.strategy.common.venue_columns`);
-    ``status`` (codes), ``toxicity``, ``dist_liq`` come from the tick, ``max_age`` is each
-    venue's quote age limit in ms; ``mm_p`` the constants of :func:`mm_params`. Returns one row per venue (columns ``Q_*``); a venue that
+    ``status`` (codes), ``toxicity``, ``dist_liq`` come from the tick; a venue's book may be
+    ``quote_max_age_ms`` old (0: its stale override, else ``stale_ms``); ``mm_p`` the constants of :func:`mm_params`. Returns one row per venue (columns ``Q_*``); a venue that
     does not quote has ``Q_QUOTED = 0``.
     """
     (quote_horizon_sec, edge_vol_mult, rate_scale, max_tao, basis_weight, funding_weight, lambda_inv,
@@ -333,7 +330,9 @@ def quote_venues(
         dist = dist_liq[i]
         mid = f[i, C_MID]
         spread = f[i, C_SPREAD]
-        fresh = ints[i, C_HAS_MID_MS] != 0 and now_ms - ints[i, C_MID_MS] <= max_age[i]
+        over = ints[i, C_STALE_OVERRIDE]
+        max_age = quote_max_age_ms if quote_max_age_ms != 0 else (over if over != 0 else stale_ms)
+        fresh = ints[i, C_HAS_MID_MS] != 0 and now_ms - ints[i, C_MID_MS] <= max_age
         valid_book = math.isfinite(mid) and mid > 0.0 and math.isfinite(spread) and spread > 0.0
         if (
             not (st == S_HEALTHY or st == S_WARNING)
@@ -433,11 +432,9 @@ def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[l
         return [], []
     mm = cfg.mm
     f, ints = venue_columns(venues)
-    stale = cfg.book.stale_ms
-    max_age = np.array([mm.quote_max_age_ms or v.stale_ms_override or stale for v in venues], dtype=np.int64)
     res = quote_venues(
         f, ints, status_codes(tick.statuses), np.array(tick.toxicity, dtype=np.float64).reshape(len(venues)),
-        np.array(tick.dist_liq, dtype=np.float64).reshape(len(venues)), max_age, s, tick.vol.sigma_eff, tick.tick_sec, tick.vol.spread_mult, tick.vol.size_mult, tick.q,
+        np.array(tick.dist_liq, dtype=np.float64).reshape(len(venues)), mm.quote_max_age_ms or 0, cfg.book.stale_ms, s, tick.vol.sigma_eff, tick.tick_sec, tick.vol.spread_mult, tick.vol.size_mult, tick.q,
         tick.delta_usd, tick.delta_limit_usd, tick.now_ms, tick.regime == WARNING_REGIME, mm_params(cfg),
         mm.funding_enabled, cfg.funding.stale_ms, cfg.funding.avoid_window_ms, 1 if mm.venue_target_sign == "intent" else -1,
         mm.edge_subtracts_vol_buffer, mm.liq_spread_widening,
