@@ -34,7 +34,13 @@ def worst_status(*statuses: str) -> str:
 
 def is_tradeable(status: str) -> bool:
     """Healthy and Warning venues may trade; Disabled and not-yet-available ones may not."""
-    return status == HEALTHY or status == WARNING
+    return tradeable_code(STATUS_RANK[status])
+
+
+@kernel
+def tradeable_code(code: int) -> bool:
+    """:func:`is_tradeable` on a status code."""
+    return code == S_HEALTHY or code == S_WARNING
 
 
 class VenueInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,19 +136,24 @@ def book_age_ms(v: VenueInput, now_ms: int) -> int | None:
 
 def is_fresh(v: VenueInput, now_ms: int, stale_ms: int) -> bool:
     """True if the venue has a mid no older than ``stale_ms`` (boundary inclusive)."""
-    age = book_age_ms(v, now_ms)
-    return age is not None and age <= stale_ms
+    return mid_is_fresh(v.last_mid_update_ms is not None, v.last_mid_update_ms or 0, now_ms, stale_ms)
+
+
+@kernel
+def mid_is_fresh(has_mid_ms: bool, mid_ms: int, now_ms: int, stale_ms: int) -> bool:
+    """:func:`is_fresh` on the last mid's time (``has_mid_ms`` False: never had one)."""
+    return has_mid_ms and now_ms - mid_ms <= stale_ms
 
 
 def has_valid_book(v: VenueInput) -> bool:
     """A usable two-sided top of book: finite positive mid and spread."""
-    return (
-        v.mid is not None
-        and math.isfinite(v.mid)
-        and v.mid > 0.0
-        and math.isfinite(v.spread)
-        and v.spread > 0.0
-    )
+    return v.mid is not None and book_is_valid(float(v.mid), float(v.spread))
+
+
+@kernel
+def book_is_valid(mid: float, spread: float) -> bool:
+    """:func:`has_valid_book` on the numbers (a missing mid is NaN)."""
+    return math.isfinite(mid) and mid > 0.0 and math.isfinite(spread) and spread > 0.0
 
 
 @kernel

@@ -39,6 +39,8 @@ from paraphina.strategy.common import (
     C_VENUE,
     S_HEALTHY,
     VenueInput,
+    book_is_valid,
+    mid_is_fresh,
     status_codes,
     venue_columns,
 )
@@ -109,9 +111,8 @@ def usable_mids(f: np.ndarray, ints: np.ndarray, status: np.ndarray, now_ms: int
         mid, spread, depth = f[i, C_MID], f[i, C_SPREAD], f[i, C_DEPTH]
         out[i] = (
             status[i] == S_HEALTHY
-            and ints[i, C_HAS_MID_MS] != 0 and now_ms - ints[i, C_MID_MS] <= stale_ms
-            and math.isfinite(mid) and mid > 0.0
-            and math.isfinite(spread) and spread > 0.0
+            and mid_is_fresh(ints[i, C_HAS_MID_MS] != 0, ints[i, C_MID_MS], now_ms, stale_ms)
+            and book_is_valid(mid, spread)
             and math.isfinite(depth) and depth > 0.0
         )
     return out

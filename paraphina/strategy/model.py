@@ -35,12 +35,13 @@ from paraphina.strategy.common import (
     C_STALE_OVERRIDE,
     HEALTHY,
     NOT_YET_AVAILABLE,
-    S_HEALTHY,
-    S_WARNING,
     STATUS_NAMES,
     STATUS_RANK,
     VenueInput,
+    book_is_valid,
     clip,
+    mid_is_fresh,
+    tradeable_code,
     venue_columns,
 )
 from paraphina.strategy.fair_value import KalmanState, fair_value_result, kalman_kernel
@@ -206,9 +207,9 @@ def model_step(f: np.ndarray, ints: np.ndarray, mem_i: np.ndarray, markout_tox: 
         # price it, a fresh two-sided book deep enough for the hedge or an exit, not toxic.
         mid, spread, depth = f[i, C_MID], f[i, C_SPREAD], f[i, C_DEPTH]
         reducible[i] = (
-            available and (codes[i] == S_HEALTHY or codes[i] == S_WARNING)
-            and ints[i, C_HAS_MID] != 0 and math.isfinite(mid) and mid > 0.0 and math.isfinite(spread) and spread > 0.0
-            and ints[i, C_HAS_MID_MS] != 0 and now_ms - ints[i, C_MID_MS] <= ip[PI_STALE]
+            available and tradeable_code(codes[i])
+            and ints[i, C_HAS_MID] != 0 and book_is_valid(mid, spread)
+            and mid_is_fresh(ints[i, C_HAS_MID_MS] != 0, ints[i, C_MID_MS], now_ms, ip[PI_STALE])
             and tox[i] < fp[P_TOX_HIGH] and depth >= fp[P_MIN_DEPTH]
         )
     return fv, vol, agg, dists, tox, tox_codes, codes, reducible

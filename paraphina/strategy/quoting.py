@@ -40,11 +40,13 @@ from paraphina.strategy.common import (
     C_TICK,
     C_W_FUND,
     C_W_LIQ,
-    S_HEALTHY,
     S_WARNING,
     STATUS_RANK,
     VenueInput,
+    book_is_valid,
     clip,
+    mid_is_fresh,
+    tradeable_code,
     floor_to_step,
     status_codes,
     venue_columns,
@@ -121,7 +123,7 @@ def venue_target_array(status: np.ndarray, depth: np.ndarray, w_liq: np.ndarray,
     total = 0.0
     for i in range(n):
         st = status[i]
-        weights[i] = depth[i] * w_liq[i] if (st == S_HEALTHY or st == S_WARNING) and depth[i] > 0.0 else 0.0
+        weights[i] = depth[i] * w_liq[i] if tradeable_code(st) and depth[i] > 0.0 else 0.0
         total += weights[i]
     targets = np.zeros(n)
     for i in range(n):
@@ -332,10 +334,10 @@ def quote_venues(
         spread = f[i, C_SPREAD]
         over = ints[i, C_STALE_OVERRIDE]
         max_age = quote_max_age_ms if quote_max_age_ms != 0 else (over if over != 0 else stale_ms)
-        fresh = ints[i, C_HAS_MID_MS] != 0 and now_ms - ints[i, C_MID_MS] <= max_age
-        valid_book = math.isfinite(mid) and mid > 0.0 and math.isfinite(spread) and spread > 0.0
+        fresh = mid_is_fresh(ints[i, C_HAS_MID_MS] != 0, ints[i, C_MID_MS], now_ms, max_age)
+        valid_book = book_is_valid(mid, spread)
         if (
-            not (st == S_HEALTHY or st == S_WARNING)
+            not tradeable_code(st)
             or dist <= liq_crit
             or tox >= tox_high
             or not valid_book
