@@ -32,7 +32,6 @@ their differences are the knobs', not the noise's).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
@@ -60,7 +59,8 @@ from paraphina.research.evidence import (
     write_evidence_pack,
 )
 from paraphina.progress import Progress
-from paraphina.research.montecarlo import SEED_RULE, ray_session, run_mc
+from paraphina.research.montecarlo import SEED_RULE, run_mc
+from paraphina.research.workers import WorkerPool
 from paraphina.research.provenance import claim, file_hash
 
 EvaluateFn = Callable[[Mapping[str, str], int, int], Mapping[str, Any]]
@@ -164,7 +164,7 @@ def _metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candidates: int, runs: int,
               knob_spec: KnobSpec, alpha: float, budgets: Mapping[str, stats.Budget], study_name: str = "study",
-              jobs: int = 1, backend: str = "local", ray_address: str | None = None,
+              jobs: int = 1, backend: str = "local", ray_address: str | None = None, chunk: int | None = None,
               commands: Sequence[str] = (), progress: bool | None = None, report: bool = True,
               suites: Sequence[StudySuite] = (), config_hash_fn: Callable[[Mapping[str, str]], str] | None = None,
               force: bool = False, inputs_extra: Mapping[str, Any] | None = None,
@@ -218,11 +218,13 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     trial_rows: list[dict[str, Any]] = []
     scores: list[stats.CandidateScore] = []
     by_id: dict[str, tuple[str, Candidate, dict[str, Any]]] = {}
-    session = ray_session(ray_address, jobs) if backend == "ray" else contextlib.nullcontext()
+    # One pool for the whole study: workers start, import and load the compiled kernels once,
+    # not once per candidate.
+    session = WorkerPool(jobs, backend, ray_address)
     # One count over everything simulated: every trial's Monte Carlo runs and suite runs.
     per_trial = runs + sum(info["runs"] for info in suite_info)
     bar = Progress("phase-a", len(cands) * per_trial, "runs", enabled=progress is not False)
-    with session, bar:
+    with session as pool, bar:
         for i, cand in enumerate(cands):
             tid = trial_id(i, cand)
             tdir = out / "trials" / tid
@@ -232,6 +234,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
             cfg_hash = cfg_hashes[cand.candidate_id]
             res = run_mc(functools.partial(evaluate, cand.env), runs, seed, jobs=jobs, backend=backend,
                          output_dir=tdir / "mc", ray_address=ray_address, level=level, alpha=alpha,
+                         pool=pool, chunk=chunk,
                          progress=bar if progress is not False else False,
                          config_extra={"candidate_id": cand.candidate_id, "evaluate": function_name(evaluate),
                                        "evaluate_args": inputs["evaluate_args"], "config_hash": cfg_hash},
