@@ -255,6 +255,10 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
 @click.option("--suite-ticks", type=click.IntRange(min=1), default=None, help="Ticks per suite run (default: the suite's; --smoke: --ticks).")
 @click.option("--evaluate", default=None, metavar="MODULE:FUNCTION", help="Evaluate function (default: the simulator).")
 @click.option("--evaluate-arg", "evaluate_args", multiple=True, metavar="KEY=VALUE")
+@click.option("--sampler", type=click.Choice(["random", "pareto-mutation", "tpe", "cmaes"]), default="random",
+              show_default=True, help="Candidate generation: random draws, mutation around the Pareto set, Optuna TPE or CMA-ES.")
+@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Candidates an adaptive sampler proposes between updates.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--ray-address", default=None)
@@ -262,8 +266,8 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
 @click.option("--no-report", is_flag=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no warnings.")
 def phase_a_cmd(smoke, study, study_dir, trials, runs, ticks, seed, scenario_path, policy, config_path, knobs, budgets,
-                suites, no_suites, suite_ticks, evaluate, evaluate_args, jobs, backend, ray_address, force, no_report,
-                quiet) -> None:
+                suites, no_suites, suite_ticks, evaluate, evaluate_args, sampler, batch, jobs, backend, ray_address,
+                force, no_report, quiet) -> None:
     """Phase A promotion pipeline (python3 -m batch_runs.phase_a.promote_pipeline with CLI option names)."""
     from batch_runs.phase_a.promote_pipeline import DEFAULT_EVALUATE, DEFAULTS, SMOKE, recorded_command, run_pipeline
 
@@ -275,4 +279,5 @@ def phase_a_cmd(smoke, study, study_dir, trials, runs, ticks, seed, scenario_pat
         evaluate_args=evaluate_args, scenario=scenario_path, policy=policy, config=config_path,
         suites=[] if no_suites else (list(suites) or None), suite_ticks=suite_ticks or (ticks if smoke else None),
         jobs=jobs, backend=backend, ray_address=ray_address, force=force, quiet=quiet, report=not no_report,
-        command=recorded_command("paraphina phase-a", sys.argv[2:] if len(sys.argv) > 1 else [])))
+        command=recorded_command("paraphina phase-a", sys.argv[2:] if len(sys.argv) > 1 else []),
+        sampler=sampler, batch=batch))
