@@ -239,6 +239,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     claim(out, STUDY_FILE, inputs, force=force, what="a Phase A study", error=SpecError,
           hint="use another -o/--out, or --force to start over")
     unreachable = unreachable_tiers(budgets, runs, alpha)
+    kill_floor = stats.wilson_ucb(0, runs, alpha)
     if on_start is not None:
         on_start(unreachable)
     trial_rows: list[dict[str, Any]] = []
@@ -284,7 +285,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
                "suites_passed": suites_ok, "valid": valid, "metrics": _metrics(res.summary)}
         trial_rows.append(row)
         by_id[cand.candidate_id] = (tid, cand, row)
-        violation = budget_violation(score, budgets) if stats.is_valid(score) else float("nan")
+        violation = budget_violation(score, budgets, kill_floor) if stats.is_valid(score) else float("nan")
         return Outcome(score=score, valid=valid, violation=violation)
 
     with session, bar:

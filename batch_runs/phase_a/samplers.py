@@ -22,7 +22,9 @@ comparison at equal budget measures what the model adds, not a luckier start):
 
 The budget violation of a candidate (``<= 0``: within the budget of at least one tier) is
 ``min over tiers of max(kill_ucb / max_kill_ucb - 1, dd_cvar / max_dd_cvar - 1,
-(min_pnl_lcb_usd - pnl_lcb) / max_dd_cvar)``. A candidate that is not valid (a NaN objective,
+(min_pnl_lcb_usd - pnl_lcb) / max_dd_cvar)``, where a ``max_kill_ucb`` out of reach at the
+study's run count (below the bound that zero kills give) is raised to that bound, so that the
+constraint still tells candidates apart (promotion keeps the budget as written). A candidate that is not valid (a NaN objective,
 evidence that does not verify, a failed out-of-sample suite) is told as failed.
 
 Everything is deterministic for a seed: one in-memory Optuna study per Phase A study, trials
@@ -84,12 +86,17 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     violation: float
 
 
-def budget_violation(score: stats.CandidateScore, budgets: Mapping[str, stats.Budget]) -> float:
-    """How far outside the nearest tier's budget (``<= 0``: inside one); see the module doc."""
+def budget_violation(score: stats.CandidateScore, budgets: Mapping[str, stats.Budget], kill_floor: float = 0.0) -> float:
+    """How far outside the nearest tier's budget (``<= 0``: inside one); see the module doc.
+
+    ``kill_floor``: the kill UCB of a candidate with zero kills at the study's run count. A kill
+    bound below it is out of reach for every candidate, which would make the constraint the same
+    for all of them (and a model-based sampler blind); it is raised to the floor."""
     best = math.inf
     for b in budgets.values():
         dd_scale = b.max_dd_cvar if b.max_dd_cvar > 0 else 1.0
-        kill = score.kill_ucb / b.max_kill_ucb - 1.0 if b.max_kill_ucb > 0 else score.kill_ucb
+        kill_bound = max(b.max_kill_ucb, kill_floor)
+        kill = score.kill_ucb / kill_bound - 1.0 if kill_bound > 0 else score.kill_ucb
         v = max(kill, score.dd_cvar / dd_scale - 1.0, (b.min_pnl_lcb_usd - score.pnl_lcb) / dd_scale)
         best = min(best, v)
     return best
