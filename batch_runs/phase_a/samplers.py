@@ -9,8 +9,8 @@ comparison at equal budget measures what the model adds, not a luckier start):
 
 * ``pareto-mutation``: a parent drawn (seeded) from the current Pareto set of the evaluated
   candidates (of those within some tier's budget when there are any), and one or more of its knobs
-  moved a small step within the bounds: a continuous knob by a normal step of 10% of its range,
-  truncated at 30% and reflected at the bounds; a list of choices one position left or right; the
+  moved a step within the bounds: a continuous knob by a normal step of 25% of its range,
+  truncated at 50% and reflected at the bounds; a list of choices one position left or right; the
   profile to another one.
 * ``tpe``: Optuna's multi-objective TPE (``TPESampler(seed=..., multivariate=True)``) over the
   objectives Phase A ranks by: mean PnL up, kill UCB down, drawdown CVaR down; the tier budgets
@@ -63,8 +63,8 @@ SAMPLERS = ("random", "pareto-mutation", "tpe", "cmaes")
 DEFAULT_SAMPLER = "random"
 DEFAULT_BATCH = 4
 OBJECTIVES = {"mean_pnl": "maximize", "kill_ucb": "minimize", "dd_cvar": "minimize"}
-MUTATION_SIGMA = 0.10  # of a continuous knob's range
-MUTATION_MAX_STEP = 0.30  # of a continuous knob's range: the normal step is truncated here
+MUTATION_SIGMA = 0.25  # of a continuous knob's range
+MUTATION_MAX_STEP = 0.5  # of a continuous knob's range: the normal step is truncated here
 MAX_DUPLICATES = 100
 
 
