@@ -21,6 +21,7 @@ reading files and ``os.environ`` is the caller's job (the CLI).
 from __future__ import annotations
 
 import hashlib
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -474,6 +475,63 @@ def adapt_to_instruments(cfg: Config, instruments: Sequence[Any]) -> Config:
         else:
             changes["venue_defaults"] = msgspec.structs.replace(cfg.venue_defaults, is_hedge_allowed=False)
     return msgspec.structs.replace(cfg, **changes) if changes else cfg
+
+
+# How each instrument-sized knob moves when the instrument's price is ``factor`` times the price
+# a config was sized at (``scale_to_price``): its power of ``factor``. Sizes in base units move
+# as 1/factor (the same notional), USD per base unit as factor (the same bps), the fill decay k
+# per USD as 1/factor; quote size edge/eta needs eta in USD/unit^2 (factor^2) and the exits'
+# slippage base - lin*T - quad*T^2 needs lin ~ factor^2, quad ~ factor^3. gamma stays: the
+# skew gamma*sigma_px^2*tau*q and the AS half-spread log1p(gamma/k)/gamma keep their bps.
+# Every other knob is in USD, bps, ratios, ticks or time, the same on any instrument.
+PRICE_SCALED_VENUE_KNOBS: dict[str, int] = {
+    "k": -1, "base_order_size": -1, "max_order_size": -1, "max_position": -1,
+}
+PRICE_SCALED_KNOBS: dict[str, int] = {
+    "initial_q_tao": -1,
+    "risk.q_warn_cap": -1,
+    "fixed_spread.size": -1,
+    "fixed_spread.max_position": -1,
+    "fixed_spread.skew_ticks_per_unit": 1,
+    "toxicity.markout_scale_usd_per_tao": 1,
+    "mm.edge_local_min": 1,
+    "mm.size_eta": 2,
+    "mm.funding_target_max_tao": -1,
+    "hedge.band_base_tao": -1,
+    "hedge.max_step_tao": -1,
+    "hedge.max_venue_tao_per_tick": -1,
+    "hedge.chunk_size_tao": -1,
+    "hedge.slippage_buffer": 1,
+    "hedge.frag_penalty": 1,
+    "hedge.liq_penalty_scale": 1,
+    "exit.max_total_tao_per_tick": -1,
+    "exit.max_venue_tao_per_tick": -1,
+    "exit.min_global_abs_tao": -1,
+    "exit.min_intent_size_tao": -1,
+    "exit.edge_min_usd": 1,
+    "exit.fragmentation_penalty_per_tao": 1,
+    "exit.fragmentation_reduction_bonus": 1,
+    "exit.liq_penalty_scale": 1,
+    "exit.slippage_linear_coeff": 2,
+    "exit.slippage_quadratic_coeff": 3,
+}
+
+
+def scale_to_price(cfg: Config, factor: float) -> Config:
+    """``cfg``, sized for an instrument at price P, resized for one at ``factor`` x P: the same
+    notionals, bps and quote geometry (``PRICE_SCALED_KNOBS`` says how each knob moves). Knobs
+    in USD, bps, ticks or time are unchanged; ``factor`` 1 gives ``cfg`` itself. Pure."""
+    if not (factor > 0.0 and math.isfinite(factor)):
+        raise ConfigError(f"price scale factor: expected a positive finite number, got {factor!r}")
+    if factor == 1.0:
+        return cfg
+    data = msgspec.to_builtins(cfg)
+    for path, power in PRICE_SCALED_KNOBS.items():
+        _set_path(data, path, _get_path(data, path, _DEFAULTS) * factor ** power)
+    for venue in [*data["venues"], data["venue_defaults"]]:
+        for key, power in PRICE_SCALED_VENUE_KNOBS.items():
+            venue[key] = venue[key] * factor ** power
+    return msgspec.convert(data, Config)
 
 
 def profile_values(name: str, preset: Mapping[str, Any]) -> dict[str, Any]:

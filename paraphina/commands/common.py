@@ -37,7 +37,37 @@ def resolve_config(config_path: str | None, profile: str | None = None, *, log: 
             ignored = [k for k in sorted(os.environ) if k in ENV_KNOBS or k == "PARAPHINA_RISK_PROFILE"]
             return embedded, "from the log" + (f" ({', '.join(ignored)} not applied: pass --config to rebuild)"
                                                if ignored else "")
-    return build_config(config_path, os.environ, profile, overrides)
+    return build_config(config_path, os.environ, profile, overrides,
+                        price=log_price_usd(log) if log is not None else None)
+
+
+# How far into a log to look for a price: a first snapshot comes within the first few events.
+PRICE_SCAN_EVENTS = 10_000
+
+
+def log_price_usd(log: str) -> float | None:
+    """The instrument's price in USD a log starts at: the mid of the first snapshot with both
+    sides (a venue's ticks times its tick size), or None (no such snapshot early on, not a log:
+    the command reading it reports that)."""
+    from paraphina import events as ev
+    from paraphina.eventlog import LogReader
+
+    if not os.path.exists(log):
+        return None
+    try:
+        reader = LogReader(log)
+        try:
+            ticks = {i: float(inst.tick_size) for i, inst in enumerate(reader.info.instruments)}
+            for n, (_, event) in enumerate(reader.events()):
+                if n >= PRICE_SCAN_EVENTS:
+                    return None
+                if isinstance(event, ev.BookSnapshot) and event.bid_px and event.ask_px and event.venue in ticks:
+                    return (max(event.bid_px) + min(event.ask_px)) / 2.0 * ticks[event.venue]
+        finally:
+            reader.close()
+    except Exception:  # noqa: BLE001 - an unreadable log is reported by the command reading it
+        return None
+    return None
 
 
 def embedded_config(log: str) -> Config | None:

@@ -19,12 +19,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from paraphina.config import Config, ConfigError, load_config, parse_config_text
+import msgspec
+
+from paraphina.config import Config, ConfigError, load_config, parse_config_text, scale_to_price
 from paraphina.errors import UserError
 
 PRESETS_DIR = Path(__file__).resolve().parent
 DEFAULT_PRESET = "btc"
 SPEC = "spec"  # the built-in defaults, as a preset name
+# The price in USD each preset is sized at, and the band (a factor) within which it is used as
+# it is: on a log whose instrument trades outside [reference / band, reference x band] the
+# preset is resized to the log's first mid (paraphina.config.scale_to_price: same notionals and
+# bps; docs/strategy.md "Instrument scale"). A preset not listed is never resized.
+PRICE_REFERENCES: dict[str, tuple[float, float]] = {
+    "btc": (60_000.0, 2.0),
+}
 
 
 def preset_path(name: str) -> Path:
@@ -49,6 +58,32 @@ def preset_data(name: str, named_by: str = "--config") -> dict[str, Any]:
     return read_config_data(str(preset_path(name)))
 
 
+def price_reference(name: str) -> tuple[float, float] | None:
+    """(reference price in USD, band factor) preset ``name`` is sized at, or None if it names none."""
+    return PRICE_REFERENCES.get(name)
+
+
+def scaled_preset(name: str, price: float | None, named_by: str = "--config") -> tuple[dict[str, Any], str]:
+    """Preset ``name``'s table for an instrument at ``price`` USD, and how it was sized: as it is
+    within its band (or when it or the price names no scale), else the whole resolved preset
+    resized by ``price / reference`` (``paraphina.config.scale_to_price``)."""
+    preset, source = preset_data(name, named_by), f"preset {name}"
+    ref = price_reference(name)
+    if ref is None or price is None or not price > 0.0:
+        return preset, source
+    reference, band = ref
+    if reference / band <= price <= reference * band:
+        return preset, source
+    factor = price / reference
+    try:
+        resolved = load_config(None, {}, None, None, preset_data=preset)
+    except ConfigError as exc:
+        raise UserError(f"preset {name}: {exc}") from None
+    data = msgspec.to_builtins(scale_to_price(resolved, factor))
+    del data["profile"]
+    return data, f"preset {name} resized to {price:.6g} USD (x{factor:.4g} of its {reference:g})"
+
+
 def read_config_data(path: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -61,19 +96,26 @@ def read_config_data(path: str) -> dict[str, Any]:
 
 
 def build_config(config: str | None, env: Mapping[str, str], profile: str | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> tuple[Config, str]:
+                 overrides: Mapping[str, Any] | None = None, *, price: float | None = None) -> tuple[Config, str]:
     """(resolved config, what it was built from) for ``config``: a preset name, a file (refining
-    the preset its ``preset`` key names, else the built-in defaults), or None: the default preset."""
+    the preset its ``preset`` key names, else the built-in defaults), or None: the default preset.
+    ``price``: the instrument's price in USD where known (a log's first mid); the preset layer
+    (named, or under a file) is resized to it outside its price band, a file's own numbers never
+    (they are its author's)."""
     config = config or DEFAULT_PRESET
     if is_preset_name(config):
-        preset, data, source = preset_data(config), None, f"preset {config}"
+        preset, source = scaled_preset(config, price)
+        data = None
     else:
         data = read_config_data(config)
         name = data.pop("preset", None)
         if name is not None and not isinstance(name, str):
             raise UserError(f"{config}: preset: expected a preset name ({', '.join(available())})")
-        preset = preset_data(name, f"{config}: preset") if name else {}
-        source = f"{config} (on preset {name})" if name else config
+        if name:
+            preset, on = scaled_preset(name, price, f"{config}: preset")
+            source = f"{config} (on {on})"
+        else:
+            preset, source = {}, config
     try:
         return load_config(data, env, profile, overrides, preset_data=preset), source
     except ConfigError as exc:

@@ -10,7 +10,9 @@ PnL attribution (USD), all from event time:
 
 * spread capture, hedge cost, exit cost: per fill ``side * (fair value - price) * size`` at the
   fill (the engine's fair value on the last main tick at or before the fill, else the venue mid),
-  summed by purpose: what the fill earned or paid against fair value;
+  summed by purpose: what the fill earned or paid against fair value (the same
+  :func:`~paraphina.sim.attribution.fill_edge` and accumulator as ``run --attribution``, which
+  measures against the simulator's latent price instead);
 * fees: minus the fees paid (rebates count positive); funding: the funding payments;
 * inventory: the rest of the engine's total PnL (what holding the position earned as fair
   value moved);
@@ -32,6 +34,7 @@ from paraphina import events as ev
 from paraphina.actions import PlaceOrder, SetKillSwitch
 from paraphina.errors import UserError
 from paraphina.hookspecs import hookimpl
+from paraphina.sim.attribution import Attribution, fill_edge
 
 PURPOSES = ("mm", "hedge", "exit")
 
@@ -97,7 +100,12 @@ class FillRow:
     price: float
     size: float
     fee: float
-    edge: float | None            # side * (fv - price) * size at the fill, USD (None: no reference)
+    reference: float | None       # fair value at the fill (else the venue mid), USD; None: neither
+
+    @property
+    def edge(self) -> float | None:
+        """``side * (reference - price) * size``, USD (None: no reference)."""
+        return None if self.reference is None else fill_edge(self.side, self.price, self.size, self.reference)
 
 
 @dataclass
@@ -188,8 +196,7 @@ def trace_run(log: str, policy, config, *, telemetry: str | None = None, actions
         size = float(e.size * lot_of[e.venue])
         ref = _reference(ticks, e.ts_ns, e.venue)
         fills.append(FillRow(ts_ns=e.ts_ns, venue=e.venue, purpose=purposes.get((e.venue, e.client_order_id), "other"),
-                             side=e.side, price=price, size=size, fee=e.fee,
-                             edge=None if ref is None else e.side * (ref - price) * size))
+                             side=e.side, price=price, size=size, fee=e.fee, reference=ref))
     cfg_horizon = int(config.toxicity.markout_horizon_ms)
     horizons = sorted({*horizons_ms, cfg_horizon})
     check = None
@@ -263,19 +270,19 @@ def markouts(ticks: TickSeries, fills: list[FillRow], horizons_ms: list[int]) ->
 
 
 def attribution(t: RunTrace) -> list[tuple[str, float]]:
-    """The PnL attribution rows (label, USD); they sum to the engine's total."""
-    edge = {p: 0.0 for p in (*PURPOSES, "other")}
+    """The PnL attribution rows (label, USD); they sum to the engine's total. The fills are
+    counted by the same :class:`~paraphina.sim.attribution.Attribution` as ``run --attribution``,
+    against the engine's fair value instead of the latent price; inventory is the rest."""
+    a = Attribution()
     for f in t.fills:
-        if f.edge is not None:
-            edge[f.purpose] += f.edge
-    fees = -sum(f.fee for f in t.fills)
+        a.add_fill(f.purpose, f.side, f.price, f.size, f.fee, f.reference)
     total = float(t.summary["total"])
-    rows = [("spread capture (mm fills vs fair value)", edge["mm"]),
-            ("hedge cost (hedge fills vs fair value)", edge["hedge"]),
-            ("exit cost (exit fills vs fair value)", edge["exit"])]
-    if edge["other"]:
-        rows.append(("other fills vs fair value", edge["other"]))
-    rows += [("fees (rebates +)", fees), ("funding", t.funding)]
+    rows = [("spread capture (mm fills vs fair value)", a.spread_capture),
+            ("hedge cost (hedge fills vs fair value)", a.hedge_edge),
+            ("exit cost (exit fills vs fair value)", a.exit_edge)]
+    if a.other_edge:
+        rows.append(("other fills vs fair value", a.other_edge))
+    rows += [("fees (rebates +)", -a.fees), ("funding", t.funding)]
     rows.append(("inventory (the rest: position held as fair value moved)", total - sum(v for _, v in rows)))
     rows.append(("total (engine)", total))
     return rows

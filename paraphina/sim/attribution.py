@@ -43,6 +43,16 @@ def purpose_of(client_order_id: str) -> str:
     return PURPOSE_BY_PREFIX.get(client_order_id[:1], "other")
 
 
+def fill_edge(side: int, price: float, size: float, reference: float | None) -> float:
+    """What a fill earned against a reference price, before fees, in USD: ``side * (reference -
+    price) * size`` (a buy below the reference earns). 0 without a reference. The one rule every
+    PnL attribution uses (``run --attribution`` against the latent price, run reports against
+    the engine's fair value)."""
+    if reference is None or not math.isfinite(reference):
+        return 0.0
+    return side * (reference - price) * size
+
+
 @dataclass
 class Attribution:
     """PnL of a run split by source, in quote currency (USD), marked at the latent price."""
@@ -50,6 +60,7 @@ class Attribution:
     spread_capture: float = 0.0
     exit_edge: float = 0.0
     hedge_edge: float = 0.0
+    other_edge: float = 0.0            # fills of orders no purpose names (a plugin's own ids)
     fees: float = 0.0
     funding: float = 0.0
     inventory: float = 0.0
@@ -58,17 +69,37 @@ class Attribution:
 
     @property
     def total(self) -> float:
-        return self.spread_capture + self.exit_edge + self.hedge_edge - self.fees + self.funding + self.inventory
+        return (self.spread_capture + self.exit_edge + self.hedge_edge + self.other_edge - self.fees + self.funding
+                + self.inventory)
+
+    def add_fill(self, purpose: str, side: int, price: float, size: float, fee: float, reference: float | None) -> float:
+        """Count one fill (price in USD, size in base units) against ``reference`` (the price it
+        is measured against: the latent price, the engine's fair value; None or NaN: none, the
+        fill counts in volume and fees only). Returns its edge (:func:`fill_edge`)."""
+        edge = fill_edge(side, price, size, reference)
+        if purpose == "mm":
+            self.spread_capture += edge
+        elif purpose == "exit":
+            self.exit_edge += edge
+        elif purpose == "hedge":
+            self.hedge_edge += edge
+        else:
+            self.other_edge += edge
+        self.fees += fee
+        self.volume[purpose] += size
+        self.fills[purpose] += 1
+        return edge
 
     def edge_per_unit(self, purpose: str) -> float:
         """Edge against the latent price per unit traded (USD per base unit), before fees."""
         vol = self.volume[purpose]
-        edge = {"mm": self.spread_capture, "exit": self.exit_edge, "hedge": self.hedge_edge}.get(purpose, 0.0)
+        edge = {"mm": self.spread_capture, "exit": self.exit_edge, "hedge": self.hedge_edge}.get(purpose, self.other_edge)
         return edge / vol if vol > 0 else 0.0
 
     def to_json(self) -> dict:
         return {
             "spread_capture": self.spread_capture, "exit_edge": self.exit_edge, "hedge_edge": self.hedge_edge,
+            "other_edge": self.other_edge,
             "fees": self.fees, "funding": self.funding, "inventory": self.inventory, "total": self.total,
             "volume": dict(self.volume), "fills": dict(self.fills),
             "mm_edge_per_unit": self.edge_per_unit("mm"), "hedge_edge_per_unit": self.edge_per_unit("hedge"),
@@ -204,22 +235,9 @@ class RunProbe:
                     self._half.append(abs(a.price * self.ticks[a.venue] - tick_model.fair_value))
 
     def _on_fill(self, f: ev.Fill, latent: float) -> None:
-        purpose = purpose_of(f.client_order_id)
         size = f.size * self.lots[f.venue]
-        price = f.price * self.ticks[f.venue]
-        signed = size if f.side > 0 else -size
-        edge = (latent - price) * signed if math.isfinite(latent) else 0.0
-        a = self.attr
-        if purpose == "mm":
-            a.spread_capture += edge
-        elif purpose == "exit":
-            a.exit_edge += edge
-        else:
-            a.hedge_edge += edge
-        a.fees += f.fee
-        a.volume[purpose] += size
-        a.fills[purpose] += 1
-        self._pos[f.venue] = self._pos.get(f.venue, 0.0) + signed
+        self.attr.add_fill(purpose_of(f.client_order_id), f.side, f.price * self.ticks[f.venue], size, f.fee, latent)
+        self._pos[f.venue] = self._pos.get(f.venue, 0.0) + (size if f.side > 0 else -size)
 
     def _on_tick(self, tick, latent: float) -> None:
         self._n += 1
