@@ -49,12 +49,12 @@ MIXED = knob_spec_from_dict({"profiles": ["conservative", "balanced", "aggressiv
 }})
 
 
-def bowl_outcome(env, budgets) -> Outcome:
-    """A candidate's outcome without the pipeline: the bowl's mean over three runs."""
+def bowl_outcome(cid: str, env, budgets) -> Outcome:
+    """A candidate's outcome without the pipeline: the bowl over three runs."""
     runs = [toy_bowl_run(env, i, 100 + i) for i in range(3)]
     pnl = sum(r["pnl"] for r in runs) / 3
-    score = stats.CandidateScore(key=json.dumps(env, sort_keys=True), mean_pnl=pnl, kill_ucb=0.1,
-                                 dd_cvar=max(r["max_drawdown"] for r in runs), pnl_lcb=pnl - 5)
+    score = stats.CandidateScore(key=cid, mean_pnl=pnl, kill_ucb=0.1, dd_cvar=max(r["max_drawdown"] for r in runs),
+                                 pnl_lcb=pnl - 5)
     return Outcome(score=score, valid=True, violation=budget_violation(score, budgets))
 
 
@@ -65,11 +65,9 @@ def drive(name: str, spec, seed: int, total: int, batch: int = 4) -> list[dict]:
     while len(sampler.seen) < total:
         asked = sampler.ask(min(batch, total - len(sampler.seen)))
         assert asked
-        for p in asked:
-            o = bowl_outcome(p.candidate.env, budgets)
-            sampler.tell(p, Outcome(score=stats.CandidateScore(
-                key=p.candidate.candidate_id, mean_pnl=o.score.mean_pnl, kill_ucb=o.score.kill_ucb,
-                dd_cvar=o.score.dd_cvar, pnl_lcb=o.score.pnl_lcb), valid=True, violation=o.violation))
+        outcomes = [bowl_outcome(p.candidate.candidate_id, p.candidate.env, budgets) for p in asked]
+        for p, o in zip(asked, outcomes):
+            sampler.tell(p, o)
     return sampler.history()
 
 
@@ -164,6 +162,17 @@ def test_resume_and_refusal(tmp_path):
     before = (out / "sampler" / "history.jsonl").read_bytes()
     assert study(tmp_path, "tpe") == out  # same inputs: a resume, the same candidates
     assert (out / "sampler" / "history.jsonl").read_bytes() == before
+    # Interrupted: the last trials' Monte Carlo and the sampler files lost; the rerun redoes them alike.
+    trials_before = (out / "trials.jsonl").read_bytes()
+    import shutil
+
+    for d in sorted((out / "trials").iterdir())[-3:]:
+        shutil.rmtree(d)
+    shutil.rmtree(out / "sampler")
+    (out / "trials.jsonl").unlink()
+    study(tmp_path, "tpe")
+    assert (out / "sampler" / "history.jsonl").read_bytes() == before
+    assert (out / "trials.jsonl").read_bytes() == trials_before
     argv = ["--study-dir", str(out), "--trials", "12", "--mc-runs", "3", "--seed", "7", "--evaluate", EVALUATE,
             "--knobs", BOWL_KNOBS, "--no-suites", "--no-report", "-q", "--sampler", "cmaes"]
     assert promote_main(argv) == 2  # another sampler: refused, one line
