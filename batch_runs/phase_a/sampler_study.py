@@ -38,9 +38,15 @@ from typing import Any
 import numpy as np
 
 from batch_runs.orchestrator import write_csv
-from batch_runs.phase_a.promote_pipeline import DEFAULT_EVALUATE, DEFAULTS, recorded_command, run_pipeline
+from batch_runs.phase_a.promote_pipeline import (
+    DEFAULT_EVALUATE,
+    DEFAULTS,
+    recorded_command,
+    resolve_function,
+    run_pipeline,
+)
 from batch_runs.phase_a.samplers import DEFAULT_BATCH, SAMPLERS
-from batch_runs.phase_a.spec import DEFAULT_BUDGETS, SpecError, load_budgets
+from batch_runs.phase_a.spec import DEFAULT_BUDGETS, SpecError, load_budgets, load_knob_spec
 from paraphina.config import ConfigError
 from paraphina.errors import UserError
 from paraphina.research import stats
@@ -159,6 +165,14 @@ def run_compare(out: str | Path, *, samplers: Sequence[str], seeds: Sequence[int
             raise SpecError(f"--sampler {name!r}: expected one of {', '.join(SAMPLERS)}")
     if not seeds or any(s < 0 for s in seeds):
         raise SpecError("--seed must be >= 0 (give one or more)")
+    # Bad inputs are refused before the directory is claimed (the studies check the rest).
+    _, tiers = load_budgets(budgets or DEFAULT_BUDGETS)
+    if knobs is not None:
+        load_knob_spec(knobs)
+    resolve_function(evaluate)
+    for flag, path in (("--scenario", scenario), ("--config", config)):
+        if path is not None and path.endswith((".yaml", ".yml", ".toml", ".json")) and not Path(path).is_file():
+            raise SpecError(f"{flag} {path}: no such file")
     out = Path(out)
     inputs = {"schema_version": 1, "samplers": samplers, "seeds": seeds, "trials": trials, "runs": runs,
               "ticks": ticks, "evaluate": evaluate, "evaluate_args": list(evaluate_args), "knobs": knobs,
@@ -168,7 +182,6 @@ def run_compare(out: str | Path, *, samplers: Sequence[str], seeds: Sequence[int
           hint="use another -o/--out, or --force to start over")
     studies: dict[tuple[str, int], list[stats.CandidateScore]] = {}
     counts: dict[tuple[str, int], dict[str, int]] = {}
-    _, tiers = load_budgets(budgets or DEFAULT_BUDGETS)
     for seed in seeds:
         for name in samplers:
             sdir = out / name / f"seed_{seed}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import filecmp
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -164,8 +165,6 @@ def test_resume_and_refusal(tmp_path):
     assert (out / "sampler" / "history.jsonl").read_bytes() == before
     # Interrupted: the last trials' Monte Carlo and the sampler files lost; the rerun redoes them alike.
     trials_before = (out / "trials.jsonl").read_bytes()
-    import shutil
-
     for d in sorted((out / "trials").iterdir())[-3:]:
         shutil.rmtree(d)
     shutil.rmtree(out / "sampler")
@@ -191,6 +190,10 @@ def test_cli_sampler_choices_are_the_samplers(capsys, tmp_path):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "two different samplers" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["phase-a-compare", "-o", str(tmp_path / "x"), "--knobs", str(tmp_path / "missing.yaml")])
+    assert exc.value.code == 2 and "missing.yaml" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before the directory is claimed
 
 
 def test_compare_seed_counts():
