@@ -7,3 +7,4 @@ from paraphina.commands import rl  # noqa: F401
 from paraphina.commands import shadow  # noqa: F401
 from paraphina.commands import record  # noqa: F401
 from paraphina.commands import telemetry  # noqa: F401
+from paraphina.commands import adversarial  # noqa: F401

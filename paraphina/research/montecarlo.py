@@ -287,6 +287,20 @@ def _execute_ray(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, address
                     emit(*item)
 
 
+def execute_tasks(run_fn: RunFn, tasks: list[tuple[int, int]], *, jobs: int = 1, backend: str = "local",
+                  ray_address: str | None = None, emit: Callable) -> None:
+    """Run ``run_fn(index, seed)`` for every ``(index, seed)`` of ``tasks`` on ``backend``
+    (``local``: inline for one job, else a process pool; ``ray``) and hand each result to
+    ``emit(index, seed, result)`` as it arrives. The one executor of every research driver (the
+    Monte Carlo here, the adversarial search)."""
+    if backend not in BACKENDS:
+        raise MCError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "ray":
+        _execute_ray(run_fn, tasks, jobs, ray_address, emit)
+    else:
+        _execute_local(run_fn, tasks, jobs, emit)
+
+
 # --- summary ------------------------------------------------------------------------------------
 
 
@@ -418,10 +432,7 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
 
         try:
             if tasks:
-                if backend == "ray":
-                    _execute_ray(run_fn, tasks, jobs, ray_address, emit)
-                else:
-                    _execute_local(run_fn, tasks, jobs, emit)
+                execute_tasks(run_fn, tasks, jobs=jobs, backend=backend, ray_address=ray_address, emit=emit)
         finally:
             if owned:
                 bar.close()

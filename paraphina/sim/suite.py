@@ -13,6 +13,7 @@ A suite YAML::
       - path: scenarios/synth_baseline.yaml     # repo-relative (or relative to the suite file)
         seeds: [1000]                           # optional: the scenario's own seeds otherwise
         invariants: {expect_kill_switch: never} # optional: override suite defaults key by key
+        provenance: {search_seed: 7}            # optional: where the entry came from (not read)
 
 Invariants (all optional; an absent one is not checked):
 
@@ -55,6 +56,9 @@ class SuiteEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     path: str
     seeds: list[NonNegInt] | None = None
     invariants: dict[str, Any] = {}
+    # Where the entry came from (``paraphina adversarial``: search seed, base scenario hash,
+    # config id, score, the scenario's SHA-256); recorded for people, never read by the runner.
+    provenance: dict[str, Any] = {}
 
 
 class SuiteFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
