@@ -6,9 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-live-loaded bench bench-import golden clean real-logs lowest-pyarrow
 
+# The last step compiles the numba kernels once (paraphina.warmup), rather than in the first
+# command that needs them.
 $(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,rl,live,ray,tune]' -e plugins/paraphina-example-policy
+	$(PY) -m paraphina.warmup
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +33,7 @@ test-live-loaded: $(STAMP)
 bench: $(STAMP) bench-import
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/bench_mc.py
+	$(PY) benchmarks/bench_targets.py
 
 bench-import: $(STAMP)
 	$(PY) benchmarks/bench_import.py

@@ -86,6 +86,12 @@ class Engine:
 
     # --- input ------------------------------------------------------------------------------
 
+    # The kinds of event whose step can return actions: the main loop's Timer (_on_timer) and an
+    # operator's kill (_on_event). Every other kind only folds into state, so a caller may hand
+    # a run of them and the acting event after them to ``apply_columns`` at once and get the
+    # same actions (the simulator does: paraphina.sim.runner).
+    ACTING_KINDS = frozenset({ev.Timer.KIND, ev.OperatorKill.KIND})
+
     def step(self, event: ev.Event) -> list[Action]:
         """Apply one event (numbered ``state.core.next_seq``); returns the actions it caused."""
         return self.apply_columns(from_events([event], self.state.core.next_seq))

@@ -126,7 +126,10 @@ def _build(entry: GoldenEntry, base: str, log: str) -> str | None:
 
     manifest, _, name = entry.build.partition(":")
     try:
-        built = build(Path(base) / manifest, None, Path(log).parent, [name] if name else None, echo=lambda *_: None)
+        # force: the intermediate logs of a recipe may exist (an earlier or concurrent build);
+        # the final one does not, or there would be nothing to build. Same inputs, same bytes.
+        built = build(Path(base) / manifest, None, Path(log).parent, [name] if name else None, force=True,
+                      echo=lambda *_: None)
     except BadInput as exc:
         return str(exc)
     if not any(os.path.samefile(p, log) for p in built if os.path.exists(p)):

@@ -88,6 +88,13 @@ def _onnx_without_model() -> object:
     raise UserError("policy 'onnx' needs --model FILE")
 
 
+def _rl_teacher() -> object:
+    # The scripted knob teacher behaviour cloning learns (docs/rl.md); needs no model file.
+    from paraphina.rl.teacher import TeacherPolicy
+
+    return TeacherPolicy()
+
+
 # Built-in policies that cannot be made from their name alone: they need a model file (--model).
 NEEDS_MODEL = frozenset({"onnx"})
 
@@ -95,6 +102,7 @@ BUILTIN_POLICIES: dict[str, Callable[[], object]] = {
     "fixed-spread": FixedSpreadPolicy,
     "heuristic": HeuristicPolicy,
     "onnx": _onnx_without_model,
+    "rl-teacher": _rl_teacher,
 }
 
 

@@ -32,7 +32,6 @@ their differences are the knobs', not the noise's).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
@@ -61,7 +60,8 @@ from paraphina.research.evidence import (
     write_evidence_pack,
 )
 from paraphina.progress import Progress
-from paraphina.research.montecarlo import SEED_RULE, ray_session, run_mc
+from paraphina.research.montecarlo import SEED_RULE, run_mc
+from paraphina.research.workers import WorkerPool
 from paraphina.research.provenance import claim, file_hash
 
 EvaluateFn = Callable[[Mapping[str, str], int, int], Mapping[str, Any]]
@@ -174,7 +174,7 @@ def write_sampler_state(out: Path, gen: Any, told: int) -> None:
 
 def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candidates: int, runs: int,
               knob_spec: KnobSpec, alpha: float, budgets: Mapping[str, stats.Budget], study_name: str = "study",
-              jobs: int = 1, backend: str = "local", ray_address: str | None = None,
+              jobs: int = 1, backend: str = "local", ray_address: str | None = None, chunk: int | None = None,
               commands: Sequence[str] = (), progress: bool | None = None, report: bool = True,
               suites: Sequence[StudySuite] = (), config_hash_fn: Callable[[Mapping[str, str]], str] | None = None,
               force: bool = False, inputs_extra: Mapping[str, Any] | None = None,
@@ -245,7 +245,9 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     trial_rows: list[dict[str, Any]] = []
     scores: list[stats.CandidateScore] = []
     by_id: dict[str, tuple[str, Candidate, dict[str, Any]]] = {}
-    session = ray_session(ray_address, jobs) if backend == "ray" else contextlib.nullcontext()
+    # One pool for the whole study: workers start, import and load the compiled kernels once,
+    # not once per candidate.
+    session = WorkerPool(jobs, backend, ray_address)
     # One count over everything simulated: every trial's Monte Carlo runs and suite runs.
     per_trial = runs + sum(info["runs"] for info in suite_info)
     bar = Progress("phase-a", candidates * per_trial, "runs", enabled=progress is not False)
@@ -259,6 +261,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
         cfg_hash = cfg_hashes[cand.candidate_id] if cand.candidate_id in cfg_hashes else hash_of(cand.env)
         res = run_mc(functools.partial(evaluate, cand.env), runs, seed, jobs=jobs, backend=backend,
                      output_dir=tdir / "mc", ray_address=ray_address, level=level, alpha=alpha,
+                     pool=pool, chunk=chunk,
                      progress=bar if progress is not False else False,
                      config_extra={"candidate_id": cand.candidate_id, "evaluate": function_name(evaluate),
                                    "evaluate_args": inputs["evaluate_args"], "config_hash": cfg_hash},
@@ -288,7 +291,7 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
         violation = budget_violation(score, budgets, kill_floor) if stats.is_valid(score) else float("nan")
         return Outcome(score=score, valid=valid, violation=violation)
 
-    with session, bar:
+    with session as pool, bar:
         done = 0
         while done < candidates:
             # Ask a batch, evaluate it in order, then tell every outcome in candidate order.

@@ -109,11 +109,11 @@ def run_pipeline(*, study: str | None, study_dir: str | None, trials: int, runs:
                  evaluate_args: Sequence[str] = (), scenario: str | None = None, policy: str | None = None,
                  config: str | None = None, suites: Sequence[str] | None = None, suite_ticks: int | None = None,
                  jobs: int = 1, backend: str = "local", ray_address: str | None = None, force: bool = False,
-                 quiet: bool = False, report: bool = True, command: str = PROG,
+                 quiet: bool = False, report: bool = True, command: str = PROG, chunk: int | None = None,
                  sampler: str = DEFAULT_SAMPLER, batch: int = DEFAULT_BATCH) -> int:
     """The whole pipeline behind both front ends; returns the exit code (UserError: exit 2)."""
     for name, v in (("trials", trials), ("runs", runs), ("ticks", ticks), ("jobs", jobs), ("suite-ticks", suite_ticks),
-                    ("batch", batch)):
+                    ("chunk-size", chunk), ("batch", batch)):
         if v is not None and v < 1:
             raise SpecError(f"--{name} must be >= 1 (got {v})")
     if seed < 0:
@@ -171,7 +171,7 @@ def run_pipeline(*, study: str | None, study_dir: str | None, trials: int, runs:
 
     res = run_study(out, evaluate_fn, seed=seed, candidates=trials, runs=runs, knob_spec=spec, alpha=alpha,
                     budgets=tiers, study_name=study, jobs=jobs, backend=backend, ray_address=ray_address,
-                    commands=[command], progress=False if quiet else None, report=report, suites=study_suites,
+                    chunk=chunk, commands=[command], progress=False if quiet else None, report=report, suites=study_suites,
                     config_hash_fn=config_hash_fn, force=force, reproduce=reproduce, on_start=announce,
                     sampler=sampler, batch=batch)
     print(f"study: {res.study_dir} ({res.trials} trials)")
@@ -208,6 +208,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--backend", choices=("local", "ray"), default="local")
     ap.add_argument("--ray-address", default=None)
+    ap.add_argument("--chunk-size", type=int, default=None,
+                    help="runs per worker task (default: about 4 tasks per job, at most 64); never changes a byte")
     ap.add_argument("--force", action="store_true", help="start over when the study directory holds other inputs")
     ap.add_argument("--no-report", action="store_true")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress, no warnings")
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             suites=[] if args.no_suites else args.suite,
             suite_ticks=args.suite_ticks if args.suite_ticks is not None else (ticks if args.smoke else None), jobs=args.jobs, backend=args.backend,
             ray_address=args.ray_address, force=args.force, quiet=args.quiet, report=not args.no_report,
-            command=recorded_command(PROG, argv), sampler=args.sampler, batch=args.batch)
+            command=recorded_command(PROG, argv), chunk=args.chunk_size, sampler=args.sampler, batch=args.batch)
     except (UserError, ConfigError) as exc:
         print(f"phase_a: error: {exc}", file=sys.stderr)
         return 2

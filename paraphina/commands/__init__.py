@@ -1,10 +1,4 @@
-"""The CLI: each module registers its commands on the ``paraphina`` click group."""
+"""The CLI: each module registers its commands on the ``paraphina`` click group when imported.
 
-from paraphina.commands import golden, log, plugins, replay, sim  # noqa: F401
-from paraphina.commands import data  # noqa: F401
-from paraphina.commands import research  # noqa: F401
-from paraphina.commands import rl  # noqa: F401
-from paraphina.commands import shadow  # noqa: F401
-from paraphina.commands import record  # noqa: F401
-from paraphina.commands import telemetry  # noqa: F401
-from paraphina.commands import adversarial  # noqa: F401
+Nothing is imported here: :class:`paraphina.cli.LazyGroup` imports a command's module when the
+command is resolved, so that one command does not pay for every other's imports."""

@@ -139,6 +139,8 @@ def mc_options(f):
         click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel workers (1 = inline)."),
         click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True),
         click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray)."),
+        click.option("--chunk-size", "chunk", type=click.IntRange(min=1), default=None,
+                     help="Runs per worker task (default: about 4 tasks per job, at most 64 runs); never changes a byte."),
         click.option("--run-start-index", "start_index", type=click.IntRange(min=0), default=0, show_default=True,
                      help="First run index of this shard."),
         click.option("--run-count", "count", type=click.IntRange(min=1), default=None, help="Runs in this shard (default: to the end)."),
@@ -155,7 +157,8 @@ def mc_options(f):
 
 
 def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str = "local",
-                    ray_address: str | None = None, output_dir: str = "runs/mc", start_index: int = 0,
+                    ray_address: str | None = None, chunk: int | None = None, output_dir: str = "runs/mc",
+                    start_index: int = 0,
                     count: int | None = None, quiet: bool = False, force: bool = False, print_every: int = 0,
                     config_hash: str | None = None,
                     config_extra: Mapping[str, Any] | None = None, commands: Sequence[str] | None = None) -> int:
@@ -177,7 +180,7 @@ def mc_command_impl(run_fn, *, runs: int, seed: int, jobs: int = 1, backend: str
     if config_hash is not None:
         cfg_extra.setdefault("config_hash", config_hash)
     res = run_mc(run_fn, runs, seed, jobs=jobs, backend=backend, output_dir=output_dir, start_index=start_index,
-                 count=count, ray_address=ray_address, progress=None if not quiet else False,
+                 count=count, ray_address=ray_address, chunk=chunk, progress=None if not quiet else False,
                  manifest_extra=extra, config_extra=cfg_extra, force=force)
     if not quiet:
         if res.runs_skipped:
@@ -262,12 +265,14 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--ray-address", default=None)
+@click.option("--chunk-size", "chunk", type=click.IntRange(min=1), default=None,
+              help="Runs per worker task (default: about 4 tasks per job, at most 64 runs); never changes a byte.")
 @click.option("--force", is_flag=True, help="Start over when the study directory holds other inputs.")
 @click.option("--no-report", is_flag=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no warnings.")
 def phase_a_cmd(smoke, study, study_dir, trials, runs, ticks, seed, scenario_path, policy, config_path, knobs, budgets,
                 suites, no_suites, suite_ticks, evaluate, evaluate_args, sampler, batch, jobs, backend, ray_address,
-                force, no_report, quiet) -> None:
+                chunk, force, no_report, quiet) -> None:
     """Phase A promotion pipeline (python3 -m batch_runs.phase_a.promote_pipeline with CLI option names)."""
     from batch_runs.phase_a.promote_pipeline import DEFAULT_EVALUATE, DEFAULTS, SMOKE, recorded_command, run_pipeline
 
@@ -278,7 +283,8 @@ def phase_a_cmd(smoke, study, study_dir, trials, runs, ticks, seed, scenario_pat
         ticks=ticks, seed=seed, budgets=budgets, knobs=knobs, evaluate=evaluate or DEFAULT_EVALUATE,
         evaluate_args=evaluate_args, scenario=scenario_path, policy=policy, config=config_path,
         suites=[] if no_suites else (list(suites) or None), suite_ticks=suite_ticks or (ticks if smoke else None),
-        jobs=jobs, backend=backend, ray_address=ray_address, force=force, quiet=quiet, report=not no_report,
+        jobs=jobs, backend=backend, ray_address=ray_address, chunk=chunk, force=force, quiet=quiet,
+        report=not no_report,
         command=recorded_command("paraphina phase-a", sys.argv[2:] if len(sys.argv) > 1 else []),
         sampler=sampler, batch=batch))
 

@@ -10,6 +10,7 @@ entries (``source``, ``out``, ``files``, ``sha256``, and the import options ``ve
 from __future__ import annotations
 
 import os
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -67,24 +68,33 @@ def build(manifest: Path, data_dir: Path | None, out_dir: Path, names: list[str]
     out_dir.mkdir(parents=True, exist_ok=True)
     built = []
     for log in selected:
-        parts = []
-        for inp in log["input"]:
-            files = [data_dir / f for f in inp["files"]]
-            for f, want in zip(files, inp["sha256"]):
-                if not f.exists():
-                    raise BadInput(f"{f}: no such file (listed in {manifest})")
-                got = sha256_file(f)
-                if got != want:
-                    raise BadInput(f"{f}: sha256 {got} differs from the manifest's {want}")
-            part = out_dir / inp["out"]
-            if part.exists() and force:
-                part.unlink()
-            opts = ImportOptions(**{k: inp[k] for k in _OPTION_KEYS if k in inp})
-            summary = run_import(inp["source"], [str(f) for f in files], str(part), opts, force=force)
-            echo(f"imported {part.name}: " + " | ".join(summary.lines()[2:4]))
-            parts.append(str(part))
+        outputs = [out_dir / inp["out"] for inp in log["input"]] + [out_dir / log["out"]]
+        if not force:
+            for path in outputs:
+                if path.exists():
+                    raise BadInput(f"{path}: already exists (use --force to replace it)")
+        # Built aside and renamed into place: a concurrent build of the same log (two test
+        # workers, two golden checks) writes the same bytes and never sees a half-written part.
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".building-") as tmp:
+            parts = []
+            for inp in log["input"]:
+                files = [data_dir / f for f in inp["files"]]
+                for f, want in zip(files, inp["sha256"]):
+                    if not f.exists():
+                        raise BadInput(f"{f}: no such file (listed in {manifest})")
+                    got = sha256_file(f)
+                    if got != want:
+                        raise BadInput(f"{f}: sha256 {got} differs from the manifest's {want}")
+                part = Path(tmp) / inp["out"]
+                opts = ImportOptions(**{k: inp[k] for k in _OPTION_KEYS if k in inp})
+                summary = run_import(inp["source"], [str(f) for f in files], str(part), opts)
+                echo(f"imported {inp['out']}: " + " | ".join(summary.lines()[2:4]))
+                parts.append(str(part))
+            merged = Path(tmp) / log["out"]
+            lines = merge_logs(parts, str(merged), timer_ms=int(log.get("timer_ms", 0)))
+            for made, path in zip([*map(Path, parts), merged], outputs):
+                os.replace(made, path)
         out = out_dir / log["out"]
-        lines = merge_logs(parts, str(out), force=force, timer_ms=int(log.get("timer_ms", 0)))
         echo(f"built {out}: {lines[0]}")
         built.append(out)
     return built

@@ -61,6 +61,7 @@ from paraphina.errors import UserError
 from paraphina.progress import Progress, progress_for
 from paraphina.research.evidence import canonical_json, versions, write_atomic, write_evidence_pack
 from paraphina.research.montecarlo import execute_tasks, run_seed
+from paraphina.research.workers import WorkerPool
 from paraphina.research.provenance import claim, file_hash
 from paraphina.sim.runner import steps_for_ticks, with_scenario_fees
 from paraphina.sim.scenario import Scenario, ScenarioError, parse_scenario, read_yaml
@@ -472,6 +473,7 @@ def search(*, base_path: str, base: Scenario, bounds: Bounds, config: Config, po
     dist = Distribution.initial(bounds)
     gen_rows: list[dict[str, Any]] = []
     executed = 0
+    pool = WorkerPool(jobs, backend, ray_address)  # one for every generation: workers start once
     try:
         for g in range(generations):
             lo, hi = g * pop, min(budget, (g + 1) * pop)
@@ -503,7 +505,8 @@ def search(*, base_path: str, base: Scenario, bounds: Bounds, config: Config, po
                         sink.flush()
                         bar.update()
 
-                    execute_tasks(run_fn, todo, jobs=jobs, backend=backend, ray_address=ray_address, emit=emit)
+                    execute_tasks(run_fn, todo, jobs=jobs, backend=backend, ray_address=ray_address, emit=emit,
+                                  pool=pool)
                 executed += len(todo)
                 write_atomic(out / EVALS_FILE, "".join(_line(evals[i]) for i in sorted(evals)))
             ranked = sorted(range(lo, hi), key=lambda i: (-evals[i]["score"], i))
@@ -516,6 +519,7 @@ def search(*, base_path: str, base: Scenario, bounds: Bounds, config: Config, po
                              "failures": sum(1 for i in range(lo, hi) if evals[i]["failed"])})
             dist = dist.refit(bounds, [drawn[i - lo] for i in elite])
     finally:
+        pool.close()
         if owned:
             bar.close()
     failures = _write_outputs(out, bounds, base, evals, gen_rows, record, cands_builder=lambda rec: build_candidate(

@@ -31,7 +31,6 @@ joins shards and rejects duplicates and gaps.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -42,11 +41,11 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from paraphina.errors import UserError
 from paraphina.progress import Progress, progress_for
 from paraphina.research import stats
 from paraphina.research.evidence import canonical_json, versions, write_atomic, write_evidence_pack
 from paraphina.research.provenance import claim
+from paraphina.research.workers import BACKENDS, MCError, WorkerPool, ray_session  # noqa: F401 - re-exported
 
 RunFn = Callable[[int, int], Mapping[str, Any]]
 
@@ -56,13 +55,8 @@ CONFIG_FILE = "mc_config.json"
 RUNS_SCHEMA = 1
 SUMMARY_SCHEMA = 1
 SEED_RULE = "numpy.random.SeedSequence(base_seed, spawn_key=(run_index,)).generate_state(1, numpy.uint64)[0]"
-BACKENDS = ("local", "ray")
 _RESERVED = {"schema_version", "run_index", "seed", "pnl_total", "max_drawdown", "kill_switch",
              "kill_reason", "ticks_executed"}
-
-
-class MCError(UserError):
-    """A Monte Carlo problem reported in one line (bad result from run_fn, shard mismatch, ...)."""
 
 
 class MCResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -192,113 +186,26 @@ def load_runs(path: Path, base_seed: int, lo: int, hi: int) -> dict[int, dict[st
     return out
 
 
-# --- execution backends -------------------------------------------------------------------------
-
-
-def _run_batch(run_fn: RunFn, tasks: Sequence[tuple[int, int]]) -> list[tuple[int, int, Any]]:
-    out = []
-    for idx, seed in tasks:
-        try:
-            out.append((idx, seed, run_fn(idx, seed)))
-        except Exception as exc:  # noqa: BLE001 - reported with its run index, in one line
-            raise MCError(f"run {idx} (seed {seed}) failed: {type(exc).__name__}: {exc}") from None
-    return out
-
-
-def _batches(tasks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int, int]]]:
-    # Several runs per task amortise pickling; small enough that progress and resume stay fine.
-    size = max(1, min(64, len(tasks) // (jobs * 8) or 1))
-    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
-
-
-def _execute_local(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, emit: Callable) -> None:
-    if jobs == 1:
-        for idx, seed in tasks:
-            for item in _run_batch(run_fn, [(idx, seed)]):
-                emit(*item)
-        return
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        first_index = {pool.submit(_run_batch, run_fn, b): b[0][0] for b in _batches(tasks, jobs)}
-        pending = set(first_index)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in sorted(done, key=first_index.__getitem__):
-                    for item in fut.result():
-                        emit(*item)
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise MCError("the ray backend needs Ray: pip install 'paraphina[ray]'") from None
-    return ray
-
-
-@contextlib.contextmanager
-def ray_session(address: str | None, jobs: int):
-    """Connect to Ray (``address``, e.g. ``auto`` or ``ray://host:10001``) or start a local Ray with
-    ``jobs`` CPUs, unless Ray is already initialised; shut down only what was started here."""
-    ray = _import_ray()
-    started = False
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-        if address:
-            kwargs["address"] = address
-        else:
-            kwargs["num_cpus"] = jobs
-        try:
-            ray.init(**kwargs)
-        except Exception as exc:  # noqa: BLE001 - connection problems are user-facing
-            raise MCError(f"ray.init({address or 'local'}) failed: {type(exc).__name__}: {exc}") from None
-        started = True
-    try:
-        yield ray
-    finally:
-        if started:
-            ray.shutdown()
-
-
-def _execute_ray(run_fn: RunFn, tasks: list[tuple[int, int]], jobs: int, address: str | None,
-                 emit: Callable) -> None:
-    with ray_session(address, jobs) as ray:
-        remote = ray.remote(num_cpus=1)(_run_batch)
-        fn_ref = ray.put(run_fn)
-        first_index = {}
-        for b in _batches(tasks, jobs):
-            first_index[remote.remote(fn_ref, b)] = b[0][0]
-        pending = list(first_index)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for ref in sorted(done, key=first_index.__getitem__):
-                try:
-                    items = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    cause = exc.cause if isinstance(getattr(exc, "cause", None), MCError) else None
-                    raise cause or MCError(f"ray task failed: {str(exc).strip().splitlines()[-1]}") from None
-                for item in items:
-                    emit(*item)
+# --- execution -----------------------------------------------------------------------------------
 
 
 def execute_tasks(run_fn: RunFn, tasks: list[tuple[int, int]], *, jobs: int = 1, backend: str = "local",
-                  ray_address: str | None = None, emit: Callable) -> None:
+                  ray_address: str | None = None, emit: Callable, chunk: int | None = None,
+                  pool: WorkerPool | None = None) -> None:
     """Run ``run_fn(index, seed)`` for every ``(index, seed)`` of ``tasks`` on ``backend``
     (``local``: inline for one job, else a process pool; ``ray``) and hand each result to
     ``emit(index, seed, result)`` as it arrives. The one executor of every research driver (the
-    Monte Carlo here, the adversarial search)."""
-    if backend not in BACKENDS:
-        raise MCError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if backend == "ray":
-        _execute_ray(run_fn, tasks, jobs, ray_address, emit)
-    else:
-        _execute_local(run_fn, tasks, jobs, emit)
+    Monte Carlo here, the adversarial search). Runs go to the workers in chunks (``chunk`` runs
+    per task, default :func:`paraphina.research.workers.chunk_size`); ``pool``, an open
+    :class:`~paraphina.research.workers.WorkerPool`, is used instead of one of this call's own
+    (so workers outlive it: Phase A keeps one for a study)."""
+    if pool is not None:
+        pool.run(run_fn, tasks, emit, chunk)
+        return
+    own = WorkerPool(jobs, backend, ray_address)  # checks jobs and backend even with nothing to run
+    if tasks:
+        with own:
+            own.run(run_fn, tasks, emit, chunk)
 
 
 # --- summary ------------------------------------------------------------------------------------
@@ -385,7 +292,8 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
            output_dir: str | Path = "runs/mc", start_index: int = 0, count: int | None = None, *,
            ray_address: str | None = None, level: float = stats.DEFAULT_LEVEL, alpha: float = stats.DEFAULT_ALPHA,
            progress: Progress | bool | None = None, manifest_extra: Mapping[str, Any] | None = None,
-           evidence: bool = True, config_extra: Mapping[str, Any] | None = None, force: bool = False) -> MCResult:
+           evidence: bool = True, config_extra: Mapping[str, Any] | None = None, force: bool = False,
+           chunk: int | None = None, pool: WorkerPool | None = None) -> MCResult:
     """Run indices ``[start_index, start_index + count)`` of a ``runs``-run Monte Carlo.
 
     Already present indices are skipped (resume). ``mc_config.json`` records everything that
@@ -395,6 +303,11 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
     ``force`` starts over. ``manifest_extra`` goes to the evidence manifest (commands).
     ``progress``: False silences it, a :class:`~paraphina.progress.Progress` is shared (and
     left open), anything else shows this call's own (paraphina.progress).
+
+    Runs go to the workers in chunks (``chunk`` runs per task, default
+    :func:`paraphina.research.workers.chunk_size`); ``pool`` is an open
+    :class:`~paraphina.research.workers.WorkerPool` to use instead of one of this call's own
+    (``jobs``, ``backend`` and ``ray_address`` then only describe it). Neither changes a byte.
     """
     if runs < 1:
         raise MCError(f"--runs must be >= 1 (got {runs})")
@@ -431,8 +344,8 @@ def run_mc(run_fn: RunFn, runs: int, seed: int, jobs: int = 1, backend: str = "l
             bar.update()
 
         try:
-            if tasks:
-                execute_tasks(run_fn, tasks, jobs=jobs, backend=backend, ray_address=ray_address, emit=emit)
+            execute_tasks(run_fn, tasks, jobs=jobs, backend=backend, ray_address=ray_address, emit=emit,
+                          chunk=chunk, pool=pool)
         finally:
             if owned:
                 bar.close()

@@ -3,7 +3,8 @@
 ``reset(seed)`` builds a run of a scenario (the seeded :class:`~paraphina.sim.market.MarketGenerator`,
 the :class:`~paraphina.sim.exchange.SimExchange` and an :class:`~paraphina.engine.Engine` whose
 policy is :class:`~paraphina.rl.policy.ExternalKnobPolicy`) and advances it to its first main
-tick. ``step(action)`` shields the action (:func:`~paraphina.rl.schema.clip_action`; an invalid
+tick. With ``randomisation`` the scenario is the base one randomised for that seed
+(:mod:`paraphina.rl.randomise`), so every episode runs another market. ``step(action)`` shields the action (:func:`~paraphina.rl.schema.clip_action`; an invalid
 one runs the plain heuristic for that tick and is counted in ``info["fallback"]``), hands it to
 the policy and advances the loop through the next main tick, with the exchange answering in the
 same order as :func:`paraphina.sim.runner.closed_loop` (no log is written). The observation is
@@ -35,10 +36,12 @@ import msgspec
 import numpy as np
 
 from paraphina import events as ev
+from paraphina.actions import StreamHasher
 from paraphina.config import Config
 from paraphina.engine import Engine
 from paraphina.host import PolicyHost
 from paraphina.rl.policy import ExternalKnobPolicy
+from paraphina.rl.randomise import Randomisation, randomised_scenario, regime_of
 from paraphina.rl.schema import OBS_CLIP, action_bounds, action_dim, clip_action, obs_dim, observation
 from paraphina.sim.exchange import SimExchange
 from paraphina.sim.market import T0_NS, MarketGenerator
@@ -94,9 +97,12 @@ def reward_components(prev: dict, cur: dict, w: RewardWeights) -> dict[str, floa
 
 class SimRun:
     """One closed-loop run, advanced one main tick at a time (closed_loop's order, no log).
-    ``policy`` defaults to an :class:`ExternalKnobPolicy`."""
+    ``policy`` defaults to an :class:`ExternalKnobPolicy`; with ``hash_actions`` the engine's
+    action stream is hashed as it goes (``hasher``, the stream hash ``paraphina run`` reports)."""
 
-    def __init__(self, scenario: Scenario, config: Config, seed: int, steps: int, policy: object | None = None) -> None:
+    def __init__(self, scenario: Scenario, config: Config, seed: int, steps: int, policy: object | None = None,
+                 *, hash_actions: bool = False) -> None:
+        self.hasher = StreamHasher() if hash_actions else None
         self.instruments = scenario.instruments()
         self.gen = MarketGenerator(scenario, seed, timer_ms=config.loops.main_loop_interval_ms, steps=steps)
         self.exchange = SimExchange(self.instruments, [venue_params(v) for v in scenario.venues], seed=_exchange_seed(seed))
@@ -117,7 +123,10 @@ class SimRun:
         def step(e: ev.Event):
             if isinstance(e, ev.Fill):
                 self.notional += e.price * self.ticks[e.venue] * e.size * self.lots[e.venue]
-            return engine.step(e)
+            actions = engine.step(e)
+            if self.hasher is not None:
+                self.hasher.add(actions)
+            return actions
 
         def opening(ts_ns: int) -> list[ev.Event]:
             return [ev.SessionStart(ts_ns=min(ts_ns, T0_NS), source="paraphina.rl.env"), *self.opening]
@@ -139,8 +148,10 @@ class ParaphinaEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, scenario: Scenario | None = None, config: Config | None = None, *, max_ticks: int = 200,
-                 weights: RewardWeights | None = None, profile: str = "balanced") -> None:
+                 weights: RewardWeights | None = None, profile: str = "balanced",
+                 randomisation: Randomisation | None = None) -> None:
         self.scenario = scenario or Scenario(scenario_id="default")
+        self.randomisation = randomisation
         self.config = config or scenario_env_config(self.scenario, profile)
         self.n_venues = len(self.scenario.venues)
         self.max_ticks = max_ticks
@@ -180,13 +191,21 @@ class ParaphinaEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         run_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
-        self._run = SimRun(self.scenario, self.config, run_seed, self._steps)
+        scenario = self.episode_scenario(run_seed)
+        self._run = SimRun(scenario, self.config, run_seed, self._steps)
         self._tel = None
         self._t = 0
         if not self._run.next_tick():
             raise RuntimeError("the scenario produced no main tick")
         self._tel = self._telemetry()
-        return self._obs(), {"seed": run_seed, "telemetry": dict(self._tel)}
+        return self._obs(), {"seed": run_seed, "telemetry": dict(self._tel), "scenario_id": scenario.scenario_id,
+                             "regime": regime_of(scenario)}
+
+    def episode_scenario(self, seed: int) -> Scenario:
+        """The scenario episode ``seed`` runs: the base one, or its randomisation for that seed."""
+        if self.randomisation is None:
+            return self.scenario
+        return randomised_scenario(self.scenario, seed, self._steps, self.randomisation)
 
     def step(self, action):
         if self._run is None:

@@ -1,6 +1,7 @@
-"""Writing ONNX models with the ``onnx`` helper API (no torch): an MLP and a constant model.
+"""Writing ONNX models with the ``onnx`` helper API (no torch): an MLP, a constant model, and a
+trained Gaussian policy's mean with its observation normalisation (PPO, :mod:`paraphina.rl.ppo`).
 
-The graphs use MatMul/Add/Relu/Sigmoid/Mul only, opset 17, with input ``obs`` float32
+The graphs use MatMul/Add/Sub/Div/Mul/Relu/Tanh/Sigmoid/Clip only, opset 17, with input ``obs`` float32
 ``[1, obs_dim]`` and output ``action`` float32 ``[1, action_dim]`` in raw action units, the
 contract of :class:`paraphina.rl.policy.OnnxPolicy`.
 """
@@ -74,3 +75,39 @@ def constant_model(values: Sequence[float], obs_dim: int, *, doc: str = "") -> b
     inits = [numpy_helper.from_array(zero, "Z"), numpy_helper.from_array(v, "C")]
     nodes = [helper.make_node("MatMul", ["obs", "Z"], ["m"]), helper.make_node("Add", ["m", "C"], ["action"])]
     return _model(nodes, inits, obs_dim, v.shape[1], "paraphina_constant", doc)
+
+
+def gaussian_policy_model(obs_mean: Sequence[float], obs_std: Sequence[float], obs_clip: float,
+                          weights: Sequence[tuple[np.ndarray, np.ndarray]], low: Sequence[float], high: Sequence[float],
+                          *, doc: str = "") -> bytes:
+    """The deterministic action of a Gaussian policy trained on normalised observations and
+    actions in [-1, 1] (Stable-Baselines3's PPO with VecNormalize and a rescaled action box):
+    ``x = clip((obs - mean) / std, ±obs_clip)``, ``Tanh`` hidden layers, the mean ``m`` of the
+    last layer, ``action = mid + halfspan * clip(m, -1, 1)`` per dimension of ``[low, high]``."""
+    _, _, helper, numpy_helper = _onnx()
+    f32 = np.float32
+    lo, hi = np.asarray(low, np.float64), np.asarray(high, np.float64)
+    inits = [numpy_helper.from_array(np.asarray(obs_mean, f32).reshape(1, -1), "OBS_MEAN"),
+             numpy_helper.from_array(np.asarray(obs_std, f32).reshape(1, -1), "OBS_STD"),
+             numpy_helper.from_array(np.asarray(-obs_clip, f32), "OBS_LO"),
+             numpy_helper.from_array(np.asarray(obs_clip, f32), "OBS_HI"),
+             numpy_helper.from_array(np.asarray(-1.0, f32), "ONE_NEG"),
+             numpy_helper.from_array(np.asarray(1.0, f32), "ONE"),
+             numpy_helper.from_array(((lo + hi) / 2).astype(f32).reshape(1, -1), "MID"),
+             numpy_helper.from_array(((hi - lo) / 2).astype(f32).reshape(1, -1), "HALF")]
+    nodes = [helper.make_node("Sub", ["obs", "OBS_MEAN"], ["centred"]),
+             helper.make_node("Div", ["centred", "OBS_STD"], ["scaled_obs"]),
+             helper.make_node("Clip", ["scaled_obs", "OBS_LO", "OBS_HI"], ["x"])]
+    x = "x"
+    for i, (w, b) in enumerate(weights):
+        inits += [numpy_helper.from_array(np.asarray(w, f32), f"W{i}"),
+                  numpy_helper.from_array(np.asarray(b, f32).reshape(1, -1), f"B{i}")]
+        nodes += [helper.make_node("MatMul", [x, f"W{i}"], [f"m{i}"]), helper.make_node("Add", [f"m{i}", f"B{i}"], [f"z{i}"])]
+        x = f"z{i}"
+        if i < len(weights) - 1:
+            nodes.append(helper.make_node("Tanh", [x], [f"h{i}"]))
+            x = f"h{i}"
+    nodes += [helper.make_node("Clip", [x, "ONE_NEG", "ONE"], ["unit"]),
+              helper.make_node("Mul", ["unit", "HALF"], ["spread"]),
+              helper.make_node("Add", ["spread", "MID"], ["action"])]
+    return _model(nodes, inits, len(np.asarray(obs_mean)), len(lo), "paraphina_gaussian_policy", doc)

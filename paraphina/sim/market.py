@@ -17,8 +17,11 @@ engine and the simulated exchange know the venue is down).
 
 Determinism: every random number comes from one ``numpy.random.Generator`` (PCG64 seeded with
 the run's seed) held in :attr:`MarketGenerator.rng`; the draws per step are made in a fixed
-order; events leave in ``(ts_ns, market before timer, creation order)`` order. Scalar price
-arithmetic uses ``math`` so the generated integers do not depend on numpy's SIMD paths.
+order; events leave in ``(ts_ns, market before timer, creation order)`` order. The drawing and
+the price arithmetic run compiled, a block of steps per call (:mod:`paraphina.sim.market_kernel`:
+scalar ``math``, no fast-math, so the integers do not depend on SIMD paths); the per-step
+inputs computed here with numpy for a block (basis, spread and depth multipliers) are
+element-wise additions and products in the order a step at a time would make them, so exact.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from decimal import Decimal
 import numpy as np
 
 from paraphina import events as ev
+from paraphina.sim.market_kernel import N_VENUE_PARAMS, generate_block
 from paraphina.sim.scenario import (
     BasisSpike, FundingDrift, FundingFlip, LiquidityDrain, Scenario, VenueOutage, VenueSpec, VolSpike,
 )
@@ -45,29 +49,25 @@ MS_PER_HOUR = 3_600_000
 _LATENT_MEMORY = 256  # steps: far more than feed and order latency
 _PRIO_MARKET = 0
 _PRIO_TIMER = 1
+# Steps generated per call of the compiled kernel: enough to amortise the call, few enough that
+# a run stopped early (kill switch) wastes little.
+BLOCK_STEPS = 64
 
 
-class _VenueBook:
-    """The generator's own book for one venue: price (ticks) -> size (lots), and each level's
-    persistent random size factor."""
+class _Block:
+    """What the kernel generated for steps ``start .. start + len - 1`` (see
+    :mod:`paraphina.sim.market_kernel`), with the per (step, venue) feed flags it was given."""
 
-    __slots__ = ("bids", "asks", "factor", "venue_seq", "best_bid", "best_ask", "down", "next_publish_ns")
-
-    def __init__(self) -> None:
-        self.bids: dict[int, int] = {}
-        self.asks: dict[int, int] = {}
-        self.factor: dict[int, float] = {}  # keyed by signed price: +p bid level, -p ask level
-        self.venue_seq = 0
-        self.best_bid = 0
-        self.best_ask = 0
-        self.down = False          # feed stopped (outage or stale); a snapshot ends it
-        self.next_publish_ns = T0_NS
+    __slots__ = ("start", "end", "up", "reset", "snapshot", "fair", "regime", "mid", "bid_off", "bid_px", "bid_sz",
+                 "ask_off", "ask_px", "ask_sz", "trade_off", "trade_px", "trade_sz", "trade_side")
 
 
 class MarketGenerator:
     """Generates one run of a scenario. Iterate :meth:`events`, or call :meth:`step` per step.
 
-    ``steps`` overrides the scenario's horizon; ``timer_ms`` is the clock interval.
+    ``steps`` overrides the scenario's horizon; ``timer_ms`` is the clock interval. The random
+    part of each step runs compiled, :data:`BLOCK_STEPS` steps at a time; the events of a step
+    are made when the step is taken.
     """
 
     def __init__(self, scenario: Scenario, seed: int, *, timer_ms: int = 250, steps: int | None = None) -> None:
@@ -82,9 +82,9 @@ class MarketGenerator:
         self.dt_ns = self.dt_ms * NS_PER_MS
         self.timer_ns = timer_ms * NS_PER_MS
         m = scenario.market
-        self.log_fair = math.log(m.initial_price)
+        venues = scenario.venues
         self.regime = m.vol_markov.initial if m.vol_markov is not None else 0
-        self.books = [_VenueBook() for _ in scenario.venues]
+        self._fair = math.exp(math.log(m.initial_price))
         self.step_index = 0
         self.next_timer_ns = T0_NS
         self._pending: list[tuple[int, int, int, ev.Event]] = []
@@ -92,12 +92,26 @@ class MarketGenerator:
         self._trade_no = 0
         # (step time, latent fair) of the last steps: the truth a run can be measured against.
         self._latent: deque[tuple[int, float]] = deque(maxlen=_LATENT_MEMORY)
+        # The kernel's state: the fair value's, and each venue's book (levels and size factors).
+        self._log_fair = np.array([math.log(m.initial_price)])
+        self._regime = np.array([self.regime], np.int64)
+        nmax = max(v.depth_levels for v in venues)
+        self._book = [np.zeros((len(venues), nmax), dt) for dt in (np.int64, np.int64, np.float64) * 2]
+        self._depth = np.array([v.depth_levels for v in venues], np.int64)
+        self._vparams = np.array([[self.ticks[i], self.lots[i], v.spread_bps, v.level_spacing_bps, v.level_size,
+                                   v.size_refresh_prob, v.trades_per_step, v.trade_size]
+                                  for i, v in enumerate(venues)], np.float64).reshape(len(venues), N_VENUE_PARAMS)
+        self._down = [False] * len(venues)     # feed stopped (outage or stale); a snapshot ends it
+        self._venue_seq = [0] * len(venues)
+        self._next_publish_ns = [T0_NS] * len(venues)
+        self._block: _Block | None = None
 
     # --- public -------------------------------------------------------------------------------
 
     @property
     def fair(self) -> float:
-        return math.exp(self.log_fair)
+        """The latent fair value of the last step taken (the initial price before the first)."""
+        return self._fair
 
     def latent_at(self, ts_ns: int) -> float:
         """The latent fair price in force at ``ts_ns`` (that of the last step at or before it);
@@ -119,12 +133,26 @@ class MarketGenerator:
         """Generate the next step; return the events now due (``ts_ns`` before the next step)."""
         k = self.step_index
         t = self.step_ts(k)
-        if k > 0:
-            self._move_fair(k)
-        fair = self.fair
+        b = self._block
+        if b is None or k >= b.end:
+            b = self._block = self._generate(k, max(1, min(BLOCK_STEPS, self.steps - k)))
+        s = k - b.start
+        fair = b.fair[s]
+        self._fair = fair
+        self.regime = b.regime[s]
         self._latent.append((t, fair))
+        n_venues = len(self.scenario.venues)
         for v, spec in enumerate(self.scenario.venues):
-            self._venue_step(k, t, v, spec, fair)
+            ts = t + spec.feed_latency_ms * NS_PER_MS
+            if not b.up[s][v]:
+                if b.reset[s][v]:
+                    self._push(ts, _PRIO_MARKET, ev.BookReset(ts_ns=ts, venue=v, reason="venue_outage"))
+                continue
+            self._book_event(b, s * n_venues + v, v, ts, b.snapshot[s][v])
+            if t >= self._next_publish_ns[v]:
+                while self._next_publish_ns[v] <= t:
+                    self._next_publish_ns[v] += spec.funding.publish_ms * NS_PER_MS
+                self._publish(k, t, ts, v, spec, b.mid[s][v], fair)
         while self.next_timer_ns < t + self.dt_ns:
             self._push(self.next_timer_ns, _PRIO_TIMER, ev.Timer(ts_ns=self.next_timer_ns))
             self.next_timer_ns += self.timer_ns
@@ -137,132 +165,109 @@ class MarketGenerator:
 
     # --- shocks -------------------------------------------------------------------------------
 
-    def _active(self, kind: type, k: int, v: int | None) -> list:
-        return [s for s in self.scenario.shocks
-                if isinstance(s, kind) and s.start_step <= k < s.end_step and (s.venue is None or s.venue == v)]
-
-    def _vol_daily(self, k: int) -> float:
-        m = self.scenario.market
-        if m.vol_markov is not None:
-            return m.vol_markov.vol_daily[self.regime]
-        vol = m.vol_daily
-        for r in m.vol_schedule:
-            if r.start_step <= k:
-                vol = r.vol_daily
-        return vol
-
-    # --- the fair value -------------------------------------------------------------------------
-
-    def _move_fair(self, k: int) -> None:
-        m = self.scenario.market
-        rng = self.rng
-        if m.vol_markov is not None:
-            row = m.vol_markov.switch_prob[self.regime]
-            u = float(rng.random())
-            acc = 0.0
-            for j, p in enumerate(row):
-                acc += p
-                if u < acc:
-                    self.regime = j
-                    break
-        dt_day = self.dt_ms / MS_PER_DAY
-        sigma = self._vol_daily(k) * math.sqrt(dt_day)
-        for s in self._active(VolSpike, k, None):
-            sigma *= s.mult
-        z = float(rng.standard_normal())
-        self.log_fair += (m.drift_daily * dt_day - 0.5 * sigma * sigma) + sigma * z
-        if m.process == "jump_diffusion":
-            n = int(rng.poisson(m.jumps_per_hour * self.dt_ms / MS_PER_HOUR))
-            for _ in range(n):
-                self.log_fair += m.jump_mean + m.jump_std * float(rng.standard_normal())
-
-    # --- venues -------------------------------------------------------------------------------
-
-    def _venue_step(self, k: int, t: int, v: int, spec: VenueSpec, fair: float) -> None:
-        book = self.books[v]
-        ts = t + spec.feed_latency_ms * NS_PER_MS
-        outages = self._active(VenueOutage, k, v)
-        if outages:
-            if not book.down:
-                book.down = True
-                if any(o.mode == "outage" for o in outages):
-                    self._push(ts, _PRIO_MARKET, ev.BookReset(ts_ns=ts, venue=v, reason="venue_outage"))
-            return
-        basis_bps = spec.basis_bps + spec.basis_drift_bps_per_step * k
-        for s in self._active(BasisSpike, k, v):
-            basis_bps += s.add_bps
-        spread_mult = 1.0
-        depth_mult = 1.0
-        for s in self._active(LiquidityDrain, k, v):
-            spread_mult *= s.spread_mult
-            depth_mult *= s.depth_mult
-        mid = fair * (1.0 + basis_bps / 1e4)
-        snapshot = k == 0 or book.down
-        book.down = False
-        self._quote(book, v, spec, mid, spread_mult, depth_mult, ts, snapshot)
-        self._trades(book, v, spec, ts)
-        if t >= book.next_publish_ns:
-            while book.next_publish_ns <= t:
-                book.next_publish_ns += spec.funding.publish_ms * NS_PER_MS
-            self._publish(k, t, ts, v, spec, mid, fair)
-
-    def _quote(self, book: _VenueBook, v: int, spec: VenueSpec, mid: float, spread_mult: float,
-               depth_mult: float, ts: int, snapshot: bool) -> None:
-        tick, lot = self.ticks[v], self.lots[v]
-        half = mid * spec.spread_bps * spread_mult / 2e4
-        best_bid = math.floor((mid - half) / tick)
-        best_ask = math.ceil((mid + half) / tick)
-        if best_ask <= best_bid:
-            best_ask = best_bid + 1
-        spacing = max(1, round(mid * spec.level_spacing_bps / 1e4 / tick))
-        n = spec.depth_levels
-        keys = [best_bid - i * spacing for i in range(n)] + [-(best_ask + i * spacing) for i in range(n)]
-        refresh = self.rng.random(2 * n)
-        fresh = self.rng.uniform(0.5, 1.5, 2 * n)
-        factor: dict[int, float] = {}
-        for i, key in enumerate(keys):
-            old = book.factor.get(key)
-            factor[key] = float(fresh[i]) if snapshot or old is None or refresh[i] < spec.size_refresh_prob else old
-        book.factor = factor
-        new_bids: dict[int, int] = {}
-        new_asks: dict[int, int] = {}
-        for key, f in factor.items():
-            size = max(1, round(spec.level_size * f * depth_mult / lot))
-            if key > 0:
-                new_bids[key] = size
+    def _windows(self, kind: type, k0: int, n: int, per_venue: bool):
+        """``(shock, row slice, venue columns)`` of each ``kind`` shock overlapping steps
+        ``k0 .. k0 + n - 1``, in scenario order; a market-wide kind (``per_venue`` false) only
+        counts shocks given without a venue."""
+        n_venues = len(self.scenario.venues)
+        for s in self.scenario.shocks:
+            if not isinstance(s, kind):
+                continue
+            lo, hi = max(s.start_step, k0) - k0, min(s.end_step, k0 + n) - k0
+            if lo >= hi:
+                continue
+            if s.venue is None:
+                cols = list(range(n_venues))
+            elif per_venue and s.venue < n_venues:
+                cols = [s.venue]
             else:
-                new_asks[-key] = size
-        book.best_bid, book.best_ask = best_bid, best_ask
-        prev_seq = book.venue_seq
-        book.venue_seq += 1
-        if snapshot:
-            book.bids, book.asks = new_bids, new_asks
-            self._push(ts, _PRIO_MARKET, ev.BookSnapshot(
-                ts_ns=ts, venue=v, venue_seq=book.venue_seq, bid_px=list(new_bids), bid_sz=list(new_bids.values()),
-                ask_px=list(new_asks), ask_sz=list(new_asks.values())))
-            return
-        bid_px, bid_sz = _diff(book.bids, new_bids)
-        ask_px, ask_sz = _diff(book.asks, new_asks)
-        book.bids, book.asks = new_bids, new_asks
-        self._push(ts, _PRIO_MARKET, ev.BookDelta(
-            ts_ns=ts, venue=v, venue_seq=book.venue_seq, prev_venue_seq=prev_seq,
-            bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz))
+                continue
+            yield s, slice(lo, hi), cols
 
-    def _trades(self, book: _VenueBook, v: int, spec: VenueSpec, ts: int) -> None:
-        rng = self.rng
-        n = int(rng.poisson(spec.trades_per_step))
-        if n == 0:
-            return
-        sides = rng.random(n)
-        sizes = rng.exponential(spec.trade_size, n)
-        lot = self.lots[v]
-        for i in range(n):
-            side = ev.BUY if sides[i] < 0.5 else ev.SELL
-            price = book.best_ask if side == ev.BUY else book.best_bid
+    # --- generation -------------------------------------------------------------------------------
+
+    def _generate(self, k0: int, n: int) -> _Block:
+        """Steps ``k0 .. k0 + n - 1``: the shock-adjusted inputs per step and venue (the same
+        arithmetic, in the same order, as a step at a time), then the compiled kernel."""
+        sc = self.scenario
+        m = sc.market
+        venues = sc.venues
+        n_venues = len(venues)
+        ks = np.arange(k0, k0 + n, dtype=np.int64)
+        outage = np.zeros((n, n_venues), bool)
+        hard = np.zeros((n, n_venues), bool)
+        for s, rows, cols in self._windows(VenueOutage, k0, n, True):
+            outage[rows, cols] = True
+            if s.mode == "outage":
+                hard[rows, cols] = True
+        b = _Block()
+        b.start, b.end = k0, k0 + n
+        b.up = ~outage
+        b.reset = np.zeros((n, n_venues), bool)
+        b.snapshot = np.zeros((n, n_venues), bool)
+        for v in range(n_venues):
+            down = self._down[v]
+            for s in range(n):
+                if outage[s, v]:
+                    if not down:
+                        down = True
+                        b.reset[s, v] = hard[s, v]
+                else:
+                    b.snapshot[s, v] = k0 + s == 0 or down
+                    down = False
+            self._down[v] = down
+        basis = np.empty((n, n_venues))
+        for v, spec in enumerate(venues):
+            basis[:, v] = spec.basis_bps + spec.basis_drift_bps_per_step * ks
+        for s, rows, cols in self._windows(BasisSpike, k0, n, True):
+            basis[rows, cols] += s.add_bps
+        spread_mult = np.ones((n, n_venues))
+        depth_mult = np.ones((n, n_venues))
+        for s, rows, cols in self._windows(LiquidityDrain, k0, n, True):
+            spread_mult[rows, cols] *= s.spread_mult
+            depth_mult[rows, cols] *= s.depth_mult
+        vol = np.full(n, float(m.vol_daily))
+        for r in m.vol_schedule:
+            vol[ks >= r.start_step] = r.vol_daily
+        spikes = list(self._windows(VolSpike, k0, n, False))
+        spike_mult = np.ones((n, len(spikes)))
+        for j, (s, rows, _) in enumerate(spikes):
+            spike_mult[rows, j] = s.mult
+        mk = m.vol_markov
+        switch_prob = np.array(mk.switch_prob if mk is not None else [[1.0]], np.float64)
+        markov_vol = np.array(mk.vol_daily if mk is not None else [0.0], np.float64)
+        dt_day = self.dt_ms / MS_PER_DAY
+        (b.fair, b.regime, b.mid, b.bid_off, b.bid_px, b.bid_sz, b.ask_off, b.ask_px, b.ask_sz,
+         b.trade_off, b.trade_px, b.trade_sz, b.trade_side) = generate_block(
+            self.rng, k0, n, self._log_fair, self._regime, mk is not None, switch_prob, markov_vol, vol, spike_mult,
+            float(m.drift_daily), dt_day, math.sqrt(dt_day), m.process == "jump_diffusion",
+            m.jumps_per_hour * self.dt_ms / MS_PER_HOUR, float(m.jump_mean), float(m.jump_std),
+            self._vparams, self._depth, b.up, b.snapshot, basis, spread_mult, depth_mult, *self._book)
+        # Events are made from Python lists: one conversion per block, not per level.
+        for name in ("up", "reset", "snapshot", "fair", "regime", "mid", "bid_off", "bid_px", "bid_sz", "ask_off",
+                     "ask_px", "ask_sz", "trade_off", "trade_px", "trade_sz", "trade_side"):
+            setattr(b, name, getattr(b, name).tolist())
+        return b
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def _book_event(self, b: _Block, row: int, v: int, ts: int, snapshot: bool) -> None:
+        """The venue's book message and trades of one step (``row`` of the block)."""
+        b0, b1, a0, a1 = b.bid_off[row], b.bid_off[row + 1], b.ask_off[row], b.ask_off[row + 1]
+        prev_seq = self._venue_seq[v]
+        seq = self._venue_seq[v] = prev_seq + 1
+        bid_px, bid_sz, ask_px, ask_sz = b.bid_px[b0:b1], b.bid_sz[b0:b1], b.ask_px[a0:a1], b.ask_sz[a0:a1]
+        if snapshot:
+            self._push(ts, _PRIO_MARKET, ev.BookSnapshot(ts_ns=ts, venue=v, venue_seq=seq, bid_px=bid_px, bid_sz=bid_sz,
+                                                         ask_px=ask_px, ask_sz=ask_sz))
+        else:
+            self._push(ts, _PRIO_MARKET, ev.BookDelta(ts_ns=ts, venue=v, venue_seq=seq, prev_venue_seq=prev_seq,
+                                                      bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz))
+        t0, t1 = b.trade_off[row], b.trade_off[row + 1]
+        for price, size, side in zip(b.trade_px[t0:t1], b.trade_sz[t0:t1], b.trade_side[t0:t1]):
             self._trade_no += 1
-            self._push(ts, _PRIO_MARKET, ev.Trade(
-                ts_ns=ts, venue=v, price=price, size=max(1, round(float(sizes[i]) / lot)), side=side,
-                trade_id=f"sim-{self._trade_no}"))
+            self._push(ts, _PRIO_MARKET, ev.Trade(ts_ns=ts, venue=v, price=price, size=size, side=side,
+                                                  trade_id=f"sim-{self._trade_no}"))
 
     def _publish(self, k: int, t: int, ts: int, v: int, spec: VenueSpec, mid: float, fair: float) -> None:
         f = spec.funding
@@ -279,6 +284,10 @@ class MarketGenerator:
         self._push(ts, _PRIO_MARKET, ev.MarkPrice(ts_ns=ts, venue=v, mark_price=round(mid / tick),
                                                    index_price=round(fair / tick)))
 
+    def _active(self, kind: type, k: int, v: int) -> list:
+        return [s for s in self.scenario.shocks
+                if isinstance(s, kind) and s.start_step <= k < s.end_step and (s.venue is None or s.venue == v)]
+
     # --- ordering -------------------------------------------------------------------------------
 
     def _push(self, ts: int, prio: int, event: ev.Event) -> None:
@@ -292,17 +301,3 @@ class MarketGenerator:
             out.append(heapq.heappop(pending)[3])
         return out
 
-
-def _diff(old: dict[int, int], new: dict[int, int]) -> tuple[list[int], list[int]]:
-    """Level changes from ``old`` to ``new``: removed levels with size 0, then new or resized ones."""
-    px: list[int] = []
-    sz: list[int] = []
-    for p in old:
-        if p not in new:
-            px.append(p)
-            sz.append(0)
-    for p, s in new.items():
-        if old.get(p) != s:
-            px.append(p)
-            sz.append(s)
-    return px, sz

@@ -36,6 +36,7 @@ import numpy as np
 import paraphina
 from paraphina import events as ev
 from paraphina.actions import Action, SetKillSwitch, StreamHasher
+from paraphina.columns import from_events
 from paraphina.config import Config, config_hash
 from paraphina.eventlog import LogError, LogWriter
 from paraphina.outputs import open_replacing, replacing
@@ -176,11 +177,29 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
                 raise LogError(f"{p}: already exists (pass overwrite=True to replace it)")
     actions_f = open_replacing(actions_path)
     st = _RunState()
+    # Events the engine cannot act on wait here and are stepped (and logged) as one columnar
+    # run with the next event it can act on: one conversion and one engine call per tick
+    # instead of per event, same actions. Only for an engine that says which kinds act, and
+    # not when a probe must see each event's actions.
+    acting = getattr(engine, "ACTING_KINDS", None) if probe is None and hasattr(engine, "apply_columns") else None
+    waiting: list[ev.Event] = []
+
+    def step_waiting() -> list[Action]:
+        cols = from_events(waiting, st.events - len(waiting))
+        waiting.clear()
+        writer.append_columns(cols)
+        return engine.apply_columns(cols)
 
     def step(e: ev.Event) -> list[Action]:
-        writer.append(e)
         st.events += 1
-        actions = engine.step(e)
+        if acting is not None:
+            waiting.append(e)
+            if e.KIND not in acting:
+                return []
+            actions = step_waiting()
+        else:
+            writer.append(e)
+            actions = engine.step(e)
         if probe is not None:
             probe.on_event(e, actions, getattr(engine, "tick_model", None))
         if isinstance(e, ev.Timer):
@@ -205,6 +224,8 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
             for _ in loop(market, exchange, step, opening_events):
                 if stop_on_kill and st.killed_at_tick is not None:
                     break
+            if waiting and step_waiting():
+                raise RuntimeError("the engine acted on an event of a kind it does not list in ACTING_KINDS")
     except Exception:
         if actions_f is not None:
             actions_f.discard()

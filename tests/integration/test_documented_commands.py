@@ -20,7 +20,6 @@ import click
 import pytest
 
 from conftest import ROOT
-import paraphina.commands  # noqa: F401 - every command module adds its commands to the group
 from paraphina.cli import cli
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -134,6 +134,8 @@ SAME_AS_INPUT = {
     "report -o a study file": lambda f: ["report", f["study"], "-o", f["study"] / "mc_runs.jsonl", "--force"],
     "mc -o SCENARIO": lambda f: ["mc", "--scenario", f["scen"], "-o", f["scen"], "--runs", "1"],
     "rl bc -o SCENARIO": lambda f: ["rl", "bc", "--scenario", f["scen"], "-o", f["scen"], "--force"],
+    "rl offline -o LOG": lambda f: ["rl", "offline", f["log"], "-o", f["log"], "--force"],
+    "rl train -o SCENARIO": lambda f: ["rl", "train", "--scenario", f["scen"], "-o", f["scen"], "--force"],
     "build-real -o DATA": lambda f: ["build-real", f["cfg"], "--data", f["study"], "-o", f["study"], "--force"],
     "record -o CONFIG": lambda f: ["record", "--venue", "bybit:BTCUSDT", "--config", f["cfg"], "-o", f["cfg"],
                                    "--force"],
@@ -333,7 +335,8 @@ def test_a_run_killed_mid_write_keeps_its_events_in_the_partial_log(tmp_path):
 # place by design; `mc` and `mc-merge` fill research directories whose --force (resume versus
 # replace) belongs to the research directory rules (docs/research.md).
 WRITERS = ["replay", "run", "backtest", "suite", "sample", "import", "merge", "build-real", "record", "shadow",
-           "report", "rl bc", "telemetry condense", "telemetry summarise"]
+           "report", "rl bc", "rl offline", "rl eval", "rl train", "telemetry condense", "telemetry summarise",
+           "adversarial"]
 OUT_ONLY = ["mc", "mc-merge"]
 
 

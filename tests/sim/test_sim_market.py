@@ -274,3 +274,34 @@ def test_instrument_fields_reach_the_log_instrument_table():
     (ins,) = MarketGenerator(sc, 1).instruments
     assert (ins.venue, ins.symbol, ins.tick_size, ins.lot_size, ins.min_notional, ins.base) == \
         ("a", "ETH-PERP", "0.01", "0.1", "10", "ETH")
+
+
+# --- compiled blocks ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["markov_jumps", "shocks"])
+def test_block_size_does_not_change_the_events_or_the_generator_state(monkeypatch, case):
+    """The kernel generates BLOCK_STEPS steps per call; how the run is cut into blocks must not
+    change one byte or one draw (windows of shocks and outages straddle block edges here)."""
+    import paraphina.sim.market as market
+
+    if case == "markov_jumps":
+        sc = scenario(market={"process": "jump_diffusion", "jumps_per_hour": 400.0, "jump_std": 0.002,
+                              "vol_markov": {"vol_daily": [0.01, 0.3], "switch_prob": [[0.95, 0.05], [0.2, 0.8]]}})
+    else:
+        sc = scenario(shocks=[
+            {"type": "venue_outage", "start_step": 3, "end_step": 70, "venue": 0},
+            {"type": "venue_outage", "start_step": 60, "end_step": 140, "venue": 1, "mode": "stale"},
+            {"type": "vol_spike", "start_step": 10, "end_step": 90, "mult": 4.0},
+            {"type": "vol_spike", "start_step": 50, "end_step": 200, "mult": 1.5},
+            {"type": "basis_spike", "start_step": 63, "end_step": 129, "add_bps": 7.5},
+            {"type": "liquidity_drain", "start_step": 100, "end_step": 260, "spread_mult": 3.0, "depth_mult": 0.3},
+            {"type": "liquidity_drain", "start_step": 120, "end_step": 130, "venue": 2, "spread_mult": 2.0},
+        ], market={"vol_daily": 0.05, "vol_schedule": [{"start_step": 64, "vol_daily": 0.2}]})
+    runs = []
+    for block in (1, 7, 64, 1000):
+        monkeypatch.setattr(market, "BLOCK_STEPS", block)
+        gen = MarketGenerator(sc, 11)
+        runs.append((encoded(list(gen.events())), gen.rng.bit_generator.state, gen.regime, gen.fair))
+    assert len(runs[0][0]) > STEPS
+    assert all(r == runs[0] for r in runs[1:])

@@ -13,7 +13,7 @@ from paraphina import events as ev
 from paraphina.actions import PlaceOrder, SetKillSwitch, StreamHasher
 from paraphina.config import load_config
 from paraphina.eventlog import LogReader
-from paraphina.sim.runner import run_simulation, steps_for_ticks
+from paraphina.sim.runner import run_simulation, steps_for_ticks, with_scenario_fees
 from paraphina.sim.scenario import load_scenario, parse_scenario
 
 
@@ -184,3 +184,53 @@ def test_every_library_scenario_runs_and_replays_to_the_same_hash(tmp_path, path
     rr = replay_log(r.log_path, "fixed-spread", cfg)
     assert (rr.sha256, rr.actions, rr.events) == (r.sha256, r.actions, r.events)
     assert r.actions > 0
+
+
+class PerEventEngine:
+    """The real engine seen only through ``step``/``summary``: the runner must step it one event
+    at a time. Records the kind of every event whose step returned actions."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.acting: set[int] = set()
+
+    def step(self, e):
+        actions = self.engine.step(e)
+        if actions:
+            self.acting.add(e.KIND)
+        return actions
+
+    def summary(self):
+        return self.engine.summary()
+
+
+@pytest.mark.parametrize("policy,overrides", [("heuristic", {}), ("heuristic", {"initial_q_tao": 2.0, "risk.daily_loss_limit": 1.0}),
+                                              ("fixed-spread", {"fixed_spread.size": 0.01})])
+def test_engine_stepped_once_per_tick_gives_the_log_and_actions_of_stepping_each_event(tmp_path, policy, overrides):
+    """The runner hands the engine each tick's quiet events together with the Timer
+    (Engine.ACTING_KINDS); that must be exactly the run of stepping every event alone, kill
+    switch included, and only the kinds it lists may act."""
+    from paraphina.commands.common import load_cli_config
+    from paraphina.engine import Engine
+    from paraphina.policies import load_policy
+
+    sc = load_scenario(SCENARIOS / "venue_outage.yaml")
+    cfg = with_scenario_fees(load_cli_config(None, None, overrides), sc)
+    wrapped: list[PerEventEngine] = []
+
+    def per_event(c, i):
+        wrapped.append(PerEventEngine(Engine(c, i, load_policy(policy))))
+        return wrapped[-1]
+
+    results = [run_simulation(sc, cfg, policy, 3, 300, str(tmp_path / f"{name}.arrow"), factory,
+                              actions_path=str(tmp_path / f"{name}.actions"))
+               for name, factory in (("batched", lambda c, i: Engine(c, i, load_policy(policy))),
+                                     ("per_event", per_event))]
+    batched, single = results
+    assert batched.actions > 0 and wrapped[0].acting <= Engine.ACTING_KINDS
+    assert (batched.sha256, batched.events, batched.ticks, batched.killed_at_tick, batched.fills) == \
+        (single.sha256, single.events, single.ticks, single.killed_at_tick, single.fills)
+    for ext in ("arrow", "actions"):
+        assert (tmp_path / f"batched.{ext}").read_bytes() == (tmp_path / f"per_event.{ext}").read_bytes()
+    if overrides.get("risk.daily_loss_limit"):
+        assert batched.killed_at_tick is not None
