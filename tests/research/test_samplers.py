@@ -178,8 +178,9 @@ def test_resume_and_refusal(tmp_path):
 
 
 def test_cli_sampler_choices_are_the_samplers(capsys, tmp_path):
-    import paraphina.commands  # noqa: F401  (registers the commands)
-    from paraphina.cli import cli, main
+    from paraphina.cli import _register, cli, main
+
+    _register()  # commands load lazily: import them all
 
     cmd = cli.commands["phase-a"]
     assert tuple(next(p for p in cmd.params if p.name == "sampler").type.choices) == SAMPLERS
