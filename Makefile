@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # command that needs them.
 $(STAMP): pyproject.toml constraints.txt plugins/paraphina-example-policy/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,rl,live,ray]' -e plugins/paraphina-example-policy
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,rl,live,ray,tune]' -e plugins/paraphina-example-policy
 	$(PY) -m paraphina.warmup
 	touch $(STAMP)
 

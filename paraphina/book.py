@@ -179,18 +179,19 @@ def _tops(bpx, bsz, bn, apx, asz, an, ints, out):
 
 @numba.njit(cache=True, nogil=True)
 def _levels(bpx, bsz, bn, apx, asz, an, tick, lot, depth, out, counts):
-    """Top ``depth`` levels of every venue as floats: out[v, 0] bids best first, out[v, 1] asks."""
+    """Top ``depth`` levels of every venue as floats, best first: out[v, 0] bids, out[v, 1] asks,
+    each as a row of prices and a row of sizes."""
     for v in range(bn.shape[0]):
         nb = min(bn[v], depth)
         na = min(an[v], depth)
         counts[v, 0] = nb
         counts[v, 1] = na
         for k in range(nb):
-            out[v, 0, k, 0] = bpx[v, bn[v] - 1 - k] * tick[v]
-            out[v, 0, k, 1] = bsz[v, bn[v] - 1 - k] * lot[v]
+            out[v, 0, 0, k] = bpx[v, bn[v] - 1 - k] * tick[v]
+            out[v, 0, 1, k] = bsz[v, bn[v] - 1 - k] * lot[v]
         for k in range(na):
-            out[v, 1, k, 0] = -apx[v, an[v] - 1 - k] * tick[v]
-            out[v, 1, k, 1] = asz[v, an[v] - 1 - k] * lot[v]
+            out[v, 1, 0, k] = -apx[v, an[v] - 1 - k] * tick[v]
+            out[v, 1, 1, k] = asz[v, an[v] - 1 - k] * lot[v]
 
 
 class Books:
@@ -247,18 +248,16 @@ class Books:
             return None
         return int(self.bpx[v, nb - 1]), int(self.bsz[v, nb - 1]), -int(self.apx[v, na - 1]), int(self.asz[v, na - 1])
 
-    def float_levels(self, depth: int, lots: list[float]) -> list[tuple[tuple, tuple]]:
-        """Per venue: (bids, asks) as tuples of (price, size) floats, best first, at most
-        ``depth`` each (one compiled call for all venues)."""
+    def float_levels(self, depth: int, lots: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Every venue's top ``depth`` levels as floats (one compiled call for all venues):
+        ``out[v, side, 0 or 1, k]`` is the price or size of level ``k`` (best first; side 0 bids,
+        1 asks) and ``counts[v, side]`` how many levels there are."""
         n = self.n_venues
-        out = np.zeros((n, 2, depth, 2), np.float64)
+        out = np.zeros((n, 2, 2, depth), np.float64)
         counts = np.zeros((n, 2), np.int64)
         _levels(self.bpx, self.bsz, self.bn, self.apx, self.asz, self.an, self.tick,
                 np.asarray(lots, np.float64), depth, out, counts)
-        rows = out.tolist()
-        cnt = counts.tolist()
-        return [(tuple(map(tuple, rows[v][0][: cnt[v][0]])), tuple(map(tuple, rows[v][1][: cnt[v][1]])))
-                for v in range(n)]
+        return out, counts
 
     def levels(self, v: int, side: int, depth: int) -> list[tuple[int, int]]:
         """Up to ``depth`` levels from the touch: bids descending, asks ascending (ticks, lots)."""

@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                       "seq)."),
     "phase-a": ("research", "Phase A promotion pipeline (python3 -m batch_runs.phase_a.promote_pipeline with CLI "
                             "option names)."),
+    "phase-a-compare": ("research", "Compare a Phase A sampler with the random baseline at equal budget on the same "
+                                    "seeds: frontiers, hypervolume."),
     "plugins": ("plugins", "List policy plugins (built-in and from the paraphina.policies entry points)."),
     "record": ("record", "Record live public feeds into OUT (prices and sizes as the importers read them)."),
     "replay": ("replay", "Replay LOG through the engine with POLICY; print the summary and the stream hash."),

@@ -40,7 +40,7 @@ from paraphina.orders import manage_venue_quotes
 from paraphina.host import PolicyHost
 from paraphina.shield import Shield
 from paraphina.state import MAX_GAP_REPORTS, EngineState, GapReport
-from paraphina.strategy.common import VenueInput
+from paraphina.strategy.common import BookLevels, VenueInput, VenueInputs
 from paraphina.strategy.model import main_tick, record_fill, venue_input_from_config
 from paraphina.strategy.tick import TickModel
 
@@ -77,7 +77,7 @@ class Engine:
         self._alpha_l = config.volatility.fv_vol_alpha_long
         self._depth = config.book.depth_levels
         self.tick_model: TickModel | None = None
-        self.venue_inputs: list[VenueInput] = []
+        self.venue_inputs: Sequence[VenueInput] = VenueInputs()
         # The constant part of each venue's strategy input (config and instrument units).
         self._venue_templates = [
             venue_input_from_config(vc, venue=v, tick_size=t, lot_size=l, size_step=l)
@@ -306,20 +306,21 @@ class Engine:
             core.kill_reason = tick.kill_reason or "Kill"
         core.risk_regime = "HardLimit" if core.kill_switch else tick.regime
 
-    def _venue_inputs(self, tops: list) -> list[VenueInput]:
+    def _venue_inputs(self, tops: list) -> VenueInputs:
         core = self.state.core
         b = self.state.books
         ints = b.ints.tolist()
         var = b.floats.tolist()
-        levels = b.float_levels(self._depth, self.units.lots)
+        levels, counts = b.float_levels(self._depth, self.units.lots)
+        touch = levels[:, :, :, 0].tolist()     # [venue][bids, asks][price, size] of the best level
+        cnt = counts.tolist()
         out = []
         replace = msgspec.structs.replace
         for v, top in enumerate(tops):
             tick, lot = self.units.ticks[v], self.units.lots[v]
             acct = core.venues[v]
             last_mid = ints[v][I_LAST_MID_TS]
-            vi = replace(
-                self._venue_templates[v],
+            fields = dict(
                 last_mid_update_ms=last_mid // NS_PER_MS if last_mid >= 0 else None,
                 local_vol_short=math.sqrt(var[v][F_VAR_SHORT]), local_vol_long=math.sqrt(var[v][F_VAR_LONG]),
                 position=acct.position * lot, avg_entry=acct.avg_entry,
@@ -330,13 +331,12 @@ class Engine:
                 margin_available_usd=acct.margin_available,
             )
             if top is not None:
-                bids, asks = levels[v]
-                bid, bsz = bids[0]
-                ask, asz = asks[0]
-                vi = replace(vi, mid=0.5 * (bid + ask), spread=ask - bid, best_bid=bid, best_ask=ask, bid_size=bsz,
-                             ask_size=asz, bids=bids, asks=asks, depth_usd=bid * bsz + ask * asz)
-            out.append(vi)
-        return out
+                (bid, bsz), (ask, asz) = touch[v]
+                fields.update(mid=0.5 * (bid + ask), spread=ask - bid, best_bid=bid, best_ask=ask, bid_size=bsz,
+                              ask_size=asz, bids=BookLevels(levels, v, 0, cnt[v][0]),
+                              asks=BookLevels(levels, v, 1, cnt[v][1]), depth_usd=bid * bsz + ask * asz)
+            out.append(replace(self._venue_templates[v], **fields))
+        return VenueInputs(out)
 
     # --- policy outputs through the shield ------------------------------------------------
 

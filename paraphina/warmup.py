@@ -62,6 +62,13 @@ def simulate(scratch: str) -> None:
                    policy_engine_factory("heuristic"))
 
 
+@warmup("decision-path kernels: every strategy kernel, Python-facing ones included (paraphina.kernels_warmup)")
+def decision_path(scratch: str) -> None:
+    from paraphina.kernels_warmup import warm
+
+    warm()
+
+
 def kernels() -> list[tuple[str, object]]:
     """Every numba dispatcher defined in an imported paraphina module, as (qualified name, it)."""
     from numba.core.dispatcher import Dispatcher

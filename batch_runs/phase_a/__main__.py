@@ -26,6 +26,7 @@ from paraphina.config import ConfigError
 from paraphina.errors import UserError
 
 from batch_runs.phase_a.pipeline import StudySuite, run_study
+from batch_runs.phase_a.samplers import DEFAULT_BATCH, DEFAULT_SAMPLER, SAMPLERS
 from batch_runs.phase_a.promote_pipeline import evaluate_kwargs, recorded_command, resolve_function
 from batch_runs.phase_a.spec import DEFAULT_BUDGETS, DEFAULT_KNOBS, SpecError, load_budgets, load_knob_spec
 
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", choices=("local", "ray"), default="local")
     ap.add_argument("--ray-address", default=None)
     ap.add_argument("--no-report", action="store_true")
+    ap.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help="candidate generation (default random)")
+    ap.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="candidates an adaptive sampler proposes between updates")
     args = ap.parse_args(argv)
     if args.study_dir is None:
         ap.error("the following arguments are required: -o/--out")
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                         backend=args.backend, ray_address=args.ray_address,
                         commands=[recorded_command("python -m batch_runs.phase_a", argv, ("-o", "--out", "--study-dir"))],
                         report=not args.no_report, suites=suites, config_hash_fn=config_hash_fn, force=args.force,
-                        progress=False if args.quiet else None)
+                        progress=False if args.quiet else None, sampler=args.sampler, batch=args.batch)
     except (UserError, ConfigError) as exc:
         print(f"phase_a: error: {exc}", file=sys.stderr)
         return 2

@@ -48,6 +48,7 @@ from batch_runs.phase_a.spec import (
     env_file_text,
     generate_candidates,
 )
+from batch_runs.phase_a.samplers import DEFAULT_BATCH, DEFAULT_SAMPLER, Outcome, Proposal, budget_violation, make_sampler
 from paraphina.config import ConfigError, config_hash, load_config
 from paraphina.research import stats
 from paraphina.research.evidence import (
@@ -162,6 +163,15 @@ def _metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
             "kill_ci_lower": k["ci_lower"], "kill_ci_upper": k["ci_upper"]}
 
 
+def write_sampler_state(out: Path, gen: Any, told: int) -> None:
+    """``sampler/state.json`` (settings and progress) and ``sampler/history.jsonl`` (one row per
+    proposal: origin, parent, overlay, objectives, budget violation), rewritten after each batch."""
+    write_atomic(out / "sampler" / "state.json", canonical_json({"schema_version": 1, **gen.provenance(),
+                                                                 "told": told}))
+    write_atomic(out / "sampler" / "history.jsonl",
+                 "".join(canonical_json(r, indent=None) + "\n" for r in gen.history()))
+
+
 def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candidates: int, runs: int,
               knob_spec: KnobSpec, alpha: float, budgets: Mapping[str, stats.Budget], study_name: str = "study",
               jobs: int = 1, backend: str = "local", ray_address: str | None = None, chunk: int | None = None,
@@ -169,7 +179,8 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
               suites: Sequence[StudySuite] = (), config_hash_fn: Callable[[Mapping[str, str]], str] | None = None,
               force: bool = False, inputs_extra: Mapping[str, Any] | None = None,
               reproduce: str | None = None,
-              on_start: Callable[[Mapping[str, str]], None] | None = None) -> StudyResult:
+              on_start: Callable[[Mapping[str, str]], None] | None = None,
+              sampler: str = DEFAULT_SAMPLER, batch: int = DEFAULT_BATCH) -> StudyResult:
     """Run a whole Phase A study into ``study_dir`` (resumable: finished Monte Carlo runs are kept).
 
     ``study.json`` records every input that determines the artefacts; a resume whose inputs
@@ -182,14 +193,28 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     re-runs a promoted candidate's Monte Carlo from its ``.env`` (``{env_file}`` and ``{out}``
     are filled in), recorded in PROMOTION_RECORD.json. ``on_start(unreachable)`` is called once
     the inputs are accepted, before any work, with the tiers whose kill budget is out of reach.
+
+    ``sampler`` (:mod:`batch_runs.phase_a.samplers`) makes the candidates: ``random`` draws them
+    all up front; the adaptive ones are asked ``batch`` candidates at a time and told each
+    outcome in candidate order once the batch is evaluated. Its settings are inputs; what it did
+    is ``sampler/state.json`` and ``sampler/history.jsonl``.
     """
     out = Path(study_dir)
     level = 1.0 - alpha
     suite_info = [st.provenance() for st in suites]
-    cands = generate_candidates(knob_spec, candidates, seed)
+    gen = make_sampler(sampler, knob_spec, seed, candidates, batch, budgets)
     hash_of = config_hash_fn or resolved_config_hash
     # Each candidate's resolved config hash is an input too: it covers the preset file's content.
-    cfg_hashes = {c.candidate_id: hash_of(c.env) for c in cands}
+    # An adaptive sampler's candidates are not known up front: the config under each profile alone
+    # stands in for the preset file's content, and each trial records its own hash.
+    if sampler == "random":
+        cands = generate_candidates(knob_spec, candidates, seed)
+        cfg_hashes = {c.candidate_id: hash_of(c.env) for c in cands}
+        hashes_input: dict[str, Any] = {"config_hashes": cfg_hashes}
+    else:
+        cfg_hashes = {}
+        hashes_input = {"config_hashes_base": {p: hash_of({"PARAPHINA_RISK_PROFILE": p})
+                                               for p in knob_spec.profiles}}
     inputs = {
         "schema_version": STUDY_SCHEMA,
         "study_name": study_name,
@@ -204,15 +229,17 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
         "evaluate_files": {v: file_hash(v) for v in function_args(evaluate).values()
                            if isinstance(v, str) and Path(v).is_file()},
         "config_hash": function_name(config_hash_fn) if config_hash_fn is not None else "package defaults + overlay",
-        "config_hashes": cfg_hashes,
+        **hashes_input,
         "suites": suite_info,
         "seeds": {"candidates": f"numpy.random.default_rng({seed})", "mc_base_seed": seed, "mc_rule": SEED_RULE},
+        "sampler": gen.provenance(),
         "versions": versions(),
         **dict(inputs_extra or {}),
     }
     claim(out, STUDY_FILE, inputs, force=force, what="a Phase A study", error=SpecError,
           hint="use another -o/--out, or --force to start over")
     unreachable = unreachable_tiers(budgets, runs, alpha)
+    kill_floor = stats.wilson_ucb(0, runs, alpha)
     if on_start is not None:
         on_start(unreachable)
     trial_rows: list[dict[str, Any]] = []
@@ -223,44 +250,59 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     session = WorkerPool(jobs, backend, ray_address)
     # One count over everything simulated: every trial's Monte Carlo runs and suite runs.
     per_trial = runs + sum(info["runs"] for info in suite_info)
-    bar = Progress("phase-a", len(cands) * per_trial, "runs", enabled=progress is not False)
+    bar = Progress("phase-a", candidates * per_trial, "runs", enabled=progress is not False)
+
+    def evaluate_candidate(i: int, cand: Candidate) -> Outcome:
+        tid = trial_id(i, cand)
+        tdir = out / "trials" / tid
+        bar.describe(f"trial {i + 1} of {candidates} ({tid}): monte carlo")
+        env_text = env_file_text(cand.env, [f"paraphina Phase A candidate {cand.candidate_id} ({tid})"])
+        write_atomic(tdir / "candidate.env", env_text)
+        cfg_hash = cfg_hashes[cand.candidate_id] if cand.candidate_id in cfg_hashes else hash_of(cand.env)
+        res = run_mc(functools.partial(evaluate, cand.env), runs, seed, jobs=jobs, backend=backend,
+                     output_dir=tdir / "mc", ray_address=ray_address, level=level, alpha=alpha,
+                     pool=pool, chunk=chunk,
+                     progress=bar if progress is not False else False,
+                     config_extra={"candidate_id": cand.candidate_id, "evaluate": function_name(evaluate),
+                                   "evaluate_args": inputs["evaluate_args"], "config_hash": cfg_hash},
+                     manifest_extra={"config_hash": cfg_hash, "commands": list(commands),
+                                     "candidate_id": cand.candidate_id, "env_overlay": cand.env})
+        verified = verify_evidence(tdir / "mc").code == EXIT_OK
+        score = _score(cand.candidate_id, res.summary)
+        passed: dict[str, bool] = {}
+        for st, info in zip(suites, suite_info):
+            bar.describe(f"trial {i + 1} of {candidates} ({tid}): suite {info['dir']}")
+            rep = st.run(cand.env, on_run=lambda done, total, row: bar.update())
+            sdir = tdir / "oos" / info["dir"]
+            write_atomic(sdir / "summary.json", canonical_json(rep.to_json()))
+            write_evidence_pack(sdir, {"config_hash": cfg_hash, "commands": list(commands),
+                                       "candidate_id": cand.candidate_id, "suite": info})
+            passed[info["suite_id"]] = (not any(r["failures"] for r in rep.rows)
+                                        and verify_evidence(sdir).code == EXIT_OK)
+        suites_ok: dict[str, bool] | None = passed if suites else None
+        valid = verified and stats.is_valid(score) and all(passed.values())
+        if valid:
+            scores.append(score)
+        row = {"trial_id": tid, "candidate_id": cand.candidate_id, "profile": cand.profile, "env": cand.env,
+               "config_hash": cfg_hash, "mc_base_seed": seed, "runs": runs, "evidence_verified": verified,
+               "suites_passed": suites_ok, "valid": valid, "metrics": _metrics(res.summary)}
+        trial_rows.append(row)
+        by_id[cand.candidate_id] = (tid, cand, row)
+        violation = budget_violation(score, budgets, kill_floor) if stats.is_valid(score) else float("nan")
+        return Outcome(score=score, valid=valid, violation=violation)
+
     with session as pool, bar:
-        for i, cand in enumerate(cands):
-            tid = trial_id(i, cand)
-            tdir = out / "trials" / tid
-            bar.describe(f"trial {i + 1} of {len(cands)} ({tid}): monte carlo")
-            env_text = env_file_text(cand.env, [f"paraphina Phase A candidate {cand.candidate_id} ({tid})"])
-            write_atomic(tdir / "candidate.env", env_text)
-            cfg_hash = cfg_hashes[cand.candidate_id]
-            res = run_mc(functools.partial(evaluate, cand.env), runs, seed, jobs=jobs, backend=backend,
-                         output_dir=tdir / "mc", ray_address=ray_address, level=level, alpha=alpha,
-                         pool=pool, chunk=chunk,
-                         progress=bar if progress is not False else False,
-                         config_extra={"candidate_id": cand.candidate_id, "evaluate": function_name(evaluate),
-                                       "evaluate_args": inputs["evaluate_args"], "config_hash": cfg_hash},
-                         manifest_extra={"config_hash": cfg_hash, "commands": list(commands),
-                                         "candidate_id": cand.candidate_id, "env_overlay": cand.env})
-            verified = verify_evidence(tdir / "mc").code == EXIT_OK
-            score = _score(cand.candidate_id, res.summary)
-            passed: dict[str, bool] = {}
-            for st, info in zip(suites, suite_info):
-                bar.describe(f"trial {i + 1} of {len(cands)} ({tid}): suite {info['dir']}")
-                rep = st.run(cand.env, on_run=lambda done, total, row: bar.update())
-                sdir = tdir / "oos" / info["dir"]
-                write_atomic(sdir / "summary.json", canonical_json(rep.to_json()))
-                write_evidence_pack(sdir, {"config_hash": cfg_hash, "commands": list(commands),
-                                           "candidate_id": cand.candidate_id, "suite": info})
-                passed[info["suite_id"]] = (not any(r["failures"] for r in rep.rows)
-                                            and verify_evidence(sdir).code == EXIT_OK)
-            suites_ok: dict[str, bool] | None = passed if suites else None
-            valid = verified and stats.is_valid(score) and all(passed.values())
-            if valid:
-                scores.append(score)
-            row = {"trial_id": tid, "candidate_id": cand.candidate_id, "profile": cand.profile, "env": cand.env,
-                   "config_hash": cfg_hash, "mc_base_seed": seed, "runs": runs, "evidence_verified": verified,
-                   "suites_passed": suites_ok, "valid": valid, "metrics": _metrics(res.summary)}
-            trial_rows.append(row)
-            by_id[cand.candidate_id] = (tid, cand, row)
+        done = 0
+        while done < candidates:
+            # Ask a batch, evaluate it in order, then tell every outcome in candidate order.
+            asked: list[Proposal] = gen.ask(min(batch, candidates - done))
+            if not asked:
+                break
+            told = [(p, evaluate_candidate(done + j, p.candidate)) for j, p in enumerate(asked)]
+            for p, outcome in told:
+                gen.tell(p, outcome)
+            done += len(asked)
+            write_sampler_state(out, gen, done)
     trial_rows.sort(key=lambda r: r["trial_id"])
     write_atomic(out / "trials.jsonl", "".join(canonical_json(r, indent=None) + "\n" for r in trial_rows))
 
@@ -350,6 +392,6 @@ def run_study(study_dir: str | Path, evaluate: EvaluateFn, *, seed: int, candida
     write_evidence_pack(out, {"seeds": inputs["seeds"], "commands": list(commands),
                               "study_name": study_name, "evaluate": function_name(evaluate)})
     ok = verify_evidence(out, recursive=True).code == EXIT_OK
-    return StudyResult(study_dir=str(out), trials=len(cands), pareto=tuple(front_ids), winners=winners,
+    return StudyResult(study_dir=str(out), trials=len(trial_rows), pareto=tuple(front_ids), winners=winners,
                        evidence_ok=ok, unreachable=unreachable)
 

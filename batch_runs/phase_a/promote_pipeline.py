@@ -7,7 +7,9 @@
 Options and defaults are the guide's: ``--smoke`` (3 trials, 10 Monte Carlo runs, 100 ticks),
 ``--study NAME`` (default: the study directory's name, else a timestamped one), ``--study-dir
 DIR`` (default ``runs/phaseA/<study>``), ``--trials`` 10, ``--mc-runs`` 50, ``--mc-ticks`` 600,
-``--seed`` 42, ``--budgets batch_runs/phase_a/budgets.yaml``, ``--quiet/-q``. The evaluator is the
+``--seed`` 42, ``--budgets batch_runs/phase_a/budgets.yaml``, ``--quiet/-q``, ``--sampler
+random|pareto-mutation|tpe|cmaes`` (default random, see :mod:`batch_runs.phase_a.samplers`) and
+``--batch`` (4: candidates an adaptive sampler proposes between updates). The evaluator is the
 simulator (``paraphina.research.simrun:candidate_run`` over ``--scenario``, default
 ``scenarios/synth_baseline.yaml``), and every candidate then runs two out-of-sample suites, in
 order: research, then adversarial regression (``scenarios/suites/research.yaml`` and
@@ -35,6 +37,7 @@ from paraphina.config import ConfigError
 from paraphina.errors import UserError
 
 from batch_runs.phase_a.pipeline import StudySuite, run_study
+from batch_runs.phase_a.samplers import DEFAULT_BATCH, DEFAULT_SAMPLER, SAMPLERS
 from batch_runs.phase_a.spec import DEFAULT_BUDGETS, HERE, SpecError, load_budgets, load_knob_spec
 
 PROG = "python3 -m batch_runs.phase_a.promote_pipeline"
@@ -106,10 +109,11 @@ def run_pipeline(*, study: str | None, study_dir: str | None, trials: int, runs:
                  evaluate_args: Sequence[str] = (), scenario: str | None = None, policy: str | None = None,
                  config: str | None = None, suites: Sequence[str] | None = None, suite_ticks: int | None = None,
                  jobs: int = 1, backend: str = "local", ray_address: str | None = None, force: bool = False,
-                 quiet: bool = False, report: bool = True, command: str = PROG, chunk: int | None = None) -> int:
+                 quiet: bool = False, report: bool = True, command: str = PROG, chunk: int | None = None,
+                 sampler: str = DEFAULT_SAMPLER, batch: int = DEFAULT_BATCH) -> int:
     """The whole pipeline behind both front ends; returns the exit code (UserError: exit 2)."""
     for name, v in (("trials", trials), ("runs", runs), ("ticks", ticks), ("jobs", jobs), ("suite-ticks", suite_ticks),
-                    ("chunk-size", chunk)):
+                    ("chunk-size", chunk), ("batch", batch)):
         if v is not None and v < 1:
             raise SpecError(f"--{name} must be >= 1 (got {v})")
     if seed < 0:
@@ -161,14 +165,15 @@ def run_pipeline(*, study: str | None, study_dir: str | None, trials: int, runs:
             return
         for tier, why in unreachable.items():
             print(f"phase_a: warning: tier {tier}: {why}; it cannot promote in this study", file=sys.stderr)
-        print(f"phase_a: study {study} -> {out}: {trials} trials x {runs} runs"
+        print(f"phase_a: study {study} -> {out}: {trials} trials ({sampler} sampler) x {runs} runs"
               + (f" x {bound['ticks']} ticks" if simulator else "")
               + (f", suites {', '.join(suite_paths)}" if suite_paths else ""), file=sys.stderr)
 
     res = run_study(out, evaluate_fn, seed=seed, candidates=trials, runs=runs, knob_spec=spec, alpha=alpha,
                     budgets=tiers, study_name=study, jobs=jobs, backend=backend, ray_address=ray_address,
                     chunk=chunk, commands=[command], progress=False if quiet else None, report=report, suites=study_suites,
-                    config_hash_fn=config_hash_fn, force=force, reproduce=reproduce, on_start=announce)
+                    config_hash_fn=config_hash_fn, force=force, reproduce=reproduce, on_start=announce,
+                    sampler=sampler, batch=batch)
     print(f"study: {res.study_dir} ({res.trials} trials)")
     print(f"pareto: {len(res.pareto)} candidates: {', '.join(res.pareto)}")
     for tier, cid in res.winners.items():
@@ -196,6 +201,10 @@ def parser() -> argparse.ArgumentParser:
                     help="out-of-sample suite per candidate, repeatable, in order (default: research, adversarial regression)")
     ap.add_argument("--no-suites", action="store_true", help="run no out-of-sample suite")
     ap.add_argument("--suite-ticks", type=int, default=None, help="ticks per suite run (default: the suite's; --smoke: --mc-ticks)")
+    ap.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER,
+                    help="candidate generation (default random; see batch_runs/phase_a/samplers.py)")
+    ap.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                    help=f"candidates an adaptive sampler proposes between updates (default {DEFAULT_BATCH})")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--backend", choices=("local", "ray"), default="local")
     ap.add_argument("--ray-address", default=None)
@@ -221,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             suites=[] if args.no_suites else args.suite,
             suite_ticks=args.suite_ticks if args.suite_ticks is not None else (ticks if args.smoke else None), jobs=args.jobs, backend=args.backend,
             ray_address=args.ray_address, force=args.force, quiet=args.quiet, report=not args.no_report,
-            command=recorded_command(PROG, argv), chunk=args.chunk_size)
+            command=recorded_command(PROG, argv), chunk=args.chunk_size, sampler=args.sampler, batch=args.batch)
     except (UserError, ConfigError) as exc:
         print(f"phase_a: error: {exc}", file=sys.stderr)
         return 2

@@ -173,13 +173,35 @@ def candidate_id(env: Mapping[str, str]) -> str:
     return hashlib.sha256("_".join(f"{k}={env[k]}" for k in sorted(env)).encode("utf-8")).hexdigest()[:12]
 
 
+def draw_env(spec: KnobSpec, rng: np.random.Generator) -> dict[str, str]:
+    """One uniform draw from the knob ranges: the profile, then each knob in name order."""
+    env = {"PARAPHINA_RISK_PROFILE": spec.profiles[int(rng.integers(len(spec.profiles)))]}
+    for k in spec.knobs:
+        if k.choices is not None:
+            env[k.name] = format_value(k.choices[int(rng.integers(len(k.choices)))])
+        else:
+            env[k.name] = format_value(round(float(rng.uniform(k.low, k.high)), 6))
+    return env
+
+
+def make_candidate(env: Mapping[str, str]) -> Candidate:
+    """The candidate of an overlay (profile included): its id and its env sorted by name."""
+    return Candidate(candidate_id=candidate_id(env), profile=env["PARAPHINA_RISK_PROFILE"], env=dict(sorted(env.items())))
+
+
+def space_size(spec: KnobSpec) -> int:
+    """How many distinct candidates the ranges allow (a continuous range counts as 10**9)."""
+    space = len(spec.profiles)
+    for k in spec.knobs:
+        space *= len(k.choices) if k.choices is not None else 10**9
+    return space
+
+
 def generate_candidates(spec: KnobSpec, n: int, seed: int) -> list[Candidate]:
     """``n`` distinct candidates drawn with a numpy Generator seeded by ``seed``."""
     if n < 1:
         raise SpecError(f"--candidates must be >= 1 (got {n})")
-    space = len(spec.profiles)
-    for k in spec.knobs:
-        space *= len(k.choices) if k.choices is not None else 10**9
+    space = space_size(spec)
     if n > space:
         raise SpecError(f"asked for {n} candidates but the knob ranges only allow {space} distinct ones")
     rng = np.random.default_rng(seed)
@@ -190,18 +212,11 @@ def generate_candidates(spec: KnobSpec, n: int, seed: int) -> list[Candidate]:
         attempts += 1
         if attempts > 1000 * n:
             raise SpecError(f"could not draw {n} distinct candidates from the knob ranges")
-        profile = spec.profiles[int(rng.integers(len(spec.profiles)))]
-        env = {"PARAPHINA_RISK_PROFILE": profile}
-        for k in spec.knobs:
-            if k.choices is not None:
-                env[k.name] = format_value(k.choices[int(rng.integers(len(k.choices)))])
-            else:
-                env[k.name] = format_value(round(float(rng.uniform(k.low, k.high)), 6))
-        cid = candidate_id(env)
-        if cid in seen:
+        cand = make_candidate(draw_env(spec, rng))
+        if cand.candidate_id in seen:
             continue
-        seen.add(cid)
-        out.append(Candidate(candidate_id=cid, profile=profile, env=dict(sorted(env.items()))))
+        seen.add(cand.candidate_id)
+        out.append(cand)
     return out
 
 

@@ -258,6 +258,10 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
 @click.option("--suite-ticks", type=click.IntRange(min=1), default=None, help="Ticks per suite run (default: the suite's; --smoke: --ticks).")
 @click.option("--evaluate", default=None, metavar="MODULE:FUNCTION", help="Evaluate function (default: the simulator).")
 @click.option("--evaluate-arg", "evaluate_args", multiple=True, metavar="KEY=VALUE")
+@click.option("--sampler", type=click.Choice(["random", "pareto-mutation", "tpe", "cmaes"]), default="random",
+              show_default=True, help="Candidate generation: random draws, mutation around the Pareto set, Optuna TPE or CMA-ES.")
+@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Candidates an adaptive sampler proposes between updates.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--ray-address", default=None)
@@ -267,8 +271,8 @@ def mc_cmd(scenario_path, ticks, policy, config_path, profile, **kw) -> None:
 @click.option("--no-report", is_flag=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no warnings.")
 def phase_a_cmd(smoke, study, study_dir, trials, runs, ticks, seed, scenario_path, policy, config_path, knobs, budgets,
-                suites, no_suites, suite_ticks, evaluate, evaluate_args, jobs, backend, ray_address, chunk, force,
-                no_report, quiet) -> None:
+                suites, no_suites, suite_ticks, evaluate, evaluate_args, sampler, batch, jobs, backend, ray_address,
+                chunk, force, no_report, quiet) -> None:
     """Phase A promotion pipeline (python3 -m batch_runs.phase_a.promote_pipeline with CLI option names)."""
     from batch_runs.phase_a.promote_pipeline import DEFAULT_EVALUATE, DEFAULTS, SMOKE, recorded_command, run_pipeline
 
@@ -281,4 +285,42 @@ def phase_a_cmd(smoke, study, study_dir, trials, runs, ticks, seed, scenario_pat
         suites=[] if no_suites else (list(suites) or None), suite_ticks=suite_ticks or (ticks if smoke else None),
         jobs=jobs, backend=backend, ray_address=ray_address, chunk=chunk, force=force, quiet=quiet,
         report=not no_report,
-        command=recorded_command("paraphina phase-a", sys.argv[2:] if len(sys.argv) > 1 else [])))
+        command=recorded_command("paraphina phase-a", sys.argv[2:] if len(sys.argv) > 1 else []),
+        sampler=sampler, batch=batch))
+
+
+@cli.command("phase-a-compare")
+@output_option(metavar="DIR", required=True, help="The comparison directory.")
+@click.option("--sampler", type=click.Choice(["pareto-mutation", "tpe", "cmaes", "random"]), default="tpe",
+              show_default=True, help="The sampler compared against the baseline.")
+@click.option("--baseline", type=click.Choice(["random", "pareto-mutation", "tpe", "cmaes"]), default="random",
+              show_default=True)
+@click.option("--seed", "seeds", type=click.IntRange(min=0), multiple=True, help="Study seed, repeatable (default 42).")
+@click.option("--trials", type=click.IntRange(min=1), default=10, show_default=True, help="Candidates per study.")
+@click.option("--runs", type=click.IntRange(min=1), default=50, show_default=True, help="Monte Carlo runs per candidate.")
+@click.option("--ticks", type=click.IntRange(min=1), default=600, show_default=True, help="Main-loop ticks per run.")
+@click.option("--scenario", "scenario_path", default=None, metavar="FILE", help="Monte Carlo scenario (default: scenarios/synth_baseline.yaml).")
+@click.option("--policy", default=None, help="Policy (default: heuristic).")
+@click.option("--config", "config_path", default=None, metavar="FILE", help="Config file under the knobs (default: the btc preset).")
+@click.option("--knobs", default=None, metavar="FILE", help="Knob ranges (default: batch_runs/phase_a/knobs_btc.yaml).")
+@click.option("--budgets", default=None, metavar="FILE", help="Risk budgets (default: batch_runs/phase_a/budgets.yaml).")
+@click.option("--evaluate", default=None, metavar="MODULE:FUNCTION", help="Evaluate function (default: the simulator).")
+@click.option("--evaluate-arg", "evaluate_args", multiple=True, metavar="KEY=VALUE")
+@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Candidates an adaptive sampler proposes between updates.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--force", is_flag=True, help="Start over when the directory holds other inputs.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress.")
+def phase_a_compare_cmd(out, sampler, baseline, seeds, trials, runs, ticks, scenario_path, policy, config_path, knobs,
+                        budgets, evaluate, evaluate_args, batch, jobs, force, quiet) -> None:
+    """Compare a Phase A sampler with the random baseline at equal budget on the same seeds: frontiers, hypervolume."""
+    from batch_runs.phase_a.promote_pipeline import DEFAULT_EVALUATE, recorded_command
+    from batch_runs.phase_a.sampler_study import print_result, run_compare
+
+    result = run_compare(out, samplers=[baseline, sampler], seeds=list(seeds) or [42], trials=trials, runs=runs,
+                         ticks=ticks, evaluate=evaluate or DEFAULT_EVALUATE, evaluate_args=evaluate_args,
+                         knobs=knobs, budgets=budgets, scenario=scenario_path, policy=policy, config=config_path,
+                         batch=batch, jobs=jobs, force=force, quiet=quiet,
+                         command=recorded_command("paraphina phase-a-compare", sys.argv[2:] if len(sys.argv) > 1 else [],
+                                                  dir_flags=("-o", "--out")))
+    print_result(out, result)

@@ -52,3 +52,35 @@ def toy_candidate_run(env: Mapping[str, str], run_index: int, seed: int, *, tick
     drift = 0.2 * eta + 2.0 * band
     vol = 1.5 * eta * (1.0 + 4.0 * band) * (vol_ref / 0.10)
     return toy_run(run_index, seed, ticks=ticks, drift=drift, vol=vol, loss_limit=limit)
+
+
+# The bowl's knobs: (low, high, optimum) per knob; a study's knob spec uses the same ranges
+# (tests/research/test_samplers.py, docs/research.md).
+BOWL = {
+    "PARAPHINA_HEDGE_BAND_BASE": (0.02, 0.15, 0.11),
+    "PARAPHINA_MM_SIZE_ETA": (0.5, 2.0, 0.95),
+    "PARAPHINA_VOL_REF": (0.05, 0.15, 0.07),
+    "PARAPHINA_DAILY_LOSS_LIMIT": (500.0, 3000.0, 2500.0),
+}
+
+
+def toy_bowl_run(env: Mapping[str, str], run_index: int, seed: int, *, noise: float = 5.0) -> dict:
+    """A toy objective with a known optimum, for testing samplers (an ``evaluate`` function).
+
+    With ``u`` each :data:`BOWL` knob scaled to [0, 1] by its range (a missing knob sits at its
+    optimum), a run's PnL is ``100 - 200 * |u - u*|^2`` plus N(0, ``noise``) noise, so the best
+    mean PnL is 100 at the :data:`BOWL` optimum; its max drawdown is ``10 + 40 * u_size`` plus
+    the absolute value of the same noise, so size trades PnL against drawdown: the Pareto set runs
+    from size at its low bound to size at its optimum, every other knob at its optimum. No kills.
+    """
+    dist2 = 0.0
+    u_size = 0.0
+    for name, (lo, hi, best) in BOWL.items():
+        v = float(env.get(name, best))
+        u, u_best = (v - lo) / (hi - lo), (best - lo) / (hi - lo)
+        dist2 += (u - u_best) ** 2
+        if name == "PARAPHINA_MM_SIZE_ETA":
+            u_size = u
+    eps = float(np.random.default_rng(seed).normal(0.0, noise))
+    return {"pnl": 100.0 - 200.0 * dist2 + eps, "max_drawdown": 10.0 + 40.0 * u_size + abs(eps), "kill": False,
+            "kill_reason": None, "ticks": 1, "kill_tick": None}

@@ -10,6 +10,9 @@ import math
 from collections.abc import Sequence
 
 import msgspec
+import numpy as np
+
+from paraphina.strategy.jit import kernel
 
 FLAT_EPS = 1e-12
 
@@ -52,6 +55,7 @@ def apply_fill(position: float, avg_entry: float, side: int, price: float, size:
     return PositionFill(position=new_q, avg_entry=new_entry, realised=realised - fee, fee=fee)
 
 
+@kernel
 def unrealised_pnl(position: float, fair_value: float, avg_entry: float) -> float:
     """Mark-to-fair PnL of an open position: ``q * (S - entry)`` (0 when flat)."""
     if position == 0.0:
@@ -88,15 +92,28 @@ def aggregates(
     A venue without a mid contributes no basis (its mid is taken as S). Without a valid
     fair value everything is zero: nothing can be marked.
     """
-    if fair_value is None or not math.isfinite(fair_value) or fair_value <= 0.0:
-        return Aggregates(q=0.0, delta_usd=0.0, basis_usd=0.0, basis_gross_usd=0.0, unrealised=0.0)
+    n = len(positions)
+    q, delta, basis, gross, unreal = aggregate_columns(
+        np.array(positions, dtype=np.float64).reshape(n), np.array([math.nan if m is None else m for m in mids], dtype=np.float64).reshape(n),
+        np.array(entries, dtype=np.float64).reshape(n), math.nan if fair_value is None else float(fair_value))
+    return Aggregates(q=q, delta_usd=delta, basis_usd=basis, basis_gross_usd=gross, unrealised=unreal)
+
+
+@kernel
+def aggregate_columns(positions: np.ndarray, mids: np.ndarray, entries: np.ndarray, fair_value: float):
+    """:func:`aggregates` on arrays (NaN: no mid / no fair value); returns ``(q, delta_usd,
+    basis_usd, basis_gross_usd, unrealised)``."""
+    if not math.isfinite(fair_value) or fair_value <= 0.0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
     s = fair_value
     q = delta = basis = gross = unreal = 0.0
-    for q_v, mid, entry in zip(positions, mids, entries):
+    for i in range(positions.shape[0]):
+        q_v = positions[i]
+        mid = mids[i]
         q += q_v
         delta += q_v * s
-        b_v = (mid if mid is not None and math.isfinite(mid) else s) - s
+        b_v = (mid if math.isfinite(mid) else s) - s
         basis += q_v * b_v
         gross += abs(q_v) * abs(b_v)
-        unreal += unrealised_pnl(q_v, s, entry)
-    return Aggregates(q=q, delta_usd=delta, basis_usd=basis, basis_gross_usd=gross, unrealised=unreal)
+        unreal += unrealised_pnl(q_v, s, entries[i])
+    return q, delta, basis, gross, unreal

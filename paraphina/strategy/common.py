@@ -7,8 +7,12 @@ account, funding); prices and sizes here are floats in instrument units (USD per
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import msgspec
+import numpy as np
+
+from paraphina.strategy.jit import kernel
 
 HEALTHY = "Healthy"
 WARNING = "Warning"
@@ -30,7 +34,13 @@ def worst_status(*statuses: str) -> str:
 
 def is_tradeable(status: str) -> bool:
     """Healthy and Warning venues may trade; Disabled and not-yet-available ones may not."""
-    return status == HEALTHY or status == WARNING
+    return tradeable_code(STATUS_RANK[status])
+
+
+@kernel
+def tradeable_code(code: int) -> bool:
+    """:func:`is_tradeable` on a status code."""
+    return code == S_HEALTHY or code == S_WARNING
 
 
 class VenueInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,6 +91,42 @@ class VenueInput(msgspec.Struct, frozen=True, kw_only=True):
     w_fund: float = 0.25
 
 
+class BookLevels(Sequence):
+    """One side of a venue's book as ``(price, size)`` float pairs, best first: a tuple that is
+    built from the engine's level arrays only when something reads it (only exits walk the
+    levels; building a hundred pairs every tick cost more than the rest of the venue input).
+    Compares equal to the tuple of its pairs."""
+
+    __slots__ = ("_arr", "_v", "_side", "_n", "_pairs")
+
+    def __init__(self, arr: np.ndarray, v: int, side: int, n: int) -> None:
+        self._arr, self._v, self._side, self._n, self._pairs = arr, v, side, n, None
+
+    def pairs(self) -> tuple[tuple[float, float], ...]:
+        if self._pairs is None:
+            row = self._arr[self._v, self._side, :, : self._n].tolist()
+            self._pairs = tuple(zip(row[0], row[1]))
+        return self._pairs
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        return self.pairs()[i]
+
+    def __iter__(self):
+        return iter(self.pairs())
+
+    def __eq__(self, other: object) -> bool:
+        return self.pairs() == (other.pairs() if isinstance(other, BookLevels) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.pairs())
+
+    def __repr__(self) -> str:
+        return repr(self.pairs())
+
+
 def book_age_ms(v: VenueInput, now_ms: int) -> int | None:
     """Milliseconds since the venue's last valid mid, or None if it never had one."""
     if v.last_mid_update_ms is None:
@@ -90,21 +136,27 @@ def book_age_ms(v: VenueInput, now_ms: int) -> int | None:
 
 def is_fresh(v: VenueInput, now_ms: int, stale_ms: int) -> bool:
     """True if the venue has a mid no older than ``stale_ms`` (boundary inclusive)."""
-    age = book_age_ms(v, now_ms)
-    return age is not None and age <= stale_ms
+    return mid_is_fresh(v.last_mid_update_ms is not None, v.last_mid_update_ms or 0, now_ms, stale_ms)
+
+
+@kernel
+def mid_is_fresh(has_mid_ms: bool, mid_ms: int, now_ms: int, stale_ms: int) -> bool:
+    """:func:`is_fresh` on the last mid's time (``has_mid_ms`` False: never had one)."""
+    return has_mid_ms and now_ms - mid_ms <= stale_ms
 
 
 def has_valid_book(v: VenueInput) -> bool:
     """A usable two-sided top of book: finite positive mid and spread."""
-    return (
-        v.mid is not None
-        and math.isfinite(v.mid)
-        and v.mid > 0.0
-        and math.isfinite(v.spread)
-        and v.spread > 0.0
-    )
+    return v.mid is not None and book_is_valid(float(v.mid), float(v.spread))
 
 
+@kernel
+def book_is_valid(mid: float, spread: float) -> bool:
+    """:func:`has_valid_book` on the numbers (a missing mid is NaN)."""
+    return math.isfinite(mid) and mid > 0.0 and math.isfinite(spread) and spread > 0.0
+
+
+@kernel
 def floor_to_step(x: float, step: float) -> float:
     """``x`` rounded down to a multiple of ``step``; a relative 1e-9 slack absorbs float noise
     so that e.g. 0.3 on a 0.1 step stays 0.3 instead of 0.2."""
@@ -114,10 +166,72 @@ def floor_to_step(x: float, step: float) -> float:
     return n * step
 
 
+@kernel
 def sign(x: float) -> int:
     """+1, -1 or 0."""
     return 1 if x > 0.0 else (-1 if x < 0.0 else 0)
 
 
+@kernel
 def clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else (hi if x > hi else x)
+
+
+# --- the venues as arrays, for the compiled kernels ------------------------------------------
+# One row per venue. Float columns (None prices are NaN):
+(C_MID, C_SPREAD, C_BEST_BID, C_BEST_ASK, C_DEPTH, C_POSITION, C_MARGIN, C_TICK, C_LOT, C_MAX_ORDER, C_MAKER_FEE,
+ C_MAKER_REBATE, C_GAMMA, C_K, C_W_LIQ, C_W_FUND, C_FUNDING_8H, C_VOL_SHORT, C_AVG_ENTRY, C_PRICE_LIQ) = range(20)
+N_FLOAT_COLUMNS = 20
+# Integer columns (an optional time is a value and a "has" flag; a stale override of None is 0,
+# which every caller already reads as "none"):
+(C_MID_MS, C_HAS_MID_MS, C_STALE_OVERRIDE, C_FUND_MS, C_HAS_FUND_MS, C_NEXT_FUND_MS, C_HAS_NEXT_FUND,
+ C_VENUE, C_HAS_MID) = range(9)
+N_INT_COLUMNS = 9
+_NAN = math.nan
+
+
+class VenueInputs(tuple):
+    """An immutable sequence of :class:`VenueInput` (what the engine hands policies each tick)
+    that keeps its :func:`venue_columns` once built: the model, quoting, exits and hedge of a
+    tick read the same arrays instead of rebuilding them. Both it and its items are immutable,
+    so the cache cannot go stale."""
+
+    columns: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def venue_columns(venues: Sequence[VenueInput]) -> tuple[np.ndarray, np.ndarray]:
+    """The venues' float and integer columns (``C_*``), one row per venue, in venue order.
+
+    The arrays of a :class:`VenueInputs` are built once and shared: callers never write to them.
+    """
+    if isinstance(venues, VenueInputs):
+        if venues.columns is None:
+            venues.columns = _build_columns(venues)
+        return venues.columns
+    return _build_columns(venues)
+
+
+def _build_columns(venues: Sequence[VenueInput]) -> tuple[np.ndarray, np.ndarray]:
+    f = np.array([
+        (_NAN if v.mid is None else v.mid, v.spread, v.best_bid, v.best_ask, v.depth_usd, v.position,
+         v.margin_available_usd, v.tick_size, v.lot_size, v.max_order_size, v.maker_fee_bps, v.maker_rebate_bps,
+         v.gamma, v.k, v.w_liq, v.w_fund, v.funding_8h, v.local_vol_short, v.avg_entry,
+         _NAN if v.price_liq is None else v.price_liq)
+        for v in venues
+    ], dtype=np.float64).reshape(len(venues), N_FLOAT_COLUMNS)
+    ints = np.array([
+        (v.last_mid_update_ms or 0, v.last_mid_update_ms is not None, v.stale_ms_override or 0,
+         v.funding_received_ms or 0, v.funding_received_ms is not None, v.next_funding_ms or 0,
+         v.next_funding_ms is not None, v.venue, v.mid is not None)
+        for v in venues
+    ], dtype=np.int64).reshape(len(venues), N_INT_COLUMNS)
+    return f, ints
+
+
+def status_codes(statuses: Sequence[str]) -> np.ndarray:
+    """Statuses as their :data:`STATUS_RANK` codes (what kernels compare)."""
+    return np.array([STATUS_RANK[s] for s in statuses], dtype=np.int64).reshape(len(statuses))
+
+
+STATUS_NAMES = tuple(sorted(STATUS_RANK, key=STATUS_RANK.__getitem__))   # code -> status
+S_HEALTHY, S_WARNING, S_DISABLED, S_NOT_YET_AVAILABLE = (STATUS_RANK[s] for s in STATUS_NAMES)

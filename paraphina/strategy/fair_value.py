@@ -28,8 +28,23 @@ import math
 from collections.abc import Sequence
 
 import msgspec
+import numpy as np
 
-from paraphina.strategy.common import HEALTHY, VenueInput, is_fresh
+from paraphina.strategy.common import (
+    C_DEPTH,
+    C_HAS_MID_MS,
+    C_MID,
+    C_MID_MS,
+    C_SPREAD,
+    C_VENUE,
+    S_HEALTHY,
+    VenueInput,
+    book_is_valid,
+    mid_is_fresh,
+    status_codes,
+    venue_columns,
+)
+from paraphina.strategy.jit import kernel, libm_pow
 
 
 class KalmanState(msgspec.Struct, kw_only=True):
@@ -52,46 +67,55 @@ class FairValueResult(msgspec.Struct, frozen=True, kw_only=True):
     initialised: bool
 
 
+@kernel
 def observation_variance(spread: float, mid: float, depth_usd: float, r_a: float, r_b: float, r_min: float, r_max: float) -> float:
     """Noise of one venue's log-mid observation: ``r_min + r_a*(spread/mid)^2 + r_b/depth``.
 
     Clamped to ``[r_min, r_max]``; a non-finite value means "no information": ``r_max``.
     """
-    r = r_min + r_a * (spread / mid) ** 2 + r_b / (depth_usd + 1e-9)
+    r = r_min + r_a * libm_pow(spread / mid, 2.0) + r_b / (depth_usd + 1e-9)
     if not math.isfinite(r):
         return r_max
     return min(max(r, r_min), r_max)
 
 
+@kernel
 def relative_observation_variance(spread: float, mid: float, depth_usd: float, depth_ref: float, r_spread: float,
                                   r_depth: float, r_min: float, r_max: float) -> float:
     """Scale-free noise of one log-mid observation:
     ``r_min + r_spread*(spread/mid)^2 + r_depth*depth_ref/depth`` clamped to ``[r_min, r_max]``."""
-    r = r_min + r_spread * (spread / mid) ** 2 + r_depth * depth_ref / depth_usd
+    r = r_min + r_spread * libm_pow(spread / mid, 2.0) + r_depth * depth_ref / depth_usd
     if not math.isfinite(r):
         return r_max
     return min(max(r, r_min), r_max)
 
 
-def _median(values: list[float]) -> float:
-    vals = sorted(values)
-    n = len(vals)
+@kernel
+def median_of(values: np.ndarray, mask: np.ndarray) -> float:
+    """Median of ``values[mask]`` (mean of the middle two for an even count); NaN when empty."""
+    vals = np.sort(values[mask])
+    n = vals.shape[0]
+    if n == 0:
+        return math.nan
     mid = n // 2
     return vals[mid] if n % 2 else 0.5 * (vals[mid - 1] + vals[mid])
 
 
-def _usable_mid(v: VenueInput, status: str, now_ms: int, stale_ms: int) -> bool:
-    return (
-        status == HEALTHY
-        and is_fresh(v, now_ms, stale_ms)
-        and v.mid is not None
-        and math.isfinite(v.mid)
-        and v.mid > 0.0
-        and math.isfinite(v.spread)
-        and v.spread > 0.0
-        and math.isfinite(v.depth_usd)
-        and v.depth_usd > 0.0
-    )
+@kernel
+def usable_mids(f: np.ndarray, ints: np.ndarray, status: np.ndarray, now_ms: int, stale_ms: int) -> np.ndarray:
+    """Which venues may feed the filter: Healthy, fresh (global ``stale_ms``), finite positive
+    mid, spread and depth."""
+    n = f.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        mid, spread, depth = f[i, C_MID], f[i, C_SPREAD], f[i, C_DEPTH]
+        out[i] = (
+            status[i] == S_HEALTHY
+            and mid_is_fresh(ints[i, C_HAS_MID_MS] != 0, ints[i, C_MID_MS], now_ms, stale_ms)
+            and book_is_valid(mid, spread)
+            and math.isfinite(depth) and depth > 0.0
+        )
+    return out
 
 
 def initial_fair_value(venues: Sequence[VenueInput], statuses: Sequence[str], now_ms: int, stale_ms: int) -> float | None:
@@ -99,8 +123,78 @@ def initial_fair_value(venues: Sequence[VenueInput], statuses: Sequence[str], no
 
     None when no venue qualifies: the filter stays uninitialised rather than inventing a price.
     """
-    mids = [v.mid for v, st in zip(venues, statuses) if _usable_mid(v, st, now_ms, stale_ms)]
-    return _median(mids) if mids else None  # type: ignore[arg-type]
+    f, ints = venue_columns(venues)
+    s0 = median_of(f[:, C_MID], usable_mids(f, ints, status_codes(statuses), now_ms, stale_ms))
+    return None if math.isnan(s0) else s0
+
+
+@kernel
+def kalman_kernel(
+    f: np.ndarray, ints: np.ndarray, status: np.ndarray, now_ms: int, x: float, p: float, initialised: bool,
+    last_update_ms: int, prev_fair: float, prev_available: bool, q_base: float, r_a: float, r_b: float, r_min: float,
+    r_max: float, p_init: float, stale_ms: int, min_healthy: int, max_mid_jump_pct: float, relative: bool,
+    r_spread: float, r_depth: float,
+):
+    """The filter's tick on venue columns (:func:`kalman_step` documents it; ``prev_fair`` NaN
+    means none). Returns ``(fair_value (NaN: none), available, reseeded, used mask, log_return,
+    x, p, initialised)``."""
+    n = f.shape[0]
+    has_prev = not math.isnan(prev_fair)
+    dt_ms = max(now_ms - last_update_ms, 1) if initialised else 1000
+    gate_ref = prev_fair
+    reseeded = False
+    used = np.zeros(n, dtype=np.bool_)
+    usable = usable_mids(f, ints, status, now_ms, stale_ms)
+    if not initialised or not prev_available:
+        s0 = median_of(f[:, C_MID], usable)
+        if math.isnan(s0) and not initialised and has_prev and prev_fair > 0.0:
+            s0 = prev_fair
+        if math.isnan(s0) and not initialised:
+            return math.nan, False, False, used, 0.0, 0.0, p_init, False
+        if not math.isnan(s0):
+            # Start over from the market as it is now, and gate against S0 (decision 8).
+            x, p, initialised, gate_ref, reseeded = math.log(s0), p_init, True, s0, True
+    if not math.isfinite(p) or p <= 0.0:
+        p = p_init
+    p += q_base * dt_ms / 1000.0
+
+    depth_ref = 0.0
+    if relative:
+        depth_ref = median_of(f[:, C_DEPTH], usable)
+        if math.isnan(depth_ref):
+            depth_ref = 0.0
+    ys = np.zeros(n)
+    rs = np.zeros(n)
+    n_obs = 0
+    for i in range(n):
+        if not usable[i]:
+            continue
+        mid = f[i, C_MID]
+        if not math.isnan(gate_ref) and gate_ref > 0.0 and abs(mid - gate_ref) / gate_ref > max_mid_jump_pct:
+            continue
+        if relative:
+            r = relative_observation_variance(f[i, C_SPREAD], mid, f[i, C_DEPTH], depth_ref, r_spread, r_depth, r_min, r_max)
+        else:
+            r = observation_variance(f[i, C_SPREAD], mid, f[i, C_DEPTH], r_a, r_b, r_min, r_max)
+        used[i] = True
+        ys[n_obs] = math.log(mid)
+        rs[n_obs] = r
+        n_obs += 1
+
+    available = n_obs >= min_healthy
+    if available:
+        for j in range(n_obs):
+            k_gain = p / (p + rs[j])
+            x += k_gain * (ys[j] - x)
+            p *= 1.0 - k_gain
+    if not math.isfinite(p) or p <= 0.0:
+        p = p_init
+    s = math.exp(x)
+    if not math.isfinite(s) or s <= 0.0:
+        s = prev_fair if has_prev else s
+        x = math.log(s) if s > 0.0 and math.isfinite(s) else x
+    ret = math.log(s / prev_fair) if has_prev and prev_fair > 0.0 else 0.0
+    return s, available, reseeded, used, ret, x, p, initialised
 
 
 def kalman_step(
@@ -130,63 +224,22 @@ def kalman_step(
     runs after fair value in the canonical order). ``prev_available`` says whether the previous
     tick had an available fair value; if not, the filter re-seeds from the mids (decision 8).
     """
-    x, p, initialised = kf.x, kf.p, kf.initialised
-    dt_ms = max(now_ms - kf.last_update_ms, 1) if initialised else 1000
-    gate_ref = prev_fair
-    reseeded = False
-    usable = [_usable_mid(v, st, now_ms, stale_ms) for v, st in zip(venues, statuses)]
-    if not initialised or not prev_available:
-        s0 = initial_fair_value(venues, statuses, now_ms, stale_ms)
-        if s0 is None and not initialised and prev_fair is not None and prev_fair > 0.0:
-            s0 = prev_fair
-        if s0 is None and not initialised:
-            return FairValueResult(
-                fair_value=None, available=False, reseeded=False, venues_used=(), log_return=0.0, x=0.0, p=p_init,
-                initialised=False,
-            )
-        if s0 is not None:
-            # Start over from the market as it is now, and gate against S0 (decision 8).
-            x, p, initialised, gate_ref, reseeded = math.log(s0), p_init, True, s0, True
-    if not math.isfinite(p) or p <= 0.0:
-        p = p_init
-    p += q_base * dt_ms / 1000.0
+    f, ints = venue_columns(venues)
+    return fair_value_result(kalman_kernel(
+        f, ints, status_codes(statuses), now_ms, float(kf.x), float(kf.p), kf.initialised, kf.last_update_ms,
+        math.nan if prev_fair is None else float(prev_fair), prev_available, q_base, r_a, r_b, r_min, r_max, p_init,
+        stale_ms, min_healthy, max_mid_jump_pct, noise_model == "relative", r_spread, r_depth,
+    ), ints)
 
-    depth_ref = 0.0
-    if noise_model == "relative":
-        depths = [v.depth_usd for v, ok in zip(venues, usable) if ok]
-        depth_ref = _median(depths) if depths else 0.0
-    obs: list[tuple[int, float, float]] = []
-    for v, ok in zip(venues, usable):
-        if not ok:
-            continue
-        mid = v.mid
-        assert mid is not None
-        if gate_ref is not None and gate_ref > 0.0 and abs(mid - gate_ref) / gate_ref > max_mid_jump_pct:
-            continue
-        if noise_model == "relative":
-            r = relative_observation_variance(v.spread, mid, v.depth_usd, depth_ref, r_spread, r_depth, r_min, r_max)
-        else:
-            r = observation_variance(v.spread, mid, v.depth_usd, r_a, r_b, r_min, r_max)
-        obs.append((v.venue, math.log(mid), r))
 
-    available = len(obs) >= min_healthy
-    if available:
-        for _, y, r in obs:
-            k_gain = p / (p + r)
-            x += k_gain * (y - x)
-            p *= 1.0 - k_gain
-    if not math.isfinite(p) or p <= 0.0:
-        p = p_init
-    s = math.exp(x)
-    if not math.isfinite(s) or s <= 0.0:
-        s = prev_fair if prev_fair is not None else s
-        x = math.log(s) if s and s > 0.0 and math.isfinite(s) else x
-    ret = math.log(s / prev_fair) if prev_fair is not None and prev_fair > 0.0 else 0.0
+def fair_value_result(out: tuple, ints: np.ndarray) -> FairValueResult:
+    """:func:`kalman_kernel`'s tuple as a :class:`FairValueResult` (venue indices from ``ints``)."""
+    s, available, reseeded, used, ret, x, p, initialised = out
     return FairValueResult(
-        fair_value=s,
+        fair_value=None if math.isnan(s) else s,
         available=available,
         reseeded=reseeded,
-        venues_used=tuple(i for i, _, _ in obs),
+        venues_used=tuple(ints[used, C_VENUE].tolist()),
         log_return=ret,
         x=x,
         p=p,

@@ -15,15 +15,37 @@ import math
 from collections.abc import Sequence
 
 import msgspec
+import numpy as np
 
 from paraphina.config import Config
 from paraphina.intents import OrderIntent
 from paraphina.strategy import exits as _exits
 from paraphina.strategy import hedge as _hedge
 from paraphina.strategy import quoting as _quoting
-from paraphina.strategy.accounting import aggregates
-from paraphina.strategy.common import HEALTHY, NOT_YET_AVAILABLE, VenueInput, has_valid_book, is_fresh, is_tradeable
-from paraphina.strategy.fair_value import KalmanState, kalman_step
+from paraphina.strategy.accounting import Aggregates, aggregate_columns
+from paraphina.strategy.common import (
+    C_AVG_ENTRY,
+    C_DEPTH,
+    C_HAS_MID,
+    C_HAS_MID_MS,
+    C_MID,
+    C_MID_MS,
+    C_POSITION,
+    C_SPREAD,
+    C_STALE_OVERRIDE,
+    HEALTHY,
+    NOT_YET_AVAILABLE,
+    STATUS_NAMES,
+    STATUS_RANK,
+    VenueInput,
+    book_is_valid,
+    clip,
+    mid_is_fresh,
+    tradeable_code,
+    venue_columns,
+)
+from paraphina.strategy.fair_value import KalmanState, fair_value_result, kalman_kernel
+from paraphina.strategy.jit import kernel
 from paraphina.strategy.risk import (
     KillLatch,
     LiqExposure,
@@ -40,15 +62,12 @@ from paraphina.strategy.toxicity import (
     DeviationFlag,
     PendingMarkout,
     decay_toxicity,
-    effective_status,
-    health_status,
+    health_codes,
     mature_markouts,
     schedule_markout,
-    toxicity_status,
-    update_deviation,
-    vol_toxicity,
+    venue_statuses,
 )
-from paraphina.strategy.volatility import delta_limit_usd, dist_liq_sigma, update_vol_cfg
+from paraphina.strategy.volatility import delta_limit_usd, liq_distances, vol_scalars, vol_step
 
 
 class VenueMemory(msgspec.Struct, kw_only=True):
@@ -107,6 +126,95 @@ def _ensure_venues(model: StrategyModel, n: int) -> None:
         model.venues.append(VenueMemory())
 
 
+# Constants of :func:`model_step`, packed once per config (configs are frozen).
+(P_Q_BASE, P_R_A, P_R_B, P_R_MIN, P_R_MAX, P_P_INIT, P_MAX_JUMP, P_R_SPREAD, P_R_DEPTH, P_TICK_SEC, P_ALPHA_S,
+ P_ALPHA_L, P_SIGMA_MIN, P_SIGMA_MIN_CAD, P_VOL_REF, P_VOL_REF_CAD, P_VR_MIN, P_VR_MAX, P_C_SPREAD, P_C_SIZE,
+ P_C_BAND, P_LIQ_HORIZON, P_VOL_FLOOR, P_VOL_TOX_SCALE, P_DEV_LIMIT, P_TOX_MED, P_TOX_HIGH, P_MIN_DEPTH) = range(28)
+(PI_STALE, PI_CATASTROPHIC, PI_MIN_HEALTHY, PI_RELATIVE, PI_BREACH_COUNT, PI_CLEAN_COUNT) = range(6)
+_PARAMS_CACHE: dict[int, tuple[Config, tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def model_params(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The float (``P_*``) and integer (``PI_*``) constants :func:`model_step` reads."""
+    hit = _PARAMS_CACHE.get(id(cfg))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    kc, bc, tc, vc = cfg.kalman, cfg.book, cfg.toxicity, cfg.volatility
+    fp = np.array([
+        kc.q_base, kc.r_a, kc.r_b, kc.r_min, kc.r_max, kc.p_init, bc.max_mid_jump_pct, kc.r_spread, kc.r_depth,
+        cfg.loops.main_loop_interval_ms / 1000.0, vc.fv_vol_alpha_short, vc.fv_vol_alpha_long, vc.sigma_min,
+        vc.sigma_min_cadence_sec, vc.vol_ref, vc.vol_ref_cadence_sec, vc.vol_ratio_min, vc.vol_ratio_max,
+        vc.spread_vol_mult_coeff, vc.size_vol_mult_coeff, vc.band_vol_mult_coeff, cfg.risk.liq_sigma_horizon_sec,
+        tc.vol_floor, tc.vol_tox_scale, tc.dev_limit, tc.tox_med_threshold, tc.tox_high_threshold,
+        min(cfg.hedge.min_depth_usd, cfg.exit.min_depth_usd),
+    ], dtype=np.float64)
+    ip = np.array([bc.stale_ms, tc.catastrophic_stale_ms, bc.min_healthy_for_kf, kc.noise_model == "relative",
+                   tc.dev_breach_count, tc.dev_clean_count], dtype=np.int64)
+    if len(_PARAMS_CACHE) > 64:
+        _PARAMS_CACHE.clear()
+    _PARAMS_CACHE[id(cfg)] = (cfg, (fp, ip))
+    return fp, ip
+
+
+@kernel
+def model_step(f: np.ndarray, ints: np.ndarray, mem_i: np.ndarray, markout_tox: np.ndarray, now_ms: int, x: float,
+               p: float, initialised: bool, last_update_ms: int, prev_fair: float, prev_available: bool,
+               sigma_short: float, sigma_long: float, fp: np.ndarray, ip: np.ndarray):
+    """Steps 1-4 of the main tick on venue columns, in the canonical order: fair value (the
+    filter sees last tick's toxicity status and this tick's health), volatility, inventory and
+    liquidation distances, toxicity and status. ``mem_i`` rows are each venue's deviation flag
+    (breaches, cleans, flagged) and last toxicity status code; the flag columns and the status
+    code are updated in place. ``markout_tox`` is each venue's markout toxicity after this
+    tick's markouts matured. Returns the filter's tuple (:func:`kalman_kernel`), the vol tuple
+    (:func:`vol_step`), the aggregates tuple (:func:`aggregate_columns`), and per venue the
+    liquidation distance, toxicity, toxicity status, effective status and whether a position
+    near liquidation could be reduced now."""
+    n = f.shape[0]
+    stale_ms = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        over = ints[i, C_STALE_OVERRIDE]
+        stale_ms[i] = over if over != 0 else ip[PI_STALE]
+    health = health_codes(f, ints, stale_ms, now_ms, ip[PI_CATASTROPHIC], mem_i[:, 2] != 0)
+    kf_status = np.maximum(mem_i[:, 3], health)
+    fv = kalman_kernel(
+        f, ints, kf_status, now_ms, x, p, initialised, last_update_ms, prev_fair, prev_available, fp[P_Q_BASE],
+        fp[P_R_A], fp[P_R_B], fp[P_R_MIN], fp[P_R_MAX], fp[P_P_INIT], ip[PI_STALE], ip[PI_MIN_HEALTHY],
+        fp[P_MAX_JUMP], ip[PI_RELATIVE] != 0, fp[P_R_SPREAD], fp[P_R_DEPTH],
+    )
+    s, available = fv[0], fv[1]
+    tick_sec = fp[P_TICK_SEC]
+    vol = vol_step(sigma_short, sigma_long, fv[4], tick_sec, fp[P_ALPHA_S], fp[P_ALPHA_L], fp[P_SIGMA_MIN],
+                   fp[P_SIGMA_MIN_CAD], fp[P_VOL_REF], fp[P_VOL_REF_CAD], fp[P_VR_MIN], fp[P_VR_MAX], fp[P_C_SPREAD],
+                   fp[P_C_SIZE], fp[P_C_BAND])
+    sigma_eff = vol[2]
+    mids = np.empty(n)
+    for i in range(n):
+        mids[i] = f[i, C_MID] if ints[i, C_HAS_MID] != 0 else math.nan
+    agg = aggregate_columns(f[:, C_POSITION], mids, f[:, C_AVG_ENTRY], s)
+    dists = liq_distances(f, ints, s, sigma_eff, fp[P_LIQ_HORIZON], tick_sec)
+    dev = mem_i[:, :3].copy()
+    tox, tox_codes, codes = venue_statuses(
+        f, ints, markout_tox, dev, stale_ms, now_ms, sigma_eff, s, available, ip[PI_CATASTROPHIC], fp[P_VOL_FLOOR],
+        fp[P_VOL_TOX_SCALE], fp[P_DEV_LIMIT], ip[PI_BREACH_COUNT], ip[PI_CLEAN_COUNT], fp[P_TOX_MED], fp[P_TOX_HIGH],
+    )
+    reducible = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        mem_i[i, 0] = dev[i, 0]
+        mem_i[i, 1] = dev[i, 1]
+        mem_i[i, 2] = dev[i, 2]
+        mem_i[i, 3] = tox_codes[i]
+        # A venue near liquidation is "reducible" when a trade could cut it now: a fair value to
+        # price it, a fresh two-sided book deep enough for the hedge or an exit, not toxic.
+        mid, spread, depth = f[i, C_MID], f[i, C_SPREAD], f[i, C_DEPTH]
+        reducible[i] = (
+            available and tradeable_code(codes[i])
+            and ints[i, C_HAS_MID] != 0 and book_is_valid(mid, spread)
+            and mid_is_fresh(ints[i, C_HAS_MID_MS] != 0, ints[i, C_MID_MS], now_ms, ip[PI_STALE])
+            and tox[i] < fp[P_TOX_HIGH] and depth >= fp[P_MIN_DEPTH]
+        )
+    return fv, vol, agg, dists, tox, tox_codes, codes, reducible
+
+
 def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[VenueInput], realised_pnl: float = 0.0) -> TickModel:
     """Advance the model by one main tick and return what this tick decided.
 
@@ -114,65 +222,53 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     engine's accounting holds; the daily window is applied here.
     """
     _ensure_venues(model, len(venues))
-    mems = model.venues
+    mems = model.venues[:len(venues)]
+    n = len(venues)
     tick_sec = cfg.loops.main_loop_interval_ms / 1000.0
+    f, ints = venue_columns(venues)
+    tc = cfg.toxicity
+    fp, ip = model_params(cfg)
 
-    # 1. Fair value. Toxicity runs after fair value, so the filter sees last tick's toxicity
-    # status; health flags (book presence, staleness) are recomputed now, as decision 2 wants.
-    kc, bc, tc = cfg.kalman, cfg.book, cfg.toxicity
-    kf_statuses = [
-        effective_status(
-            m.tox_status,
-            health_status(v, now_ms, stale_ms=v.stale_ms_override or bc.stale_ms, catastrophic_stale_ms=tc.catastrophic_stale_ms,
-                          deviation_flagged=m.deviation.flagged),
-        )
-        for v, m in zip(venues, mems)
-    ]
-    fv = kalman_step(
-        model.kf, model.fair_value, venues, kf_statuses, now_ms,
-        q_base=kc.q_base, r_a=kc.r_a, r_b=kc.r_b, r_min=kc.r_min, r_max=kc.r_max, p_init=kc.p_init,
-        stale_ms=bc.stale_ms, min_healthy=bc.min_healthy_for_kf, max_mid_jump_pct=bc.max_mid_jump_pct,
-        prev_available=model.fv_available, noise_model=kc.noise_model, r_spread=kc.r_spread, r_depth=kc.r_depth,
+    # Markouts first: they read only the venue mids and event time, and nothing before the
+    # toxicity step reads them, so this is the canonical order's result.
+    markout_tox = []
+    for v, mem in zip(venues, mems):
+        t = mem.markout_tox
+        if mem.tox_clock_ms is not None:
+            t = decay_toxicity(t, now_ms - mem.tox_clock_ms, tc.decay_half_life_ms)
+        mem.tox_clock_ms = now_ms
+        if mem.pending:
+            mo = mature_markouts(mem.pending, now_ms, v.mid, t, mem.markout_ewma, alpha=tc.markout_alpha,
+                                 scale=tc.markout_scale_usd_per_tao)
+            mem.pending, t, mem.markout_ewma = mo.queue, mo.toxicity, mo.markout_ewma
+        else:
+            t = clip(t, 0.0, 1.0)   # what maturing an empty queue does
+        mem.markout_tox = t
+        markout_tox.append(t)
+    mem_i = np.array([(m.deviation.breaches, m.deviation.cleans, m.deviation.flagged, STATUS_RANK[m.tox_status])
+                      for m in mems], dtype=np.int64).reshape(n, 4)
+    kf = model.kf
+    (fv_t, vol_t, agg_t, dists_a, tox_a, tox_codes, codes, reducible) = model_step(
+        f, ints, mem_i, np.array(markout_tox, dtype=np.float64).reshape(n), now_ms, float(kf.x), float(kf.p),
+        kf.initialised, kf.last_update_ms, math.nan if model.fair_value is None else model.fair_value,
+        model.fv_available, float(model.sigma_short), float(model.sigma_long), fp, ip,
     )
+    fv = fair_value_result(fv_t, ints)
     model.kf = KalmanState(initialised=fv.initialised, x=fv.x, p=fv.p, last_update_ms=now_ms if fv.initialised else 0)
     model.fair_value = fv.fair_value
     model.fv_available = fv.available
     s = fv.fair_value
-
-    # 2. Volatility and control scalars.
-    vol = update_vol_cfg(model.sigma_short, model.sigma_long, fv.log_return, cfg.volatility, tick_sec)
+    vol = vol_scalars(vol_t)
     model.sigma_short, model.sigma_long = vol.sigma_short, vol.sigma_long
-
-    # 3. Inventory, basis, unrealised PnL; liquidation distances.
-    agg = aggregates([v.position for v in venues], [v.mid for v in venues], [v.avg_entry for v in venues], s)
-    dists = tuple(
-        dist_liq_sigma(v.mid if v.mid is not None else (s or 0.0), v.price_liq, vol.sigma_eff, s, cfg.risk.liq_sigma_horizon_sec, tick_sec)
-        if s is not None and abs(v.position) > 1e-9
-        else math.inf
-        for v in venues
-    )
-
-    # 4. Toxicity and venue status (recomputed, nothing sticky but the markout EWMA).
-    statuses: list[str] = []
-    toxes: list[float] = []
-    for v, mem in zip(venues, mems):
-        if mem.tox_clock_ms is not None:
-            mem.markout_tox = decay_toxicity(mem.markout_tox, now_ms - mem.tox_clock_ms, tc.decay_half_life_ms)
-        mem.tox_clock_ms = now_ms
-        mo = mature_markouts(mem.pending, now_ms, v.mid, mem.markout_tox, mem.markout_ewma, alpha=tc.markout_alpha,
-                             scale=tc.markout_scale_usd_per_tao)
-        mem.pending, mem.markout_tox, mem.markout_ewma = mo.queue, mo.toxicity, mo.markout_ewma
-        tox = max(mem.markout_tox, vol_toxicity(v.local_vol_short, vol.sigma_eff, tc.vol_floor, tc.vol_tox_scale))
-        if fv.available:
-            mem.deviation = update_deviation(mem.deviation, v.mid, s, limit=tc.dev_limit, breach_count=tc.dev_breach_count,
-                                             clean_count=tc.dev_clean_count)
-        health = health_status(v, now_ms, stale_ms=v.stale_ms_override or bc.stale_ms,
-                               catastrophic_stale_ms=tc.catastrophic_stale_ms, deviation_flagged=mem.deviation.flagged)
-        tox_status = toxicity_status(tox, tc.tox_med_threshold, tc.tox_high_threshold)
-        status = effective_status(tox_status, health)
-        mem.status, mem.tox_status, mem.toxicity = status, tox_status, tox
-        statuses.append(status)
-        toxes.append(tox)
+    agg = Aggregates(q=agg_t[0], delta_usd=agg_t[1], basis_usd=agg_t[2], basis_gross_usd=agg_t[3], unrealised=agg_t[4])
+    toxes = tox_a.tolist()
+    statuses = [STATUS_NAMES[c] for c in codes.tolist()]
+    for mem, (b_, c_, fl, ts), st, t in zip(mems, mem_i.tolist(), statuses, toxes):
+        d = mem.deviation
+        if d.breaches != b_ or d.cleans != c_ or d.flagged != bool(fl):
+            mem.deviation = DeviationFlag(breaches=b_, cleans=c_, flagged=bool(fl))
+        mem.status, mem.tox_status, mem.toxicity = st, STATUS_NAMES[ts], t
+    dists = tuple(dists_a.tolist())
 
     # 5. PnL day and risk.
     model.pnl_day = roll_pnl_day(model.pnl_day, now_ms, parse_day_boundary(cfg.risk.pnl_day_boundary_utc), realised_pnl, agg.unrealised)
@@ -180,15 +276,7 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     rc = cfg.risk
     # A venue near liquidation is "reducible" when a trade could cut it now: a fair value to
     # price it, a fresh two-sided book deep enough for the hedge or an exit, not toxic.
-    min_depth = min(cfg.hedge.min_depth_usd, cfg.exit.min_depth_usd)
-    liq = [
-        LiqExposure(
-            dist=d,
-            reducible=fv.available and is_tradeable(st) and has_valid_book(v) and is_fresh(v, now_ms, bc.stale_ms)
-            and t < tc.tox_high_threshold and v.depth_usd >= min_depth,
-        )
-        for v, d, st, t in zip(venues, dists, statuses, toxes)
-    ]
+    liq = [LiqExposure(dist=d, reducible=r) for d, r in zip(dists, reducible.tolist())]
     limit = delta_limit_usd(rc.delta_hard_limit_usd_base, vol.vol_ratio_clipped)
     risk = evaluate_risk(
         delta_usd=agg.delta_usd, basis_usd=agg.basis_usd, pnl_usd=pnl_day, liq=liq, delta_limit_usd=limit,

@@ -12,15 +12,19 @@ from __future__ import annotations
 import math
 
 import msgspec
+import numpy as np
 
-from paraphina.strategy.common import clip
+from paraphina.strategy.common import C_HAS_MID, C_MID, C_POSITION, C_PRICE_LIQ, clip
+from paraphina.strategy.jit import kernel
 
 
+@kernel
 def per_tick(value: float, tick_sec: float, cadence_sec: float) -> float:
     """A vol calibrated over ``cadence_sec`` expressed per main tick (random-walk sqrt scaling)."""
     return value * math.sqrt(tick_sec / cadence_sec)
 
 
+@kernel
 def ewma_vol(prev_vol: float, ret: float, alpha: float) -> float:
     """One EWMA step of a volatility: ``sqrt((1-a)*prev^2 + a*ret^2)``."""
     return math.sqrt((1.0 - alpha) * prev_vol * prev_vol + alpha * ret * ret)
@@ -42,6 +46,7 @@ def local_vol_update(
     return ln_mid, (1.0 - alpha_s) * var_s + alpha_s * r * r, (1.0 - alpha_l) * var_l + alpha_l * r * r
 
 
+@kernel
 def sigma_px(sigma_tick: float, fair_value: float, tick_sec: float) -> float:
     """Price volatility in USD per sqrt(second): ``sigma_tick * S / sqrt(tick_sec)``."""
     return sigma_tick * fair_value / math.sqrt(tick_sec)
@@ -55,7 +60,14 @@ def dist_liq_sigma(
     ``|m - p_liq| / (sigma_tick * sqrt(H / tick_sec) * S)``. An unknown (None) or non-positive
     liquidation price, or a degenerate sigma, means no liquidation constraint: ``inf``.
     """
-    if price_liq is None or price_liq <= 0.0 or not math.isfinite(price_liq):
+    return liq_distance(mid, math.nan if price_liq is None else price_liq, sigma_tick, fair_value, horizon_sec, tick_sec)
+
+
+@kernel
+def liq_distance(mid: float, price_liq: float, sigma_tick: float, fair_value: float, horizon_sec: float,
+                 tick_sec: float) -> float:
+    """:func:`dist_liq_sigma` with NaN for an unknown liquidation price."""
+    if price_liq <= 0.0 or not math.isfinite(price_liq):
         return math.inf
     denom = sigma_tick * math.sqrt(horizon_sec / tick_sec) * fair_value
     if not (denom > 0.0) or not math.isfinite(denom):
@@ -63,6 +75,23 @@ def dist_liq_sigma(
     return abs(mid - price_liq) / denom
 
 
+@kernel
+def liq_distances(f: np.ndarray, ints: np.ndarray, fair_value: float, sigma_tick: float, horizon_sec: float,
+                  tick_sec: float) -> np.ndarray:
+    """Every venue's :func:`liq_distance` at its mid (S without a mid); ``inf`` without a fair
+    value (NaN) or without a position."""
+    n = f.shape[0]
+    out = np.full(n, math.inf)
+    if math.isnan(fair_value):
+        return out
+    for i in range(n):
+        if abs(f[i, C_POSITION]) > 1e-9:
+            mid = f[i, C_MID] if ints[i, C_HAS_MID] != 0 else fair_value
+            out[i] = liq_distance(mid, f[i, C_PRICE_LIQ], sigma_tick, fair_value, horizon_sec, tick_sec)
+    return out
+
+
+@kernel
 def delta_limit_usd(base: float, vol_ratio_clipped: float) -> float:
     """Hard dollar-delta limit, shrinking as vol rises: ``base / vol_ratio_clipped``."""
     return base / max(vol_ratio_clipped, 1e-6)
@@ -116,6 +145,23 @@ def update_vol(
     ``bump = max(0, vr_clipped - 1)``; ``spread_mult = 1 + c_s*bump``;
     ``size_mult = 1/(1 + c_q*bump)``; ``band_mult = 1/(1 + c_band*bump)``: all 1 in calm markets.
     """
+    return vol_scalars(vol_step(float(sigma_short), float(sigma_long), float(ret), tick_sec, alpha_short, alpha_long,
+                                sigma_min, sigma_min_cadence_sec, vol_ref, vol_ref_cadence_sec, vol_ratio_min,
+                                vol_ratio_max, c_spread, c_size, c_band))
+
+
+def vol_scalars(t: tuple) -> VolScalars:
+    """:func:`vol_step`'s tuple as :class:`VolScalars`."""
+    s, lg, sigma_eff, vr, vrc, spread_mult, size_mult, band_mult = t
+    return VolScalars(sigma_short=s, sigma_long=lg, sigma_eff=sigma_eff, vol_ratio=vr, vol_ratio_clipped=vrc,
+                      spread_mult=spread_mult, size_mult=size_mult, band_mult=band_mult)
+
+
+@kernel
+def vol_step(sigma_short: float, sigma_long: float, ret: float, tick_sec: float, alpha_short: float, alpha_long: float,
+             sigma_min: float, sigma_min_cadence_sec: float, vol_ref: float, vol_ref_cadence_sec: float,
+             vol_ratio_min: float, vol_ratio_max: float, c_spread: float, c_size: float, c_band: float):
+    """:func:`update_vol` as a tuple in :class:`VolScalars` field order."""
     sigma_min_tick = per_tick(sigma_min, tick_sec, sigma_min_cadence_sec)
     vol_ref_tick = per_tick(vol_ref, tick_sec, vol_ref_cadence_sec)
     if not math.isfinite(ret):
@@ -130,16 +176,7 @@ def update_vol(
     vr = sigma_eff / vol_ref_tick
     vrc = clip(vr, vol_ratio_min, vol_ratio_max)
     bump = max(0.0, vrc - 1.0)
-    return VolScalars(
-        sigma_short=s,
-        sigma_long=lg,
-        sigma_eff=sigma_eff,
-        vol_ratio=vr,
-        vol_ratio_clipped=vrc,
-        spread_mult=1.0 + c_spread * bump,
-        size_mult=1.0 / (1.0 + c_size * bump),
-        band_mult=1.0 / (1.0 + c_band * bump),
-    )
+    return (s, lg, sigma_eff, vr, vrc, 1.0 + c_spread * bump, 1.0 / (1.0 + c_size * bump), 1.0 / (1.0 + c_band * bump))
 
 
 def update_vol_cfg(sigma_short: float, sigma_long: float, ret: float, vol_cfg, tick_sec: float) -> VolScalars:
