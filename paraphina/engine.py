@@ -181,7 +181,8 @@ class Engine:
         core.tick_index += 1
         tops = self.state.books.tops()
         self._update_model(now, tops)
-        hook = self.host.hook
+        host = self.host
+        hook = host.hook
         if core.kill_switch:
             actions = self._kill_transition(seq)
             if self.host.observes_ticks:
@@ -193,11 +194,11 @@ class Engine:
         actions: list[Action] = []
         exit_orders: list[PlaceOrder] = []
         if core.risk_regime != "HardLimit":
-            actions.extend(self._manage_quotes(hook.paraphina_quotes(ctx=ctx) or [], seq, now, tops))
+            actions.extend(self._manage_quotes(host.quotes(ctx) or [], seq, now, tops))
             if core.fills_pending and (core.last_fill_flush_ns < 0 or now - core.last_fill_flush_ns >= self._fill_agg_ns):
                 core.fills_pending = False
                 core.last_fill_flush_ns = now
-                exit_orders = self._place_ioc(hook.paraphina_exits(ctx=ctx) or [], seq, tops)
+                exit_orders = self._place_ioc(host.exits(ctx) or [], seq, tops)
                 actions.extend(exit_orders)
         else:
             actions.extend(self._manage_quotes([], seq, now, tops))
@@ -206,7 +207,7 @@ class Engine:
             # Decision 4: the hedge sees the position net of this tick's exit orders, as if they
             # filled, so exits and hedge never sell the same inventory twice.
             hctx = self._net_of_orders(ctx, exit_orders, seq, now, tops) if exit_orders else ctx
-            actions.extend(self._place_ioc(hook.paraphina_hedges(ctx=hctx) or [], seq, tops))
+            actions.extend(self._place_ioc(host.hedges(hctx) or [], seq, tops))
         if self.host.observes_ticks:
             hook.paraphina_on_tick(ctx=ctx, telemetry=self.telemetry())
         if actions and self.host.observes_actions:

@@ -6,7 +6,8 @@ built-ins) is :mod:`paraphina.policies`' job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pluggy
 
@@ -30,6 +31,10 @@ class PolicyHost:
         self.version: str = str(getattr(policy, "version", "0"))
         self.observes_ticks = bool(pm.hook.paraphina_on_tick.get_hookimpls())
         self.observes_actions = bool(pm.hook.paraphina_on_actions.get_hookimpls())
+        # The decision hooks, called once or more per main tick: ``quotes(ctx)`` and so on.
+        self.quotes = _decision_caller(pm.hook.paraphina_quotes)
+        self.exits = _decision_caller(pm.hook.paraphina_exits)
+        self.hedges = _decision_caller(pm.hook.paraphina_hedges)
 
     def plugins(self) -> dict[str, str]:
         """Loaded plugin names and versions (recorded in logs and replay output)."""
@@ -38,3 +43,20 @@ class PolicyHost:
             if name.startswith("observer:"):
                 out[getattr(plugin, "name", name)] = str(getattr(plugin, "version", "0"))
         return dict(sorted(out.items()))
+
+
+def _decision_caller(caller: pluggy.HookCaller) -> Callable[[Any], Any]:
+    """A function of ``ctx`` giving what ``caller(ctx=ctx)`` gives.
+
+    A decision hook is ``firstresult``: with a single plain implementation taking exactly
+    ``ctx`` (the usual case: the policy, no observer answering decisions), pluggy's answer is
+    that implementation's return value, so it is called directly and the dispatch's cost (a few
+    microseconds, several times a tick) is skipped. Anything else (several implementations,
+    wrappers, fewer arguments) goes through pluggy.
+    """
+    impls = caller.get_hookimpls()
+    if len(impls) == 1:
+        impl = impls[0]
+        if not (impl.hookwrapper or impl.wrapper) and tuple(impl.argnames) == ("ctx",):
+            return impl.function
+    return lambda ctx: caller(ctx=ctx)
