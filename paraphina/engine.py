@@ -63,6 +63,7 @@ class Engine:
         ticks = [i.tick for i in self.instruments]
         lots = [i.lot for i in self.instruments]
         self.units = Units(ticks, lots)
+        self._lots_array = np.asarray(lots, np.float64)  # for the level kernel, once
         self.host: PolicyHost = policy if isinstance(policy, PolicyHost) else PolicyHost(policy, observers)
         self.state = state or EngineState.new(len(self.instruments), config.book.capacity_levels, ticks)
         if self.state.books.n_venues != len(self.instruments):
@@ -312,31 +313,35 @@ class Engine:
         b = self.state.books
         ints = b.ints.tolist()
         var = b.floats.tolist()
-        levels, counts = b.float_levels(self._depth, self.units.lots)
+        levels, counts = b.float_levels(self._depth, self._lots_array)
         touch = levels[:, :, :, 0].tolist()     # [venue][bids, asks][price, size] of the best level
         cnt = counts.tolist()
         out = []
         replace = msgspec.structs.replace
+        ticks, lots, templates = self.units.ticks, self.units.lots, self._venue_templates
         for v, top in enumerate(tops):
-            tick, lot = self.units.ticks[v], self.units.lots[v]
+            tmpl = templates[v]
             acct = core.venues[v]
             last_mid = ints[v][I_LAST_MID_TS]
-            fields = dict(
-                last_mid_update_ms=last_mid // NS_PER_MS if last_mid >= 0 else None,
+            if top is not None:
+                (bid, bsz), (ask, asz) = touch[v]
+                mid, spread, bids, asks = 0.5 * (bid + ask), ask - bid, BookLevels(levels, v, 0, cnt[v][0]), BookLevels(levels, v, 1, cnt[v][1])
+                depth_usd = bid * bsz + ask * asz
+            else:  # no two-sided book: the book fields keep the template's (empty) values
+                mid, spread, bid, ask, bsz, asz = tmpl.mid, tmpl.spread, tmpl.best_bid, tmpl.best_ask, tmpl.bid_size, tmpl.ask_size
+                bids, asks, depth_usd = tmpl.bids, tmpl.asks, tmpl.depth_usd
+            out.append(replace(
+                tmpl, last_mid_update_ms=last_mid // NS_PER_MS if last_mid >= 0 else None,
                 local_vol_short=math.sqrt(var[v][F_VAR_SHORT]), local_vol_long=math.sqrt(var[v][F_VAR_LONG]),
-                position=acct.position * lot, avg_entry=acct.avg_entry,
+                position=acct.position * lots[v], avg_entry=acct.avg_entry,
                 funding_8h=acct.funding_rate * (28_800_000 / acct.funding_interval_ms),
                 funding_received_ms=acct.funding_received_ns // NS_PER_MS if acct.funding_received_ns >= 0 else None,
                 next_funding_ms=acct.next_funding_ns // NS_PER_MS if acct.next_funding_ns >= 0 else None,
-                price_liq=acct.liquidation_price * tick if acct.liquidation_price >= 0 else None,
+                price_liq=acct.liquidation_price * ticks[v] if acct.liquidation_price >= 0 else None,
                 margin_available_usd=acct.margin_available,
-            )
-            if top is not None:
-                (bid, bsz), (ask, asz) = touch[v]
-                fields.update(mid=0.5 * (bid + ask), spread=ask - bid, best_bid=bid, best_ask=ask, bid_size=bsz,
-                              ask_size=asz, bids=BookLevels(levels, v, 0, cnt[v][0]),
-                              asks=BookLevels(levels, v, 1, cnt[v][1]), depth_usd=bid * bsz + ask * asz)
-            out.append(replace(self._venue_templates[v], **fields))
+                mid=mid, spread=spread, best_bid=bid, best_ask=ask, bid_size=bsz, ask_size=asz, bids=bids, asks=asks,
+                depth_usd=depth_usd,
+            ))
         return VenueInputs(out)
 
     # --- policy outputs through the shield ------------------------------------------------
