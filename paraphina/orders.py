@@ -53,28 +53,21 @@ def is_dangerous(side: int, price: int, best_bid: int | None, best_ask: int | No
 def keep_live_order(*, side: int, age_ns: int, cur_price: int, cur_size: int, des_price: int, des_size: int,
                     best_bid: int | None, best_ask: int | None, cfg: OrderConfig) -> bool:
     """True to keep a resting MM order against the desired one (see the module docstring)."""
-    return _keep(side, age_ns, cur_price, cur_size, des_price, des_size, best_bid, best_ask, *_tolerances(cfg))
-
-
-def _tolerances(cfg: OrderConfig) -> tuple[int, int, int, int]:
-    """(minimum lifetime in ns, price tolerance in ticks, size tolerance numerator, denominator)."""
-    tol = exact_fraction(cfg.size_tol_rel)
-    return cfg.min_quote_lifetime_ms * 1_000_000, cfg.price_tol_ticks, tol.numerator, tol.denominator
+    return _keep(side, age_ns, cur_price, cur_size, des_price, des_size, best_bid, best_ask, cfg)
 
 
 def _keep(side: int, age_ns: int, cur_price: int, cur_size: int, des_price: int, des_size: int,
-          best_bid: int | None, best_ask: int | None, min_life_ns: int, price_tol: int, tol_num: int,
-          tol_den: int) -> bool:
-    """:func:`keep_live_order` with the tolerances worked out once per call of
-    :func:`manage_venue_quotes` (positional: it runs for every live quote on every tick)."""
+          best_bid: int | None, best_ask: int | None, cfg: OrderConfig) -> bool:
+    """:func:`keep_live_order`, positional (it runs for every live quote on every tick)."""
     if is_dangerous(side, cur_price, best_bid, best_ask):
         return False
-    if age_ns < min_life_ns:
+    if age_ns < cfg.min_quote_lifetime_ms * 1_000_000:
         return True
-    if abs(cur_price - des_price) > price_tol:
+    if abs(cur_price - des_price) > cfg.price_tol_ticks:
         return False
+    tol = exact_fraction(cfg.size_tol_rel)
     # |cur - des| / max(des, 1 lot) <= tol, multiplied out in integers.
-    return abs(cur_size - des_size) * tol_den <= tol_num * max(des_size, 1)
+    return abs(cur_size - des_size) * tol.denominator <= tol.numerator * max(des_size, 1)
 
 
 def manage_venue_quotes(v: int, acct: VenueAccount, want_bid: PlaceOrder | None, want_ask: PlaceOrder | None,
@@ -85,16 +78,13 @@ def manage_venue_quotes(v: int, acct: VenueAccount, want_bid: PlaceOrder | None,
     cancels: list[Action] = []
     places: list[Action] = []
     best_bid, best_ask = (top[0], top[2]) if top is not None else (None, None)
-    tolerances = None
     for side, want in ((1, want_bid), (-1, want_ask)):
         cid = acct.mm_bid if side > 0 else acct.mm_ask
         live = acct.open_orders.get(cid) if cid is not None else None
-        if live is not None and want is not None:
-            if tolerances is None:
-                tolerances = _tolerances(cfg)
-            if _keep(side, now_ns - live.placed_ns, live.price, live.remaining, want.price, want.size,
-                     best_bid, best_ask, *tolerances):
-                continue
+        if live is not None and want is not None and _keep(
+            side, now_ns - live.placed_ns, live.price, live.remaining, want.price, want.size, best_bid, best_ask, cfg,
+        ):
+            continue
         if live is not None:
             cancels.append(CancelOrder(seq=seq, venue=v, client_order_id=live.client_order_id))
             del acct.open_orders[live.client_order_id]
