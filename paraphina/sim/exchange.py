@@ -184,7 +184,13 @@ class SimExchange:
     def on_market(self, e: ev.Event) -> list[ev.Event]:
         """Fold one market or clock event; returns the fills, funding and account events it caused
         (after those of queued actions due by ``e.ts_ns``)."""
-        out = self.advance(e.ts_ns)
+        t = e.ts_ns
+        if self._queue and self._queue[0][0] <= t:
+            out = self.advance(t)
+        else:  # nothing due: advance's bookkeeping only
+            out = []
+            if t > self.now_ns:
+                self.now_ns = t
         fold = self._folds.get(type(e))
         if fold is not None:
             fold(e, out)
