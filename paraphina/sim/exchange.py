@@ -199,9 +199,6 @@ class SimExchange:
     # One fold per market event kind, by exact type (event kinds are final classes); each
     # appends what the event caused to ``out``.
 
-    def _fold_book(self, e: ev.BookDelta | ev.BookSnapshot, out: list[ev.Event]) -> None:
-        out.extend(self._on_book(e))
-
     def _fold_trade(self, e: ev.Trade, out: list[ev.Event]) -> None:
         if self.venues[e.venue].orders:
             out.extend(self._on_trade(e))
@@ -321,7 +318,9 @@ class SimExchange:
 
     # --- market -------------------------------------------------------------------------------
 
-    def _on_book(self, e: ev.BookDelta | ev.BookSnapshot) -> list[ev.Event]:
+    def _fold_book(self, e: ev.BookDelta | ev.BookSnapshot, out: list[ev.Event]) -> None:
+        """Fold a book snapshot or delta, then fill the resting orders the book moved through and
+        shrink the others' queue ahead to what their level shows (appended to ``out``)."""
         v = e.venue
         acct = self.venues[v]
         if type(e) is ev.BookSnapshot:
@@ -344,11 +343,11 @@ class SimExchange:
                     asks.pop(p, None)
         orders = acct.orders
         if not orders:
-            return []
+            return
         bids, asks = acct.bids, acct.asks
         best_bid = max(bids) if bids else None
         best_ask = min(asks) if asks else None
-        out: list[ev.Event] = []
+        filled = False
         for order in list(orders.values()):
             if order.side > 0:
                 through = best_ask is not None and best_ask <= order.price
@@ -357,13 +356,13 @@ class SimExchange:
             if through:
                 out.append(self._fill(v, order.cid, order.side, order.price, order.remaining, "maker", e.ts_ns))
                 del orders[order.cid]
+                filled = True
             else:
                 shown = (bids if order.side > 0 else asks).get(order.price, 0)
                 if shown < order.ahead:
                     order.ahead = shown
-        if out:
+        if filled:
             out.extend(self._account_events(v, e.ts_ns))
-        return out
 
     def _on_trade(self, e: ev.Trade) -> list[ev.Event]:
         """A public trade fills our resting orders on its passive side, in price-time priority."""
