@@ -127,9 +127,6 @@ class SimExchange:
         self._action_no = 0
         self._order_no = 0
         self._fill_no = 0
-        self._folds = {ev.BookDelta: self._fold_book, ev.BookSnapshot: self._fold_book, ev.Trade: self._fold_trade,
-                       ev.Timer: self._fold_timer, ev.FundingRate: self._fold_funding_rate,
-                       ev.MarkPrice: self._fold_mark, ev.BookReset: self._fold_reset}
 
     # --- account views ------------------------------------------------------------------------
 
@@ -191,13 +188,13 @@ class SimExchange:
             out = []
             if t > self.now_ns:
                 self.now_ns = t
-        fold = self._folds.get(type(e))
+        fold = _FOLDS.get(type(e))
         if fold is not None:
-            fold(e, out)
+            fold(self, e, out)
         return out
 
-    # One fold per market event kind, by exact type (event kinds are final classes); each
-    # appends what the event caused to ``out``.
+    # One fold per market event kind (``_FOLDS``, at the end of the module); each appends what
+    # the event caused to ``out``.
 
     def _fold_trade(self, e: ev.Trade, out: list[ev.Event]) -> None:
         if self.venues[e.venue].orders:
@@ -479,3 +476,11 @@ class SimExchange:
         a = self.venues[v]
         bb, ba = a.best_bid(), a.best_ask()
         return None if bb is None or ba is None else 0.5 * (bb + ba) * self.ticks[v]
+
+
+# The fold of each market event kind, by exact type (event kinds are final classes); the kinds
+# not here (GapDetected, account events) change nothing at the exchange.
+_FOLDS = {ev.BookDelta: SimExchange._fold_book, ev.BookSnapshot: SimExchange._fold_book,
+          ev.Trade: SimExchange._fold_trade, ev.Timer: SimExchange._fold_timer,
+          ev.FundingRate: SimExchange._fold_funding_rate, ev.MarkPrice: SimExchange._fold_mark,
+          ev.BookReset: SimExchange._fold_reset}
