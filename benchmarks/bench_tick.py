@@ -24,6 +24,9 @@ STAGES = (  # (object path, attribute, label)
     ("engine", "main_tick", "    model: fair value, vol, toxicity, risk"),
     ("strategy.model", "quote", "  heuristic quotes"),
     ("engine.Engine", "_manage_quotes", "  shield + order management"),
+    ("strategy.model", "evaluate_risk", "    risk limits (within model)"),
+    ("strategy.model", "exits", "  exits"),
+    ("strategy.model", "hedge", "  hedge"),
 )
 
 
