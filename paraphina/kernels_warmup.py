@@ -55,7 +55,7 @@ def _scalar_kernels() -> None:
     their callers; calling them here also fills their own cache entry)."""
     import numpy as np
 
-    from paraphina.strategy import accounting, common, exits, fair_value, quoting, toxicity, volatility
+    from paraphina.strategy import accounting, common, exits, fair_value, quoting, risk, toxicity, volatility
     from paraphina.strategy.fixtures import make_venue
 
     venues = [make_venue(0, position=1.0, price_liq=80.0), make_venue(1, mid=None, last_mid_update_ms=None)]
@@ -105,6 +105,8 @@ def _scalar_kernels() -> None:
     exits.exit_plan(f, ints, np.zeros((2, 2)), codes, np.zeros(2), np.full(2, float("inf")), np.ones(2, dtype=np.int64),
                     np.array([[102.0, 1.0], [103.0, 0.0]]), np.full(len(exits.EXIT_PARAMS), 0.1), 0, 1000, True, 1000,
                     1000, 0.9, 100.0, 10.0, 0.0, 99.0, 0.1, 0.0, 5.0, 2.0, 10.0)
+    risk.limit_breaches(0.0, 0.0, 0.0, np.array([3.0, float("inf")]), flagged, 1e5, 0.8, 1e4, 0.5, 1e3, 0.5, 5.0, 2.0,
+                        False)
     common.clip(0.5, 0.0, 1.0)
     common.floor_to_step(0.3, 0.1)
     common.sign(-1.0)
