@@ -99,6 +99,10 @@ class _Venue:
         self.next_funding_ns = -1
         self.mark = -1               # ticks
 
+    def funding_due(self, t: int) -> bool:
+        """Whether a funding payment falls due by ``t`` (:meth:`SimExchange._settle_funding`'s test)."""
+        return self.next_funding_ns >= 0 and self.interval_ms > 0 and t >= self.next_funding_ns
+
     def best_bid(self) -> int | None:
         return max(self.bids) if self.bids else None
 
@@ -170,34 +174,54 @@ class SimExchange:
         while q and q[0][0] <= now_ns:
             eff, _, action = heapq.heappop(q)
             out.extend(self._execute(action, eff))
-        self.now_ns = max(self.now_ns, now_ns)
+        if now_ns > self.now_ns:
+            self.now_ns = now_ns
         return out
 
     def on_market(self, e: ev.Event) -> list[ev.Event]:
         """Fold one market or clock event; returns the fills, funding and account events it caused
         (after those of queued actions due by ``e.ts_ns``)."""
-        out = self.advance(e.ts_ns)
-        if isinstance(e, ev.Trade):
-            out.extend(self._on_trade(e))
-        elif isinstance(e, (ev.BookDelta, ev.BookSnapshot)):
-            out.extend(self._on_book(e))
-        elif isinstance(e, ev.Timer):
-            for v in range(len(self.venues)):
-                out.extend(self._settle_funding(v, e.ts_ns))
-        elif isinstance(e, ev.FundingRate):
-            out.extend(self._settle_funding(e.venue, e.ts_ns))  # what fell due under the previous rate
-            a = self.venues[e.venue]
-            a.rate, a.interval_ms, a.next_funding_ns = e.rate, e.interval_ms, e.next_funding_ts_ns
-            if 0 <= e.next_funding_ts_ns <= e.ts_ns:
-                # A settlement record (a venue's funding history): this rate is paid now, and the
-                # next record, not a schedule, says when the next payment is.
-                out.extend(self._settle_funding(e.venue, e.ts_ns))
-                a.next_funding_ns = -1
-        elif isinstance(e, ev.MarkPrice):
-            self.venues[e.venue].mark = e.mark_ticks()
-        elif isinstance(e, ev.BookReset) and e.reason == "venue_outage":
-            self.venues[e.venue].up = False
+        t = e.ts_ns
+        if self._queue and self._queue[0][0] <= t:
+            out = self.advance(t)
+        else:  # nothing due: advance's bookkeeping only
+            out = []
+            if t > self.now_ns:
+                self.now_ns = t
+        fold = _FOLDS.get(type(e))
+        if fold is not None:
+            fold(self, e, out)
         return out
+
+    # One fold per market event kind (``_FOLDS``, at the end of the module); each appends what
+    # the event caused to ``out``.
+
+    def _fold_trade(self, e: ev.Trade, out: list[ev.Event]) -> None:
+        if self.venues[e.venue].orders:
+            out.extend(self._on_trade(e))
+
+    def _fold_timer(self, e: ev.Timer, out: list[ev.Event]) -> None:
+        t = e.ts_ns
+        for v, a in enumerate(self.venues):
+            if a.funding_due(t):
+                out.extend(self._settle_funding(v, t))
+
+    def _fold_funding_rate(self, e: ev.FundingRate, out: list[ev.Event]) -> None:
+        out.extend(self._settle_funding(e.venue, e.ts_ns))  # what fell due under the previous rate
+        a = self.venues[e.venue]
+        a.rate, a.interval_ms, a.next_funding_ns = e.rate, e.interval_ms, e.next_funding_ts_ns
+        if 0 <= e.next_funding_ts_ns <= e.ts_ns:
+            # A settlement record (a venue's funding history): this rate is paid now, and the
+            # next record, not a schedule, says when the next payment is.
+            out.extend(self._settle_funding(e.venue, e.ts_ns))
+            a.next_funding_ns = -1
+
+    def _fold_mark(self, e: ev.MarkPrice, out: list[ev.Event]) -> None:
+        self.venues[e.venue].mark = e.mark_ticks()
+
+    def _fold_reset(self, e: ev.BookReset, out: list[ev.Event]) -> None:
+        if e.reason == "venue_outage":
+            self.venues[e.venue].up = False
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -291,37 +315,51 @@ class SimExchange:
 
     # --- market -------------------------------------------------------------------------------
 
-    def _on_book(self, e: ev.BookDelta | ev.BookSnapshot) -> list[ev.Event]:
+    def _fold_book(self, e: ev.BookDelta | ev.BookSnapshot, out: list[ev.Event]) -> None:
+        """Fold a book snapshot or delta, then fill the resting orders the book moved through and
+        shrink the others' queue ahead to what their level shows (appended to ``out``)."""
         v = e.venue
         acct = self.venues[v]
-        if isinstance(e, ev.BookSnapshot):
+        if type(e) is ev.BookSnapshot:
             acct.bids = dict(zip(e.bid_px, e.bid_sz))
             acct.asks = dict(zip(e.ask_px, e.ask_sz))
             acct.has_book = True
             acct.up = True
         else:
-            for side, pxs, szs in ((acct.bids, e.bid_px, e.bid_sz), (acct.asks, e.ask_px, e.ask_sz)):
-                for p, s in zip(pxs, szs):
-                    if s > 0:
-                        side[p] = s
-                    else:
-                        side.pop(p, None)
-        if not acct.orders:
-            return []
-        best_bid, best_ask = acct.best_bid(), acct.best_ask()
-        out: list[ev.Event] = []
-        for order in list(acct.orders.values()):
-            through = (best_ask is not None and best_ask <= order.price) if order.side > 0 else \
-                      (best_bid is not None and best_bid >= order.price)
+            # A level by level fold: a size above zero sets the level, any other removes it.
+            bids, asks = acct.bids, acct.asks
+            for p, s in zip(e.bid_px, e.bid_sz):
+                if s > 0:
+                    bids[p] = s
+                else:
+                    bids.pop(p, None)
+            for p, s in zip(e.ask_px, e.ask_sz):
+                if s > 0:
+                    asks[p] = s
+                else:
+                    asks.pop(p, None)
+        orders = acct.orders
+        if not orders:
+            return
+        bids, asks = acct.bids, acct.asks
+        best_bid = max(bids) if bids else None
+        best_ask = min(asks) if asks else None
+        filled = False
+        for order in list(orders.values()):
+            if order.side > 0:
+                through = best_ask is not None and best_ask <= order.price
+            else:
+                through = best_bid is not None and best_bid >= order.price
             if through:
                 out.append(self._fill(v, order.cid, order.side, order.price, order.remaining, "maker", e.ts_ns))
-                del acct.orders[order.cid]
+                del orders[order.cid]
+                filled = True
             else:
-                shown = (acct.bids if order.side > 0 else acct.asks).get(order.price, 0)
-                order.ahead = min(order.ahead, shown)
-        if out:
+                shown = (bids if order.side > 0 else asks).get(order.price, 0)
+                if shown < order.ahead:
+                    order.ahead = shown
+        if filled:
             out.extend(self._account_events(v, e.ts_ns))
-        return out
 
     def _on_trade(self, e: ev.Trade) -> list[ev.Event]:
         """A public trade fills our resting orders on its passive side, in price-time priority."""
@@ -357,7 +395,7 @@ class SimExchange:
     def _settle_funding(self, v: int, t: int) -> list[ev.Event]:
         a = self.venues[v]
         out: list[ev.Event] = []
-        while a.next_funding_ns >= 0 and a.interval_ms > 0 and t >= a.next_funding_ns:
+        while a.funding_due(t):
             mark = a.mark if a.mark > 0 else self._mid_ticks(v)
             if a.position and mark is not None:
                 amount = -a.position * self.lots[v] * mark * self.ticks[v] * a.rate
@@ -438,3 +476,11 @@ class SimExchange:
         a = self.venues[v]
         bb, ba = a.best_bid(), a.best_ask()
         return None if bb is None or ba is None else 0.5 * (bb + ba) * self.ticks[v]
+
+
+# The fold of each market event kind, by exact type (event kinds are final classes); the kinds
+# not here (GapDetected, account events) change nothing at the exchange.
+_FOLDS = {ev.BookDelta: SimExchange._fold_book, ev.BookSnapshot: SimExchange._fold_book,
+          ev.Trade: SimExchange._fold_trade, ev.Timer: SimExchange._fold_timer,
+          ev.FundingRate: SimExchange._fold_funding_rate, ev.MarkPrice: SimExchange._fold_mark,
+          ev.BookReset: SimExchange._fold_reset}

@@ -263,3 +263,21 @@ def test_fills_sum_to_position_changes_and_post_only_never_takes(ops):
             if o.cid in post_only_ids:
                 opp = book.best_ask() if o.side > 0 else book.best_bid()
                 assert opp is None or (o.price < opp if o.side > 0 else o.price > opp)
+
+
+def test_a_book_delta_is_folded_level_by_level_in_order():
+    # A size above zero sets a level, any other removes it; a price written twice keeps its last write.
+    x = make()
+    x.on_market(ev.BookDelta(ts_ns=T + 1, venue=0, bid_px=[999, 998, 998, 997, 997], bid_sz=[0, 3, 0, 0, 2],
+                             ask_px=[1002, 1004, 1003], ask_sz=[-1, 9, 6]))
+    assert x.venues[0].bids == {1000: 5, 997: 2}
+    assert x.venues[0].asks == {1003: 6, 1004: 9}
+
+
+def test_a_market_event_first_executes_what_fell_due_even_if_it_folds_nothing():
+    x = make(latency_ms=10)
+    assert x.on_actions([place("b1", 1, 1001, 3)], T) == []
+    assert x.on_market(ev.GapDetected(ts_ns=T + 9 * MS, venue=0)) == []
+    out = x.on_market(ev.GapDetected(ts_ns=T + 10 * MS, venue=0))
+    assert [(type(e).__name__, e.ts_ns) for e in out] == [("OrderAccepted", T + 10 * MS)]
+    assert x.now_ns == T + 10 * MS
