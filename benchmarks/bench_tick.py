@@ -24,6 +24,9 @@ STAGES = (  # (object path, attribute, label)
     ("engine", "main_tick", "    model: fair value, vol, toxicity, risk"),
     ("strategy.model", "quote", "  heuristic quotes"),
     ("engine.Engine", "_manage_quotes", "  shield + order management"),
+    ("strategy.model", "risk_result", "    risk limits (within model)"),
+    ("strategy.model", "exits", "  exits"),
+    ("strategy.model", "hedge", "  hedge"),
 )
 
 
@@ -71,7 +74,9 @@ def main() -> None:
                 best = dict(spent)
     ticks = r.summary["ticks"]
     for _, _, label in STAGES:
-        print(f"{label}, per main tick ({ticks} ticks)\t{best[label] / ticks * 1e6:,.1f} us")
+        # exits and the hedge run only with a position: a replay without fills never calls them
+        shown = f"{best[label] / ticks * 1e6:,.1f} us" if label in best else "not called"
+        print(f"{label}, per main tick ({ticks} ticks)\t{shown}")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def _scalar_kernels() -> None:
     their callers; calling them here also fills their own cache entry)."""
     import numpy as np
 
-    from paraphina.strategy import accounting, common, fair_value, quoting, toxicity, volatility
+    from paraphina.strategy import accounting, common, exits, fair_value, quoting, risk, toxicity, volatility
     from paraphina.strategy.fixtures import make_venue
 
     venues = [make_venue(0, position=1.0, price_liq=80.0), make_venue(1, mid=None, last_mid_update_ms=None)]
@@ -95,6 +95,18 @@ def _scalar_kernels() -> None:
                        venue_warning=False, warning_size_mult=0.5, toxicity=0.0, tox_med=0.6, tox_high=0.9,
                        tox_floor=0.25, warning_regime=False, q_warn_cap=5.0, max_order_size=20.0)
 
+    exits.max_size_for_profit(1.0, 0.25, 0.01, 0.001)
+    exits.basis_risk_penalty(1.0, -1, 100.0, 99.0, 0.5)
+    exits._py_min(1.0, 2.0)
+    exits._py_max(1.0, 2.0)
+    two = np.array([0, 1], dtype=np.int64)
+    exits._ranks_before(0, 1, np.zeros(2), two, two, two, flagged, flagged)
+    # the fixture venues, one book level each: the ranking and the greedy fill run
+    exits.exit_plan(f, ints, np.zeros((2, 2)), codes, np.zeros(2), np.full(2, float("inf")), np.ones(2, dtype=np.int64),
+                    np.array([[102.0, 1.0], [103.0, 0.0]]), np.full(len(exits.EXIT_PARAMS), 0.1), 0, 1000, True, 1000,
+                    1000, 0.9, 100.0, 10.0, 0.0, 99.0, 0.1, 0.0, 5.0, 2.0, 10.0)
+    risk.limit_breaches(0.0, 0.0, 0.0, np.array([3.0, float("inf")]), flagged, 1e5, 0.8, 1e4, 0.5, 1e3, 0.5, 5.0, 2.0,
+                        False)
     common.clip(0.5, 0.0, 1.0)
     common.floor_to_step(0.3, 0.1)
     common.sign(-1.0)

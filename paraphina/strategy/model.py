@@ -48,13 +48,12 @@ from paraphina.strategy.fair_value import KalmanState, fair_value_result, kalman
 from paraphina.strategy.jit import kernel
 from paraphina.strategy.risk import (
     KillLatch,
-    LiqExposure,
     PnlDay,
     daily_pnl,
     effective_regime,
-    evaluate_risk,
     latch_kill,
     parse_day_boundary,
+    risk_result,
     roll_pnl_day,
 )
 from paraphina.strategy.tick import TickModel
@@ -276,10 +275,9 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     rc = cfg.risk
     # A venue near liquidation is "reducible" when a trade could cut it now: a fair value to
     # price it, a fresh two-sided book deep enough for the hedge or an exit, not toxic.
-    liq = [LiqExposure(dist=d, reducible=r) for d, r in zip(dists, reducible.tolist())]
     limit = delta_limit_usd(rc.delta_hard_limit_usd_base, vol.vol_ratio_clipped)
-    risk = evaluate_risk(
-        delta_usd=agg.delta_usd, basis_usd=agg.basis_usd, pnl_usd=pnl_day, liq=liq, delta_limit_usd=limit,
+    risk = risk_result(
+        agg.delta_usd, agg.basis_usd, pnl_day, dists_a, reducible.astype(np.bool_, copy=False), delta_limit_usd=limit,
         delta_warn_frac=rc.delta_warn_frac, basis_hard_usd=rc.basis_hard_limit_usd, basis_warn_frac=rc.basis_warn_frac,
         daily_loss_limit=rc.daily_loss_limit, pnl_warn_frac=rc.pnl_warn_frac, liq_warn_sigma=rc.liq_warn_sigma,
         liq_crit_sigma=rc.liq_crit_sigma, comparison=rc.limit_comparison,

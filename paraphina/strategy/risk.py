@@ -13,6 +13,9 @@ import math
 from collections.abc import Sequence
 
 import msgspec
+import numpy as np
+
+from paraphina.strategy.jit import kernel
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -45,6 +48,70 @@ class RiskResult(msgspec.Struct, frozen=True, kw_only=True):
     loss_limit_usd: float       # negative threshold
 
 
+# Bits of :func:`limit_breaches`'s masks, in kill priority order (hard) and check order (warnings).
+_HARD_BY_BIT = KILL_PRIORITY
+_WARN_BY_BIT = ("Pnl", "Delta", "Basis", "Liquidation")
+
+
+def _names(mask: int, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for bit, name in enumerate(names) if mask >> bit & 1)
+
+
+_HARD_NAMES = tuple(_names(m, _HARD_BY_BIT) for m in range(16))
+_WARN_NAMES = tuple(_names(m, _WARN_BY_BIT) for m in range(16))
+
+
+@kernel
+def limit_breaches(
+    delta_usd: float, basis_usd: float, pnl_usd: float, dists: np.ndarray, reducible: np.ndarray,
+    delta_limit_usd: float, delta_warn_frac: float, basis_hard_usd: float, basis_warn_frac: float,
+    daily_loss_limit: float, pnl_warn_frac: float, liq_warn_sigma: float, liq_crit_sigma: float, ref: bool,
+) -> tuple[int, int, float, float]:
+    """(hard-breach bits, warning bits, basis warn USD, loss limit) of :func:`evaluate_risk`;
+    bit k of the masks is ``KILL_PRIORITY[k]`` / the k-th of Pnl, Delta, Basis, Liquidation."""
+    loss_limit = -abs(daily_loss_limit)
+    pnl_warn = loss_limit * pnl_warn_frac
+    basis_warn = basis_warn_frac * basis_hard_usd
+    ad, ab = abs(delta_usd), abs(basis_usd)
+    hard = 0
+    warn = 0
+    if pnl_usd <= loss_limit:
+        hard |= 1
+    elif (pnl_usd <= pnl_warn) if ref else (pnl_usd < pnl_warn):
+        warn |= 1
+    if (ad >= delta_limit_usd) if ref else (ad > delta_limit_usd):
+        hard |= 2
+    elif (ad >= delta_warn_frac * delta_limit_usd) if ref else (ad > delta_warn_frac * delta_limit_usd):
+        warn |= 2
+    if (ab >= basis_hard_usd) if ref else (ab > basis_hard_usd):
+        hard |= 4
+    elif (ab >= basis_warn) if ref else (ab > basis_warn):
+        warn |= 4
+    min_dist = math.inf
+    any_critical = False
+    critical_stuck = False
+    for i in range(dists.shape[0]):
+        d = dists[i]
+        if not (math.isfinite(d) and d >= 0.0):
+            continue
+        if d < min_dist:
+            min_dist = d
+        if d <= liq_crit_sigma:
+            any_critical = True
+            if not reducible[i]:
+                critical_stuck = True
+    if ref:
+        if min_dist <= liq_crit_sigma:
+            hard |= 8
+        elif min_dist <= liq_warn_sigma:
+            warn |= 8
+    elif critical_stuck:
+        hard |= 8
+    elif any_critical:
+        warn |= 8  # critical but reducible: hedges/exits may cut it
+    return hard, warn, basis_warn, loss_limit
+
+
 def evaluate_risk(
     *,
     delta_usd: float,
@@ -62,47 +129,31 @@ def evaluate_risk(
     comparison: str = "spec",
 ) -> RiskResult:
     """Regime from the limits; the kill latch is applied by :func:`latch_kill`."""
-    ref = comparison == "reference"
-    loss_limit = -abs(daily_loss_limit)
-    pnl_warn = loss_limit * pnl_warn_frac
-    basis_warn = basis_warn_frac * basis_hard_usd
-    ad, ab = abs(delta_usd), abs(basis_usd)
+    n = len(liq)
+    return risk_result(
+        delta_usd, basis_usd, pnl_usd, np.array([e.dist for e in liq], dtype=np.float64).reshape(n),
+        np.array([e.reducible for e in liq], dtype=np.bool_).reshape(n), delta_limit_usd=delta_limit_usd,
+        delta_warn_frac=delta_warn_frac, basis_hard_usd=basis_hard_usd, basis_warn_frac=basis_warn_frac,
+        daily_loss_limit=daily_loss_limit, pnl_warn_frac=pnl_warn_frac, liq_warn_sigma=liq_warn_sigma,
+        liq_crit_sigma=liq_crit_sigma, comparison=comparison,
+    )
 
-    def over(x: float, limit: float) -> bool:
-        return x >= limit if ref else x > limit
 
-    hard: list[str] = []
-    warn: list[str] = []
-    if pnl_usd <= loss_limit:
-        hard.append(PNL_HARD_BREACH)
-    elif (pnl_usd <= pnl_warn) if ref else (pnl_usd < pnl_warn):
-        warn.append("Pnl")
-    if over(ad, delta_limit_usd):
-        hard.append(DELTA_HARD_BREACH)
-    elif over(ad, delta_warn_frac * delta_limit_usd):
-        warn.append("Delta")
-    if over(ab, basis_hard_usd):
-        hard.append(BASIS_HARD_BREACH)
-    elif over(ab, basis_warn):
-        warn.append("Basis")
-    finite = [e for e in liq if math.isfinite(e.dist) and e.dist >= 0.0]
-    if ref:
-        min_dist = min((e.dist for e in finite), default=math.inf)
-        if min_dist <= liq_crit_sigma:
-            hard.append(LIQUIDATION_DISTANCE_BREACH)
-        elif min_dist <= liq_warn_sigma:
-            warn.append("Liquidation")
-    else:
-        critical = [e for e in finite if e.dist <= liq_crit_sigma]
-        if any(not e.reducible for e in critical):
-            hard.append(LIQUIDATION_DISTANCE_BREACH)
-        elif critical:
-            warn.append("Liquidation")  # critical but reducible: hedges/exits may cut it
-    regime = HARD_LIMIT if hard else (WARNING if warn else NORMAL)
+def risk_result(
+    delta_usd: float, basis_usd: float, pnl_usd: float, dists: np.ndarray, reducible: np.ndarray, *,
+    delta_limit_usd: float, delta_warn_frac: float, basis_hard_usd: float, basis_warn_frac: float,
+    daily_loss_limit: float, pnl_warn_frac: float, liq_warn_sigma: float, liq_crit_sigma: float, comparison: str,
+) -> RiskResult:
+    """:func:`evaluate_risk` on the venues' liquidation distances and reducibility as arrays."""
+    hard, warn, basis_warn, loss_limit = limit_breaches(
+        float(delta_usd), float(basis_usd), float(pnl_usd), dists, reducible, float(delta_limit_usd),
+        float(delta_warn_frac), float(basis_hard_usd), float(basis_warn_frac), float(daily_loss_limit),
+        float(pnl_warn_frac), float(liq_warn_sigma), float(liq_crit_sigma), comparison == "reference",
+    )
     return RiskResult(
-        regime=regime,
-        hard_breaches=tuple(r for r in KILL_PRIORITY if r in hard),
-        warnings=tuple(warn),
+        regime=HARD_LIMIT if hard else (WARNING if warn else NORMAL),
+        hard_breaches=_HARD_NAMES[hard],
+        warnings=_WARN_NAMES[warn],
         delta_limit_usd=delta_limit_usd,
         basis_warn_usd=basis_warn,
         loss_limit_usd=loss_limit,

@@ -89,3 +89,34 @@ def test_buy_back_short():
     out = exits(make_tick(2, q=-3.0), CFG, vs)
     assert [(o.venue, o.side, o.size) for o in out] == [(1, 1, 3.0)]
     assert out[0].price == pytest.approx(99.02)
+
+
+def _plan(positions, prices, q, max_total):
+    """exit_plan on identical venues that differ only in position and one book level's price."""
+    import numpy as np
+
+    from paraphina.strategy import exits as ex
+    from paraphina.strategy.common import HEALTHY, status_codes, venue_columns
+
+    vs = [make_venue(i, position=p) for i, p in enumerate(positions)]
+    f, ints = venue_columns(vs)
+    n = len(vs)
+    params = np.array([getattr(CFG.exit, k) for k in ex.EXIT_PARAMS], dtype=np.float64)
+    params[ex.EXIT_PARAMS.index("min_depth_usd")] = 0.0
+    return ex.exit_plan(
+        f, ints, np.array([(0.0, v.size_step) for v in vs]), status_codes([HEALTHY] * n), np.zeros(n),
+        np.full(n, float("inf")), np.ones(n, dtype=np.int64), np.array([(p, 100.0) for p in prices]), params,
+        vs[0].last_mid_update_ms, 10_000, False, 10_000, 0, 0.9, 100.0, q, 0.0, 90.0, 0.0, 0.0, 5.0, 2.0, max_total,
+    )
+
+
+def test_exit_plan_ranks_reducing_venues_then_price_then_venue_order():
+    # equal prices: venue 1 holds the long being sold (fragmentation bonus), the others are flat
+    taken, _, took = _plan([0.0, 3.0, 0.0], [101.0, 101.0, 101.0], 3.0, 0.5)
+    assert took.tolist() == [False, True, False]
+    # nobody reduces: venue order breaks the tie
+    taken, _, took = _plan([0.0, 0.0], [101.0, 101.0], 3.0, 0.5)
+    assert took.tolist() == [True, False]
+    # a better price wins over venue order
+    taken, worst, took = _plan([0.0, 0.0], [101.0, 102.0], 3.0, 0.5)
+    assert took.tolist() == [False, True] and worst[1] == 102.0 and taken[1] > 0.0
