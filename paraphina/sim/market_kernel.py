@@ -128,28 +128,11 @@ def generate_block(
                 for i in range(2 * n):
                     fresh[i] = rng.uniform(0.5, 1.5)
                 size_scale = p[P_LEVEL_SIZE]
-                for i in range(n):
-                    px = best_bid - i * spacing
-                    f = fresh[i]
-                    if not snap and refresh[i] >= p[P_REFRESH_PROB]:
-                        for j in range(n):
-                            if st_bpx[v, j] == px:
-                                f = st_bf[v, j]
-                                break
-                    new_bpx[i] = px
-                    new_bf[i] = f
-                    new_bsz[i] = max(1, round(size_scale * f * depth_mult[s, v] / lot))
-                for i in range(n):
-                    px = best_ask + i * spacing
-                    f = fresh[n + i]
-                    if not snap and refresh[n + i] >= p[P_REFRESH_PROB]:
-                        for j in range(n):
-                            if st_apx[v, j] == px:
-                                f = st_af[v, j]
-                                break
-                    new_apx[i] = px
-                    new_af[i] = f
-                    new_asz[i] = max(1, round(size_scale * f * depth_mult[s, v] / lot))
+                dm = depth_mult[s, v]
+                _side_levels(best_bid, -spacing, 0, n, snap, refresh, fresh, p[P_REFRESH_PROB], st_bpx[v], st_bf[v],
+                             size_scale, dm, lot, new_bpx, new_bf, new_bsz)
+                _side_levels(best_ask, spacing, n, n, snap, refresh, fresh, p[P_REFRESH_PROB], st_apx[v], st_af[v],
+                             size_scale, dm, lot, new_apx, new_af, new_asz)
                 nb = _levels_out(snap, st_bpx[v], st_bsz[v], new_bpx, new_bsz, n, bid_px, bid_sz, nb)
                 na = _levels_out(snap, st_apx[v], st_asz[v], new_apx, new_asz, n, ask_px, ask_sz, na)
                 for i in range(n):
@@ -181,6 +164,26 @@ def generate_block(
             trade_off[row + 1] = nt
     return (fair_out, regime_out, mid_out, bid_off, bid_px[:nb], bid_sz[:nb], ask_off, ask_px[:na], ask_sz[:na],
             trade_off, tr_px[:nt], tr_sz[:nt], tr_side[:nt])
+
+
+@numba.njit(cache=True, nogil=True)
+def _side_levels(best, step, off, n, snap, refresh, fresh, refresh_prob, st_px, st_f, size_scale, dm, lot,
+                 new_px, new_f, new_sz):
+    """One side's ``n`` levels from its best price, ``step`` ticks apart (bids step down, asks
+    up): a level at a price the side already had keeps its size factor unless redrawn
+    (``refresh`` below ``refresh_prob``, or a snapshot); ``off`` is the side's offset into the
+    step's draws."""
+    for i in range(n):
+        px = best + i * step
+        f = fresh[off + i]
+        if not snap and refresh[off + i] >= refresh_prob:
+            for j in range(n):
+                if st_px[j] == px:
+                    f = st_f[j]
+                    break
+        new_px[i] = px
+        new_f[i] = f
+        new_sz[i] = max(1, round(size_scale * f * dm / lot))
 
 
 @numba.njit(cache=True, nogil=True)
