@@ -493,7 +493,8 @@ class Books:
     @classmethod
     def from_dict(cls, d: dict) -> "Books":
         if "block" not in d:  # one sorted array a side, before the blocked layout
-            raise ValueError("its books are in an older layout: make it again with --checkpoint-at")
+            raise ValueError("one made by an older paraphina, whose books had another layout: make it again with "
+                             "--checkpoint-at")
         b = cls(d["n_venues"], d["capacity"], d["tick"], d["block"])
         for name in cls.ARRAYS:
             arr = getattr(b, name)

@@ -105,3 +105,12 @@ def test_checkpoint_round_trip():
     fold(b, [ev.BookSnapshot(ts_ns=1, venue=1, bid_px=[5], bid_sz=[1], ask_px=[7], ask_sz=[2])])
     c = Books.from_dict(b.to_dict())
     assert c.top(1) == b.top(1) and (c.ints == b.ints).all() and c.tick.tolist() == [0.1, 0.5]
+
+
+def test_a_checkpoint_of_the_old_layout_is_refused_by_name():
+    import pytest
+
+    old = {"bpx": b"", "bsz": b"", "bn": b"", "apx": b"", "asz": b"", "an": b"", "ints": b"", "floats": b"",
+           "n_venues": 1, "capacity": 8, "tick": [0.1]}
+    with pytest.raises(ValueError, match="older paraphina"):
+        Books.from_dict(old)
