@@ -149,16 +149,16 @@ def _drive(seed: int, capacity: int, block: int, n_messages: int) -> None:
         _check(books, refs, 10)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 5, 8, 9, 64]), st.sampled_from([4, 5, 8, 64]))
 def test_small_books_match_the_reference(seed, capacity, block):
     _drive(seed, capacity, block, 150)
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([4, 64]))
 def test_full_size_books_match_the_reference(seed, block):
-    _drive(seed, 2048, block, 60)
+    _drive(seed, 2048, block, 80)
 
 
 def test_a_gap_reports_and_clears_like_the_reference():
