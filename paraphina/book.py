@@ -11,14 +11,16 @@ ticks, size lots) in ascending price order, asks with negated prices so that one
 routine serves both sides and the best level is always the *last* one. The levels are cut into
 blocks of ``block`` slots, each a sorted run; ``order`` lists the side's block ids in price
 order (the first ``head[H_BLOCKS]`` entries; the rest are the free ids, so ``order`` is always a
-permutation of the pool). A level change finds its block (the busy top block first, then a
-binary search over the blocks' first prices), then shifts within that one block: the cost of a
-change does not grow with the book's depth, where one sorted array of 2,048 levels shifted
-~1,000 entries per insert or delete. A full block splits in two; an empty block leaves the
-directory; when a split finds no free block the side is repacked 3/4 full (rare: the pool holds
-twice the capacity). Capacity is fixed (``BookConfig.capacity_levels``) and counted over the
-whole side (``head[H_LEVELS]``): when full, the level furthest from the touch is dropped, and a
-new level worse than every held level is ignored.
+permutation of the pool) and ``first`` the first price of each listed block. A level change
+finds its block (the busy top block first, else by counting the first prices not above it) and
+its slot (by counting), then shifts within that one block: the cost of a change does not grow
+with the book's depth, where one sorted array of 2,048 levels shifted ~1,000 entries per insert
+or delete. A full block splits in two (or, for a level past either end of it, a new block starts
+beside it); an empty block leaves the directory; when a split finds no free block the side is
+repacked 3/4 full (rare: the pool holds twice what the capacity fills). Capacity is fixed
+(``BookConfig.capacity_levels``) and counted over the whole side (``head[H_LEVELS]``): when full,
+the level furthest from the touch is dropped, and a new level worse than every held level is
+ignored.
 
 Gaps. A delta with ``prev_venue_seq >= 0`` that does not continue the book's ``venue_seq`` is a
 gap: the book is cleared and marked invalid, later deltas are ignored (and counted) until the
@@ -54,7 +56,7 @@ N_FLOATS = 3
 H_BLOCKS, H_LEVELS = range(2)
 BIDS, ASKS = 0, 1  # the side axis of the level arrays
 
-# Slots per block: 64 measured fastest on the real Binance captures (32 and 128 were slower).
+# Slots per block: 32 and 64 measured fastest on the real Binance captures (16 and 128 slower).
 BLOCK_LEVELS = 64
 MIN_BLOCK_LEVELS = 4  # a split leaves two halves and a repack fills 3/4: both need a few slots
 
@@ -68,8 +70,9 @@ def pool_blocks(capacity: int, block: int) -> int:
 # The kernels below index the whole [venue, side, block, slot] arrays rather than taking views:
 # numba reference-counts every array a compiled function receives (two atomic operations per
 # array per call), which cost more than the level change itself when paid per level. The hot
-# path of a level change is therefore written out in fold_market's loop; only rare steps (a
-# block leaving the directory, a split, a repack) are calls.
+# path of a level change is therefore written out in fold_market's loop, with the lookups inlined
+# by numba (inline="always"); only rare steps (a block leaving the directory, a split, a repack)
+# are calls.
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -367,8 +370,9 @@ class Books:
     """Every venue's book and market counters, as numpy arrays (checkpointable by copy).
 
     ``px``/``sz`` are ``[venue, side, block, slot]`` (side 0 bids, 1 asks with negated prices),
-    ``cnt`` the levels in each block, ``order`` each side's directory, ``head`` each side's
-    block and level counts (see the module docstring)."""
+    ``cnt`` the levels in each block, ``order`` and ``first`` each side's directory (block ids
+    and their first prices), ``head`` each side's block and level counts (see the module
+    docstring)."""
 
     ARRAYS = ("px", "sz", "cnt", "order", "first", "head", "ints", "floats")
 
