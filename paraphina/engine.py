@@ -40,12 +40,38 @@ from paraphina.orders import manage_venue_quotes
 from paraphina.host import PolicyHost
 from paraphina.shield import Shield
 from paraphina.state import MAX_GAP_REPORTS, EngineState, GapReport
-from paraphina.strategy.common import BookLevels, VenueInput, VenueInputs
+from paraphina.strategy.common import (
+    C_AVG_ENTRY,
+    C_BEST_ASK,
+    C_BEST_BID,
+    C_DEPTH,
+    C_FUND_MS,
+    C_FUNDING_8H,
+    C_HAS_FUND_MS,
+    C_HAS_MID,
+    C_HAS_MID_MS,
+    C_HAS_NEXT_FUND,
+    C_MARGIN,
+    C_MID,
+    C_MID_MS,
+    C_NEXT_FUND_MS,
+    C_POSITION,
+    C_PRICE_LIQ,
+    C_SPREAD,
+    C_VOL_SHORT,
+    N_FLOAT_COLUMNS,
+    N_INT_COLUMNS,
+    BookLevels,
+    VenueInput,
+    VenueInputs,
+    venue_columns,
+)
 from paraphina.strategy.model import main_tick, record_fill, venue_input_from_config
 from paraphina.strategy.tick import TickModel
 
 NS_PER_MS = 1_000_000
 PURPOSE_CODE = {"mm": "m", "exit": "x", "hedge": "h"}
+_NAN = math.nan
 
 
 class Engine:
@@ -84,6 +110,10 @@ class Engine:
             venue_input_from_config(vc, venue=v, tick_size=t, lot_size=l, size_step=l)
             for v, (vc, t, l) in enumerate(zip(self.venue_configs, ticks, lots))
         ]
+        # venue_columns() of the templates: the constant columns every tick copies.
+        f, i = venue_columns(self._venue_templates)
+        self._column_rows = (f.tolist(), i.tolist())
+        self._tick_rows: tuple[list, list] | None = None
 
     # --- input ------------------------------------------------------------------------------
 
@@ -301,16 +331,24 @@ class Engine:
         core.risk_regime = "HardLimit" if core.kill_switch else tick.regime
 
     def _venue_inputs(self, tops: list) -> VenueInputs:
+        """This tick's :class:`VenueInput` per venue, with their :func:`venue_columns` filled in
+        as they are built (the constant columns come from a template made once; the kernels read
+        the arrays, so a tick no longer reads every field back out of the structs)."""
         core = self.state.core
         b = self.state.books
         ints = b.ints.tolist()
         var = b.floats.tolist()
+        vols = [(math.sqrt(r[F_VAR_SHORT]), math.sqrt(r[F_VAR_LONG])) for r in var]
+        self._tick_rows = (ints, vols)   # _venue_views reads the same rows on this tick
         levels, counts = b.float_levels(self._depth, self._lots_array)
         touch = levels[:, :, :, 0].tolist()     # [venue][bids, asks][price, size] of the best level
         cnt = counts.tolist()
         out = []
+        frows = []
+        irows = []
         replace = msgspec.structs.replace
         ticks, lots, templates = self.units.ticks, self.units.lots, self._venue_templates
+        frow_tmpl, irow_tmpl = self._column_rows
         for v, top in enumerate(tops):
             tmpl = templates[v]
             acct = core.venues[v]
@@ -322,19 +360,40 @@ class Engine:
             else:  # no two-sided book: the book fields keep the template's (empty) values
                 mid, spread, bid, ask, bsz, asz = tmpl.mid, tmpl.spread, tmpl.best_bid, tmpl.best_ask, tmpl.bid_size, tmpl.ask_size
                 bids, asks, depth_usd = tmpl.bids, tmpl.asks, tmpl.depth_usd
+            vs, vl = vols[v]
+            position = acct.position * lots[v]
+            funding_8h = acct.funding_rate * (28_800_000 / acct.funding_interval_ms)
+            fund_ns, next_ns = acct.funding_received_ns, acct.next_funding_ns
+            price_liq = acct.liquidation_price * ticks[v] if acct.liquidation_price >= 0 else None
             out.append(replace(
                 tmpl, last_mid_update_ms=last_mid // NS_PER_MS if last_mid >= 0 else None,
-                local_vol_short=math.sqrt(var[v][F_VAR_SHORT]), local_vol_long=math.sqrt(var[v][F_VAR_LONG]),
-                position=acct.position * lots[v], avg_entry=acct.avg_entry,
-                funding_8h=acct.funding_rate * (28_800_000 / acct.funding_interval_ms),
-                funding_received_ms=acct.funding_received_ns // NS_PER_MS if acct.funding_received_ns >= 0 else None,
-                next_funding_ms=acct.next_funding_ns // NS_PER_MS if acct.next_funding_ns >= 0 else None,
-                price_liq=acct.liquidation_price * ticks[v] if acct.liquidation_price >= 0 else None,
-                margin_available_usd=acct.margin_available,
+                local_vol_short=vs, local_vol_long=vl, position=position, avg_entry=acct.avg_entry,
+                funding_8h=funding_8h,
+                funding_received_ms=fund_ns // NS_PER_MS if fund_ns >= 0 else None,
+                next_funding_ms=next_ns // NS_PER_MS if next_ns >= 0 else None,
+                price_liq=price_liq, margin_available_usd=acct.margin_available,
                 mid=mid, spread=spread, best_bid=bid, best_ask=ask, bid_size=bsz, ask_size=asz, bids=bids, asks=asks,
                 depth_usd=depth_usd,
             ))
-        return VenueInputs(out)
+            # This venue's rows of venue_columns(): the template's, with the live columns set.
+            fr = frow_tmpl[v].copy()
+            fr[C_MID] = _NAN if mid is None else mid
+            fr[C_SPREAD], fr[C_BEST_BID], fr[C_BEST_ASK], fr[C_DEPTH] = spread, bid, ask, depth_usd
+            fr[C_POSITION], fr[C_MARGIN], fr[C_FUNDING_8H] = position, acct.margin_available, funding_8h
+            fr[C_VOL_SHORT], fr[C_AVG_ENTRY] = vs, acct.avg_entry
+            fr[C_PRICE_LIQ] = _NAN if price_liq is None else price_liq
+            ir = irow_tmpl[v].copy()
+            ir[C_MID_MS], ir[C_HAS_MID_MS] = (last_mid // NS_PER_MS, 1) if last_mid >= 0 else (0, 0)
+            ir[C_FUND_MS], ir[C_HAS_FUND_MS] = (fund_ns // NS_PER_MS, 1) if fund_ns >= 0 else (0, 0)
+            ir[C_NEXT_FUND_MS], ir[C_HAS_NEXT_FUND] = (next_ns // NS_PER_MS, 1) if next_ns >= 0 else (0, 0)
+            ir[C_HAS_MID] = mid is not None
+            frows.append(fr)
+            irows.append(ir)
+        inputs = VenueInputs(out)
+        n = len(out)
+        inputs.columns = (np.array(frows, dtype=np.float64).reshape(n, N_FLOAT_COLUMNS),
+                          np.array(irows, dtype=np.int64).reshape(n, N_INT_COLUMNS))
+        return inputs
 
     # --- policy outputs through the shield ------------------------------------------------
 
@@ -393,24 +452,27 @@ class Engine:
         core = self.state.core
         return TickContext(
             now_ns=now, seq=seq, tick_index=core.tick_index, config=self.config, instruments=self.instruments,
-            venues=lambda: self._venue_views(tops), fair_value=core.fair_value if core.fv_available else None,
+            venues=lambda rows=self._tick_rows: self._venue_views(tops, rows), fair_value=core.fair_value if core.fv_available else None,
             fv_available=core.fv_available, position=self.position_base(), risk_regime=core.risk_regime, state=core,
             books=self.state.books, memory=core.memory, model=self.tick_model, venue_inputs=self.venue_inputs,
             policy_fault=core.policy_fault_seq > core.last_main_seq,
         )
 
-    def _venue_views(self, tops: list) -> list[VenueView]:
+    def _venue_views(self, tops: list, rows: tuple[list, list] | None = None) -> list[VenueView]:
+        """``rows``: the book's integer rows and each venue's (short, long) local vol as
+        :meth:`_venue_inputs` read them on this tick (read afresh when None)."""
         core = self.state.core
-        b = self.state.books
+        if rows is None:
+            b = self.state.books
+            rows = (b.ints.tolist(), [(math.sqrt(r[F_VAR_SHORT]), math.sqrt(r[F_VAR_LONG])) for r in b.floats.tolist()])
+        ints, vols = rows
         views = []
-        ints = b.ints.tolist()
-        var = b.floats.tolist()
         for v, ins in enumerate(self.instruments):
             tick, lot = self.units.ticks[v], self.units.lots[v]
             acct = core.venues[v]
             top = tops[v]
             valid = top is not None
-            vs, vl = math.sqrt(var[v][F_VAR_SHORT]), math.sqrt(var[v][F_VAR_LONG])
+            vs, vl = vols[v]
             bid_o = acct.open_orders.get(acct.mm_bid) if acct.mm_bid else None
             ask_o = acct.open_orders.get(acct.mm_ask) if acct.mm_ask else None
             views.append(VenueView(

@@ -44,7 +44,7 @@ from paraphina.strategy.common import (
     tradeable_code,
     venue_columns,
 )
-from paraphina.strategy.fair_value import KalmanState, fair_value_result, kalman_kernel
+from paraphina.strategy.fair_value import KalmanState, kalman_kernel, venues_used
 from paraphina.strategy.jit import kernel
 from paraphina.strategy.risk import (
     KillLatch,
@@ -214,52 +214,90 @@ def model_step(f: np.ndarray, ints: np.ndarray, mem_i: np.ndarray, markout_tox: 
     return fv, vol, agg, dists, tox, tox_codes, codes, reducible
 
 
+class TickConstants(msgspec.Struct, frozen=True):
+    """What :func:`main_tick` reads from the config, read and parsed once per config (configs
+    are frozen) instead of on every tick."""
+
+    fp: np.ndarray
+    ip: np.ndarray
+    tick_sec: float
+    day_boundary_ms: int | None
+    decay_half_life_ms: int
+    markout_alpha: float
+    markout_scale: float
+    delta_hard_limit_usd_base: float
+
+
+_CONSTANTS_CACHE: dict[int, tuple[Config, TickConstants]] = {}
+
+
+def tick_constants(cfg: Config) -> TickConstants:
+    hit = _CONSTANTS_CACHE.get(id(cfg))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    fp, ip = model_params(cfg)
+    tc = cfg.toxicity
+    k = TickConstants(
+        fp=fp, ip=ip, tick_sec=cfg.loops.main_loop_interval_ms / 1000.0,
+        day_boundary_ms=parse_day_boundary(cfg.risk.pnl_day_boundary_utc), decay_half_life_ms=tc.decay_half_life_ms,
+        markout_alpha=tc.markout_alpha, markout_scale=tc.markout_scale_usd_per_tao,
+        delta_hard_limit_usd_base=cfg.risk.delta_hard_limit_usd_base,
+    )
+    if len(_CONSTANTS_CACHE) > 64:
+        _CONSTANTS_CACHE.clear()
+    _CONSTANTS_CACHE[id(cfg)] = (cfg, k)
+    return k
+
+
 def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[VenueInput], realised_pnl: float = 0.0) -> TickModel:
     """Advance the model by one main tick and return what this tick decided.
 
     ``realised_pnl`` is the run-cumulative realised PnL (fees and funding included) that the
     engine's accounting holds; the daily window is applied here.
     """
-    _ensure_venues(model, len(venues))
-    mems = model.venues[:len(venues)]
     n = len(venues)
-    tick_sec = cfg.loops.main_loop_interval_ms / 1000.0
+    if len(model.venues) < n:
+        _ensure_venues(model, n)
+    mems = model.venues[:n]
+    k = tick_constants(cfg)
     f, ints = venue_columns(venues)
-    tc = cfg.toxicity
-    fp, ip = model_params(cfg)
+    fp, ip = k.fp, k.ip
 
     # Markouts first: they read only the venue mids and event time, and nothing before the
     # toxicity step reads them, so this is the canonical order's result.
-    markout_tox = []
-    for v, mem in zip(venues, mems):
+    markout_tox = np.empty(n, dtype=np.float64)
+    for i, mem in enumerate(mems):
         t = mem.markout_tox
-        if mem.tox_clock_ms is not None:
-            t = decay_toxicity(t, now_ms - mem.tox_clock_ms, tc.decay_half_life_ms)
+        # A zero toxicity with nothing pending stays exactly what it is (decay multiplies it,
+        # the clip keeps it): the common case skips both.
+        if mem.pending or t != 0.0:
+            if mem.tox_clock_ms is not None:
+                t = decay_toxicity(t, now_ms - mem.tox_clock_ms, k.decay_half_life_ms)
+            if mem.pending:
+                mo = mature_markouts(mem.pending, now_ms, venues[i].mid, t, mem.markout_ewma, alpha=k.markout_alpha,
+                                     scale=k.markout_scale)
+                mem.pending, t, mem.markout_ewma = mo.queue, mo.toxicity, mo.markout_ewma
+            else:
+                t = clip(t, 0.0, 1.0)   # what maturing an empty queue does
+            mem.markout_tox = t
         mem.tox_clock_ms = now_ms
-        if mem.pending:
-            mo = mature_markouts(mem.pending, now_ms, v.mid, t, mem.markout_ewma, alpha=tc.markout_alpha,
-                                 scale=tc.markout_scale_usd_per_tao)
-            mem.pending, t, mem.markout_ewma = mo.queue, mo.toxicity, mo.markout_ewma
-        else:
-            t = clip(t, 0.0, 1.0)   # what maturing an empty queue does
-        mem.markout_tox = t
-        markout_tox.append(t)
+        markout_tox[i] = t
     mem_i = np.array([(m.deviation.breaches, m.deviation.cleans, m.deviation.flagged, STATUS_RANK[m.tox_status])
                       for m in mems], dtype=np.int64).reshape(n, 4)
     kf = model.kf
     (fv_t, vol_t, agg_t, dists_a, tox_a, tox_codes, codes, reducible) = model_step(
-        f, ints, mem_i, np.array(markout_tox, dtype=np.float64).reshape(n), now_ms, float(kf.x), float(kf.p),
+        f, ints, mem_i, markout_tox, now_ms, float(kf.x), float(kf.p),
         kf.initialised, kf.last_update_ms, math.nan if model.fair_value is None else model.fair_value,
         model.fv_available, float(model.sigma_short), float(model.sigma_long), fp, ip,
     )
-    fv = fair_value_result(fv_t, ints)
-    model.kf = KalmanState(initialised=fv.initialised, x=fv.x, p=fv.p, last_update_ms=now_ms if fv.initialised else 0)
-    model.fair_value = fv.fair_value
-    model.fv_available = fv.available
-    s = fv.fair_value
+    s_, available, reseeded, used, _ret, x, p, initialised = fv_t
+    s = None if math.isnan(s_) else s_
+    model.kf = KalmanState(initialised=initialised, x=x, p=p, last_update_ms=now_ms if initialised else 0)
+    model.fair_value = s
+    model.fv_available = available
     vol = vol_scalars(vol_t)
     model.sigma_short, model.sigma_long = vol.sigma_short, vol.sigma_long
-    agg = Aggregates(q=agg_t[0], delta_usd=agg_t[1], basis_usd=agg_t[2], basis_gross_usd=agg_t[3], unrealised=agg_t[4])
+    q, delta_usd, basis_usd, basis_gross_usd, unrealised = agg_t
     toxes = tox_a.tolist()
     statuses = [STATUS_NAMES[c] for c in codes.tolist()]
     for mem, (b_, c_, fl, ts), st, t in zip(mems, mem_i.tolist(), statuses, toxes):
@@ -270,14 +308,12 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     dists = tuple(dists_a.tolist())
 
     # 5. PnL day and risk.
-    model.pnl_day = roll_pnl_day(model.pnl_day, now_ms, parse_day_boundary(cfg.risk.pnl_day_boundary_utc), realised_pnl, agg.unrealised)
-    r_day, u_day, pnl_day = daily_pnl(model.pnl_day, realised_pnl, agg.unrealised)
+    model.pnl_day = roll_pnl_day(model.pnl_day, now_ms, k.day_boundary_ms, realised_pnl, unrealised)
+    r_day, u_day, pnl_day = daily_pnl(model.pnl_day, realised_pnl, unrealised)
     rc = cfg.risk
-    # A venue near liquidation is "reducible" when a trade could cut it now: a fair value to
-    # price it, a fresh two-sided book deep enough for the hedge or an exit, not toxic.
-    limit = delta_limit_usd(rc.delta_hard_limit_usd_base, vol.vol_ratio_clipped)
+    limit = delta_limit_usd(k.delta_hard_limit_usd_base, vol.vol_ratio_clipped)
     risk = risk_result(
-        agg.delta_usd, agg.basis_usd, pnl_day, dists_a, reducible.astype(np.bool_, copy=False), delta_limit_usd=limit,
+        delta_usd, basis_usd, pnl_day, dists_a, reducible, delta_limit_usd=limit,
         delta_warn_frac=rc.delta_warn_frac, basis_hard_usd=rc.basis_hard_limit_usd, basis_warn_frac=rc.basis_warn_frac,
         daily_loss_limit=rc.daily_loss_limit, pnl_warn_frac=rc.pnl_warn_frac, liq_warn_sigma=rc.liq_warn_sigma,
         liq_crit_sigma=rc.liq_crit_sigma, comparison=rc.limit_comparison,
@@ -286,10 +322,10 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
     model.kill = latch_kill(model.kill, risk)
     model.last_tick_ms = now_ms
     return TickModel(
-        now_ms=now_ms, tick_sec=tick_sec, fair_value=s, fv_available=fv.available, reseeded=fv.reseeded,
-        venues_used=fv.venues_used, vol=vol,
-        q=agg.q, delta_usd=agg.delta_usd, basis_usd=agg.basis_usd, basis_gross_usd=agg.basis_gross_usd,
-        unrealised=agg.unrealised, realised_daily=r_day, unrealised_daily=u_day, pnl_daily=pnl_day,
+        now_ms=now_ms, tick_sec=k.tick_sec, fair_value=s, fv_available=available, reseeded=reseeded,
+        venues_used=venues_used(used, ints), vol=vol,
+        q=q, delta_usd=delta_usd, basis_usd=basis_usd, basis_gross_usd=basis_gross_usd,
+        unrealised=unrealised, realised_daily=r_day, unrealised_daily=u_day, pnl_daily=pnl_day,
         statuses=tuple(statuses), toxicity=tuple(toxes), dist_liq=dists, delta_limit_usd=limit,
         regime=effective_regime(model.kill, risk), kill_switch=model.kill.kill_switch, kill_reason=model.kill.kill_reason,
         kill_transition=model.kill.kill_switch and not was_killed, hard_breaches=risk.hard_breaches, warnings=risk.warnings,
