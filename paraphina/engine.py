@@ -331,9 +331,10 @@ class Engine:
         core.risk_regime = "HardLimit" if core.kill_switch else tick.regime
 
     def _venue_inputs(self, tops: list) -> VenueInputs:
-        """This tick's :class:`VenueInput` per venue, with their :func:`venue_columns` filled in
-        as they are built (the constant columns come from a template made once; the kernels read
-        the arrays, so a tick no longer reads every field back out of the structs)."""
+        """This tick's :class:`VenueInput` per venue. The kernels read only their
+        :func:`venue_columns`, filled in here from a template made once (the constant columns)
+        and this tick's values; each struct is built from the values captured here when
+        something first reads it (most ticks, nothing does)."""
         core = self.state.core
         b = self.state.books
         ints = b.ints.tolist()
@@ -343,57 +344,66 @@ class Engine:
         levels, counts = b.float_levels(self._depth, self._lots_array)
         touch = levels[:, :, :, 0].tolist()     # [venue][bids, asks][price, size] of the best level
         cnt = counts.tolist()
-        out = []
         frows = []
         irows = []
-        replace = msgspec.structs.replace
-        ticks, lots, templates = self.units.ticks, self.units.lots, self._venue_templates
+        live = []
+        ticks, lots = self.units.ticks, self.units.lots
         frow_tmpl, irow_tmpl = self._column_rows
         for v, top in enumerate(tops):
-            tmpl = templates[v]
             acct = core.venues[v]
             last_mid = ints[v][I_LAST_MID_TS]
+            fr = frow_tmpl[v].copy()   # this venue's rows of venue_columns(): the template's, live columns set
+            ir = irow_tmpl[v].copy()
             if top is not None:
                 (bid, bsz), (ask, asz) = touch[v]
-                mid, spread, bids, asks = 0.5 * (bid + ask), ask - bid, BookLevels(levels, v, 0, cnt[v][0]), BookLevels(levels, v, 1, cnt[v][1])
-                depth_usd = bid * bsz + ask * asz
-            else:  # no two-sided book: the book fields keep the template's (empty) values
-                mid, spread, bid, ask, bsz, asz = tmpl.mid, tmpl.spread, tmpl.best_bid, tmpl.best_ask, tmpl.bid_size, tmpl.ask_size
-                bids, asks, depth_usd = tmpl.bids, tmpl.asks, tmpl.depth_usd
+                mid = 0.5 * (bid + ask)
+                fr[C_MID], fr[C_SPREAD], fr[C_BEST_BID], fr[C_BEST_ASK] = mid, ask - bid, bid, ask
+                fr[C_DEPTH] = bid * bsz + ask * asz
+                ir[C_HAS_MID] = 1
+            else:  # no two-sided book: the book columns keep the template's (empty) values
+                bsz = asz = 0.0
             vs, vl = vols[v]
-            position = acct.position * lots[v]
-            funding_8h = acct.funding_rate * (28_800_000 / acct.funding_interval_ms)
-            fund_ns, next_ns = acct.funding_received_ns, acct.next_funding_ns
-            price_liq = acct.liquidation_price * ticks[v] if acct.liquidation_price >= 0 else None
-            out.append(replace(
-                tmpl, last_mid_update_ms=last_mid // NS_PER_MS if last_mid >= 0 else None,
-                local_vol_short=vs, local_vol_long=vl, position=position, avg_entry=acct.avg_entry,
-                funding_8h=funding_8h,
-                funding_received_ms=fund_ns // NS_PER_MS if fund_ns >= 0 else None,
-                next_funding_ms=next_ns // NS_PER_MS if next_ns >= 0 else None,
-                price_liq=price_liq, margin_available_usd=acct.margin_available,
-                mid=mid, spread=spread, best_bid=bid, best_ask=ask, bid_size=bsz, ask_size=asz, bids=bids, asks=asks,
-                depth_usd=depth_usd,
-            ))
-            # This venue's rows of venue_columns(): the template's, with the live columns set.
-            fr = frow_tmpl[v].copy()
-            fr[C_MID] = _NAN if mid is None else mid
-            fr[C_SPREAD], fr[C_BEST_BID], fr[C_BEST_ASK], fr[C_DEPTH] = spread, bid, ask, depth_usd
-            fr[C_POSITION], fr[C_MARGIN], fr[C_FUNDING_8H] = position, acct.margin_available, funding_8h
+            fr[C_POSITION] = acct.position * lots[v]
+            fr[C_MARGIN] = acct.margin_available
+            fr[C_FUNDING_8H] = acct.funding_rate * (28_800_000 / acct.funding_interval_ms)
             fr[C_VOL_SHORT], fr[C_AVG_ENTRY] = vs, acct.avg_entry
-            fr[C_PRICE_LIQ] = _NAN if price_liq is None else price_liq
-            ir = irow_tmpl[v].copy()
-            ir[C_MID_MS], ir[C_HAS_MID_MS] = (last_mid // NS_PER_MS, 1) if last_mid >= 0 else (0, 0)
-            ir[C_FUND_MS], ir[C_HAS_FUND_MS] = (fund_ns // NS_PER_MS, 1) if fund_ns >= 0 else (0, 0)
-            ir[C_NEXT_FUND_MS], ir[C_HAS_NEXT_FUND] = (next_ns // NS_PER_MS, 1) if next_ns >= 0 else (0, 0)
-            ir[C_HAS_MID] = mid is not None
+            if acct.liquidation_price >= 0:
+                fr[C_PRICE_LIQ] = acct.liquidation_price * ticks[v]
+            fund_ns, next_ns = acct.funding_received_ns, acct.next_funding_ns
+            if last_mid >= 0:
+                ir[C_MID_MS], ir[C_HAS_MID_MS] = last_mid // NS_PER_MS, 1
+            if fund_ns >= 0:
+                ir[C_FUND_MS], ir[C_HAS_FUND_MS] = fund_ns // NS_PER_MS, 1
+            if next_ns >= 0:
+                ir[C_NEXT_FUND_MS], ir[C_HAS_NEXT_FUND] = next_ns // NS_PER_MS, 1
             frows.append(fr)
             irows.append(ir)
-        inputs = VenueInputs(out)
-        n = len(out)
-        inputs.columns = (np.array(frows, dtype=np.float64).reshape(n, N_FLOAT_COLUMNS),
-                          np.array(irows, dtype=np.int64).reshape(n, N_INT_COLUMNS))
-        return inputs
+            live.append((fr, ir, top is not None, bsz, asz, vl, cnt[v]))
+        n = len(frows)
+        columns = (np.array(frows, dtype=np.float64).reshape(n, N_FLOAT_COLUMNS),
+                   np.array(irows, dtype=np.int64).reshape(n, N_INT_COLUMNS))
+        templates = self._venue_templates
+
+        def make(v: int) -> VenueInput:
+            fr, ir, has_top, bsz, asz, vl, (nb, na) = live[v]
+            tmpl = templates[v]
+            if has_top:
+                book = dict(mid=fr[C_MID], spread=fr[C_SPREAD], best_bid=fr[C_BEST_BID], best_ask=fr[C_BEST_ASK],
+                            bid_size=bsz, ask_size=asz, bids=BookLevels(levels, v, 0, nb),
+                            asks=BookLevels(levels, v, 1, na), depth_usd=fr[C_DEPTH])
+            else:
+                book = {}
+            return msgspec.structs.replace(
+                tmpl, last_mid_update_ms=ir[C_MID_MS] if ir[C_HAS_MID_MS] else None,
+                local_vol_short=fr[C_VOL_SHORT], local_vol_long=vl, position=fr[C_POSITION],
+                avg_entry=fr[C_AVG_ENTRY], funding_8h=fr[C_FUNDING_8H],
+                funding_received_ms=ir[C_FUND_MS] if ir[C_HAS_FUND_MS] else None,
+                next_funding_ms=ir[C_NEXT_FUND_MS] if ir[C_HAS_NEXT_FUND] else None,
+                price_liq=None if math.isnan(fr[C_PRICE_LIQ]) else fr[C_PRICE_LIQ],
+                margin_available_usd=fr[C_MARGIN], **book,
+            )
+
+        return VenueInputs(make=make, n=n, columns=columns)
 
     # --- policy outputs through the shield ------------------------------------------------
 

@@ -7,7 +7,7 @@ account, funding); prices and sizes here are floats in instrument units (USD per
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import msgspec
 import numpy as np
@@ -190,13 +190,51 @@ N_INT_COLUMNS = 9
 _NAN = math.nan
 
 
-class VenueInputs(tuple):
+class VenueInputs(Sequence):
     """An immutable sequence of :class:`VenueInput` (what the engine hands policies each tick)
     that keeps its :func:`venue_columns` once built: the model, quoting, exits and hedge of a
     tick read the same arrays instead of rebuilding them. Both it and its items are immutable,
-    so the cache cannot go stale."""
+    so the cache cannot go stale.
 
-    columns: tuple[np.ndarray, np.ndarray] | None = None
+    ``make`` (with ``n``) builds item ``i`` on its first read instead of up front: the engine
+    fills the columns itself and captures each venue's values at the tick, so a tick whose
+    policy reads only the columns (or nothing) builds no struct. Compares equal to the tuple
+    of its items."""
+
+    __slots__ = ("_items", "_make", "columns")
+
+    def __init__(self, items: Iterable[VenueInput] = (), *, make: Callable[[int], VenueInput] | None = None,
+                 n: int = 0, columns: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        self._items: list[VenueInput | None] = list(items) if make is None else [None] * n
+        self._make = make
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self._items))))
+        item = self._items[i]
+        if item is None:
+            item = self._make(i if i >= 0 else i + len(self._items))
+            self._items[i] = item
+        return item
+
+    def __iter__(self) -> Iterator[VenueInput]:
+        for i in range(len(self._items)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (VenueInputs, tuple)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"VenueInputs({tuple(self)!r})"
 
 
 def venue_columns(venues: Sequence[VenueInput]) -> tuple[np.ndarray, np.ndarray]:

@@ -274,7 +274,8 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
             if mem.tox_clock_ms is not None:
                 t = decay_toxicity(t, now_ms - mem.tox_clock_ms, k.decay_half_life_ms)
             if mem.pending:
-                mo = mature_markouts(mem.pending, now_ms, venues[i].mid, t, mem.markout_ewma, alpha=k.markout_alpha,
+                mid = float(f[i, C_MID]) if ints[i, C_HAS_MID] else None   # the venue's mid (columns: no struct read)
+                mo = mature_markouts(mem.pending, now_ms, mid, t, mem.markout_ewma, alpha=k.markout_alpha,
                                      scale=k.markout_scale)
                 mem.pending, t, mem.markout_ewma = mo.queue, mo.toxicity, mo.markout_ewma
             else:

@@ -38,6 +38,7 @@ from paraphina.strategy.common import (
     C_SPREAD,
     C_STALE_OVERRIDE,
     C_TICK,
+    C_VENUE,
     C_W_FUND,
     C_W_LIQ,
     S_WARNING,
@@ -443,16 +444,16 @@ def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[l
     ).tolist()
     intents: list[OrderIntent] = []
     details: list[VenueQuote] = []
-    for v, row in zip(venues, res):
+    for venue, row in zip(ints[:, C_VENUE].tolist(), res):   # the venue column: no struct is read
         if not row[Q_QUOTED]:
             continue
         quoted, r, h, target, bid, bid_size, ask, ask_size = row
-        details.append(VenueQuote(venue=v.venue, reservation=r, half_spread=h, q_target=target, bid_price=bid,
+        details.append(VenueQuote(venue=venue, reservation=r, half_spread=h, q_target=target, bid_price=bid,
                                   bid_size=bid_size, ask_price=ask, ask_size=ask_size))
         if bid_size > 0.0:
-            intents.append(OrderIntent(venue=v.venue, side=1, price=bid, size=bid_size))
+            intents.append(OrderIntent(venue=venue, side=1, price=bid, size=bid_size))
         if ask_size > 0.0:
-            intents.append(OrderIntent(venue=v.venue, side=-1, price=ask, size=ask_size))
+            intents.append(OrderIntent(venue=venue, side=-1, price=ask, size=ask_size))
     return intents, details
 
 
