@@ -61,13 +61,30 @@ def _keep(side: int, age_ns: int, cur_price: int, cur_size: int, des_price: int,
     """:func:`keep_live_order`, positional (it runs for every live quote on every tick)."""
     if is_dangerous(side, cur_price, best_bid, best_ask):
         return False
-    if age_ns < cfg.min_quote_lifetime_ms * 1_000_000:
+    min_life_ns, price_tol, num, den = _tolerances(cfg)
+    if age_ns < min_life_ns:
         return True
-    if abs(cur_price - des_price) > cfg.price_tol_ticks:
+    if abs(cur_price - des_price) > price_tol:
         return False
-    tol = exact_fraction(cfg.size_tol_rel)
     # |cur - des| / max(des, 1 lot) <= tol, multiplied out in integers.
-    return abs(cur_size - des_size) * tol.denominator <= tol.numerator * max(des_size, 1)
+    return abs(cur_size - des_size) * den <= num * max(des_size, 1)
+
+
+_TOLERANCES: dict[int, tuple[OrderConfig, tuple[int, int, int, int]]] = {}
+
+
+def _tolerances(cfg: OrderConfig) -> tuple[int, int, int, int]:
+    """(min lifetime in ns, price tolerance in ticks, size tolerance's numerator and denominator)
+    of ``cfg``, worked out once per config (configs are frozen)."""
+    hit = _TOLERANCES.get(id(cfg))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    tol = exact_fraction(cfg.size_tol_rel)
+    out = (cfg.min_quote_lifetime_ms * 1_000_000, cfg.price_tol_ticks, tol.numerator, tol.denominator)
+    if len(_TOLERANCES) > 64:
+        _TOLERANCES.clear()
+    _TOLERANCES[id(cfg)] = (cfg, out)
+    return out
 
 
 def manage_venue_quotes(v: int, acct: VenueAccount, want_bid: PlaceOrder | None, want_ask: PlaceOrder | None,

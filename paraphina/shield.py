@@ -56,6 +56,10 @@ class Shield:
         self._limits = [(vc.max_order_size, to_lots(vc.max_position, lot), vc.min_notional_usd)
                         for vc, lot in zip(venue_configs, lots)]
         self._q_warn_cap = config.risk.q_warn_cap
+        # What check() reads per venue, in one tuple: (tick, lot, max order size, max position in
+        # lots, min notional).
+        self._venues = [(t, lot, *lim) for t, lot, lim in zip(ticks, lots, self._limits)]
+        self._n = len(ticks)
 
     def _reduces_global(self, core: CoreState, side: int) -> bool:
         """Whether trading on ``side`` cuts the global position (base units, all venues)."""
@@ -72,7 +76,7 @@ class Shield:
         if core.kill_switch or regime == "HardLimit":
             self._count("regime")
             return None
-        if v < 0 or v >= len(self.ticks):
+        if v < 0 or v >= self._n:
             self._count("bad_venue")
             return None
         top = tops[v]
@@ -83,8 +87,7 @@ class Shield:
         if not (math.isfinite(price) and math.isfinite(size)) or price <= 0 or size <= 0 or (side != 1 and side != -1):
             self._count("bad_number")
             return None
-        max_size, cap, min_notional = self._limits[v]
-        tick, lot = self.ticks[v], self.lots[v]
+        tick, lot, max_size, cap, min_notional = self._venues[v]
         post_only = intent.post_only and intent.time_in_force == "GTC"
         buy = side > 0
         x = price / tick
