@@ -47,7 +47,12 @@ import numpy as np
 from paraphina import events as ev
 from paraphina.actions import Action, CancelAll, CancelOrder, PlaceOrder, SetKillSwitch
 from paraphina.columns import K_DELTA, K_SNAPSHOT, K_TRADE, EventColumns, from_events
-from paraphina.sim.exchange_kernel import DONE, FILLS, GROW, NO_ASK, NO_BID, best_price, fold_rows
+from paraphina.sim.tick_columns import packed
+from paraphina.sim.exchange_kernel import (
+    B_APX, B_ASZ, B_BPX, B_BSZ, F_DONE, F_NO, F_PRICE, F_QTY, F_SIDE, FILLS, GROW, N_ROW_FIELDS, NO_ASK, NO_BID,
+    O_AHEAD, O_NO, O_PRICE, O_REM, O_SIDE, R_A0, R_A1, R_B0, R_B1, R_KIND, R_PRICE, R_SIDE, R_SIZE, R_TS, R_VENUE,
+    V_AN, V_BN, V_HAS_BOOK, V_OCOUNT, V_UP, best_price, fold_rows, level_size,
+)
 
 NS_PER_MS = 1_000_000
 
@@ -104,61 +109,66 @@ class _Venue:
 
 class _Arrays:
     """What :func:`paraphina.sim.exchange_kernel.fold_rows` folds: every venue's book sides and
-    our resting orders (see that module), grown by doubling when a venue needs more room."""
+    our resting orders, packed (see that module), grown by doubling when a venue needs more room.
+    ``queue[v]`` mirrors the order numbers of ``orders[O_NO, v, :count]``."""
 
     def __init__(self, n_venues: int, levels: int = 64, orders: int = 8) -> None:
-        z = np.zeros
-        self.bpx, self.bsz, self.apx, self.asz = (z((n_venues, levels), np.int64) for _ in range(4))
-        self.bn, self.an = z(n_venues, np.int64), z(n_venues, np.int64)
-        self.has_book = z(n_venues, np.bool_)
-        self.up = np.ones(n_venues, np.bool_)
-        self.ocount = z(n_venues, np.int64)
-        self.oside, self.oprice, self.orem, self.oahead, self.ono = (z((n_venues, orders), np.int64) for _ in range(5))
-        self._fill_buffers()
+        self.book = np.zeros((4, n_venues, levels), np.int64)
+        self.vstate = np.zeros((5, n_venues), np.int64)
+        self.vstate[V_UP] = 1
+        self.orders = np.zeros((5, n_venues, orders), np.int64)
+        self.fills = np.zeros((5, orders), np.int64)
+        self.queue: list[list[int]] = [[] for _ in range(n_venues)]
         self.clock = np.array([-1], np.int64)   # the exchange's time (ns)
 
-    def _fill_buffers(self) -> None:
-        m = self.oside.shape[1]
-        self.f_no, self.f_side, self.f_px, self.f_qty = (np.zeros(m, np.int64) for _ in range(4))
-        self.f_done = np.zeros(m, np.bool_)
-
     def grow_levels(self, need: int) -> None:
-        cap = max(need, 2 * self.bpx.shape[1])
-        for name in ("bpx", "bsz", "apx", "asz"):
-            a = getattr(self, name)
-            b = np.zeros((a.shape[0], cap), a.dtype)
-            b[:, : a.shape[1]] = a
-            setattr(self, name, b)
+        b = self.book
+        grown = np.zeros((4, b.shape[1], max(need, 2 * b.shape[2])), np.int64)
+        grown[:, :, : b.shape[2]] = b
+        self.book = grown
 
     def side(self, v: int, bid: bool) -> tuple[np.ndarray, np.ndarray]:
         """(prices, sizes) of a side, views into the arrays."""
         if bid:
-            n = self.bn[v]
-            return self.bpx[v, :n], self.bsz[v, :n]
-        n = self.an[v]
-        return self.apx[v, :n], self.asz[v, :n]
+            n = self.vstate[V_BN, v]
+            return self.book[B_BPX, v, :n], self.book[B_BSZ, v, :n]
+        n = self.vstate[V_AN, v]
+        return self.book[B_APX, v, :n], self.book[B_ASZ, v, :n]
 
     def best(self, v: int, bid: bool) -> int | None:
-        b = int(best_price(self.bpx[v], self.bn[v], True) if bid else best_price(self.apx[v], self.an[v], False))
+        if bid:
+            b = int(best_price(self.book[B_BPX, v], self.vstate[V_BN, v], True))
+        else:
+            b = int(best_price(self.book[B_APX, v], self.vstate[V_AN, v], False))
         return None if b in (NO_BID, NO_ASK) else b
 
     def shown(self, v: int, bid: bool, price: int) -> int:
-        px, sz = self.side(v, bid)
-        hit = np.flatnonzero(px == price)
-        return int(sz[hit[0]]) if len(hit) else 0
+        return int(level_size(self.book, v, bid, price, self.vstate[V_BN if bid else V_AN, v]))
 
     def add_order(self, v: int, side: int, price: int, remaining: int, ahead: int, order_no: int) -> None:
-        q = int(self.ocount[v])
-        if q == self.oside.shape[1]:
-            for name in ("oside", "oprice", "orem", "oahead", "ono"):
-                a = getattr(self, name)
-                b = np.zeros((a.shape[0], 2 * a.shape[1]), a.dtype)
-                b[:, : a.shape[1]] = a
-                setattr(self, name, b)
-            self._fill_buffers()
-        self.oside[v, q], self.oprice[v, q], self.orem[v, q], self.oahead[v, q], self.ono[v, q] = (
-            side, price, remaining, ahead, order_no)
-        self.ocount[v] = q + 1
+        q = len(self.queue[v])
+        if q == self.orders.shape[2]:
+            o = self.orders
+            grown = np.zeros((5, o.shape[1], 2 * o.shape[2]), np.int64)
+            grown[:, :, : o.shape[2]] = o
+            self.orders = grown
+            self.fills = np.zeros((5, grown.shape[2]), np.int64)
+        self.orders[:, v, q] = (side, price, remaining, ahead, order_no)
+        self.queue[v].append(order_no)
+        self.vstate[V_OCOUNT, v] = q + 1
+
+    def remove_order(self, v: int, order_no: int) -> None:
+        qv = self.queue[v]
+        q = qv.index(order_no)
+        n = len(qv)
+        if q < n - 1:
+            self.orders[:, v, q : n - 1] = self.orders[:, v, q + 1 : n]
+        del qv[q]
+        self.vstate[V_OCOUNT, v] = n - 1
+
+    def clear_orders(self, v: int) -> None:
+        self.queue[v].clear()
+        self.vstate[V_OCOUNT, v] = 0
 
     def drop_levels(self, v: int, bid: bool, prices: list[int]) -> None:
         """Remove these levels of a side, keeping the others' order."""
@@ -166,17 +176,7 @@ class _Arrays:
         keep = ~np.isin(px, prices)
         m = int(keep.sum())
         px[:m], sz[:m] = px[keep], sz[keep]
-        if bid:
-            self.bn[v] = m
-        else:
-            self.an[v] = m
-
-    def remove_order(self, v: int, order_no: int) -> None:
-        n = int(self.ocount[v])
-        q = int(np.flatnonzero(self.ono[v, :n] == order_no)[0])
-        for a in (self.oside, self.oprice, self.orem, self.oahead, self.ono):
-            a[v, q : n - 1] = a[v, q + 1 : n]
-        self.ocount[v] = n - 1
+        self.vstate[V_BN if bid else V_AN, v] = m
 
 
 class SimExchange:
@@ -230,13 +230,13 @@ class SimExchange:
         return tuple(dict(zip(*(x.tolist() for x in self._a.side(v, bid)))) for bid in (True, False))
 
     def open_orders(self, v: int) -> list[SimOrder]:
-        a = self._a
+        o = self._a.orders
         out = []
-        for q in range(int(a.ocount[v])):
-            no = int(a.ono[v, q])
+        for q in range(int(self._a.vstate[V_OCOUNT, v])):
+            no = int(o[O_NO, v, q])
             cid, xid = self._ids[no]
-            out.append(SimOrder(cid, int(a.oside[v, q]), int(a.oprice[v, q]), int(a.orem[v, q]), int(a.oahead[v, q]),
-                                no, xid))
+            out.append(SimOrder(cid, int(o[O_SIDE, v, q]), int(o[O_PRICE, v, q]), int(o[O_REM, v, q]),
+                                int(o[O_AHEAD, v, q]), no, xid))
         return out
 
     def set_position(self, v: int, lots: int, entry_price: float, ts_ns: int) -> list[ev.Event]:
@@ -261,6 +261,10 @@ class SimExchange:
             else:
                 self._enqueue(a, now_ns)
         return self.advance(max(now_ns, self.now_ns))
+
+    def next_due_ns(self) -> int | None:
+        """When the next queued action takes effect (``None``: nothing queued)."""
+        return self._queue[0][0] if self._queue else None
 
     def advance(self, now_ns: int) -> list[ev.Event]:
         """Execute every queued action due at or before ``now_ns``; their events carry the time
@@ -301,31 +305,28 @@ class SimExchange:
         exchange to each row's time (nothing queued falls due before the rows folded)."""
         a = self._a
         until = self._queue[0][0] if self._queue else NO_ASK
+        rows, blv, alv = packed(cols)
         while True:
-            j, status, nf = fold_rows(
-                cols.kind, cols.venue, cols.ts_ns, cols.price, cols.size, cols.side, cols.bid_off, cols.bid_px,
-                cols.bid_sz, cols.ask_off, cols.ask_px, cols.ask_sz, i, n, until, a.bpx, a.bsz, a.bn, a.apx, a.asz,
-                a.an, a.has_book, a.up, a.ocount, a.oside, a.oprice, a.orem, a.oahead, a.ono,
-                a.f_no, a.f_side, a.f_px, a.f_qty, a.f_done, a.clock)
+            j, status, nf = fold_rows(rows, blv, alv, i, n, until, a.book, a.vstate, a.orders, a.fills, a.clock)
             if status != GROW:
                 break
-            b0, b1 = int(cols.bid_off[j]), int(cols.bid_off[j + 1])
-            a0, a1 = int(cols.ask_off[j]), int(cols.ask_off[j + 1])
-            v = int(cols.venue[j])
-            a.grow_levels(max(int(a.bn[v]) + b1 - b0, int(a.an[v]) + a1 - a0))
+            v = int(rows[R_VENUE, j])
+            a.grow_levels(max(int(a.vstate[V_BN, v] + rows[R_B1, j] - rows[R_B0, j]),
+                              int(a.vstate[V_AN, v] + rows[R_A1, j] - rows[R_A0, j])))
             i = j
         if status == FILLS:
             r = j - 1
-            v, t = int(cols.venue[r]), int(cols.ts_ns[r])
-            trade_id = (cols.text[r] or "") if cols.kind[r] == K_TRADE else ""
+            v, t = int(rows[R_VENUE, r]), int(rows[R_TS, r])
+            trade_id = (cols.text[r] or "") if rows[R_KIND, r] == K_TRADE else ""
             acct = self.venues[v]
-            for x in range(nf):
-                no = int(a.f_no[x])
+            fills = a.fills[:, :nf].tolist()
+            for no, side, price, qty, done in zip(*fills):
                 cid = self._ids[no][0]
-                out.append(self._fill(v, cid, int(a.f_side[x]), int(a.f_px[x]), int(a.f_qty[x]), "maker", t, trade_id))
-                if a.f_done[x]:
+                out.append(self._fill(v, cid, side, price, qty, "maker", t, trade_id))
+                if done:
                     del acct.orders[cid]
                     del self._ids[no]
+                    a.queue[v].remove(no)
             out.extend(self._account_events(v, t))
         return j
 
@@ -353,7 +354,7 @@ class SimExchange:
 
     def _fold_reset(self, e: ev.BookReset, out: list[ev.Event]) -> None:
         if e.reason == "venue_outage":
-            self._a.up[e.venue] = False
+            self._a.vstate[V_UP, e.venue] = 0
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -383,7 +384,7 @@ class SimExchange:
             for order_no in acct.orders.values():
                 del self._ids[order_no]
             acct.orders.clear()
-            self._a.ocount[v] = 0
+            self._a.clear_orders(v)
             return out
         return []
 
@@ -395,9 +396,9 @@ class SimExchange:
             return [ev.OrderRejected(ts_ns=t, venue=v, client_order_id=a.client_order_id, reason=reason)]
 
         arrays = self._a
-        if not arrays.up[v]:
+        if not arrays.vstate[V_UP, v]:
             return reject("venue_unavailable")
-        if not arrays.has_book[v]:
+        if not arrays.vstate[V_HAS_BOOK, v]:
             return reject("no_book")
         if a.size <= 0 or a.price <= 0 or a.side not in (1, -1):
             return reject("invalid_order")

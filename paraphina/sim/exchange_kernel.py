@@ -34,8 +34,21 @@ STOP = 1    # the returned row needs Python (another kind, or at/after ``until``
 FILLS = 2   # the row before the returned one filled orders: ``nfills`` of them in the buffers
 GROW = 3    # the returned row does not fit the book arrays; not folded: grow them and call again
 
-NO_BID = np.iinfo(np.int64).min
-NO_ASK = np.iinfo(np.int64).max
+NO_BID = -(2**63)
+NO_ASK = 2**63 - 1
+
+# The packed arrays the kernel works on (few arguments: numba's call overhead is per argument).
+# book[side, v, level]: bid prices, bid sizes, ask prices, ask sizes
+B_BPX, B_BSZ, B_APX, B_ASZ = range(4)
+# vstate[field, v]: bid level count, ask level count, has had a snapshot, up, resting orders
+V_BN, V_AN, V_HAS_BOOK, V_UP, V_OCOUNT = range(5)
+# orders[field, v, q]: side, price, remaining, queue ahead, order number (q in order placed)
+O_SIDE, O_PRICE, O_REM, O_AHEAD, O_NO = range(5)
+# fills[field, x]: order number, side, price, lots, order done
+F_NO, F_SIDE, F_PRICE, F_QTY, F_DONE = range(5)
+# rows[field, r]: a chunk's scalar columns, packed (paraphina.sim.tick_columns.packed)
+R_TS, R_KIND, R_VENUE, R_PRICE, R_SIZE, R_SIDE, R_B0, R_B1, R_A0, R_A1, R_VSEQ, R_PVSEQ, R_FLAGS = range(13)
+N_ROW_FIELDS = 13
 
 
 @numba.njit(cache=True, nogil=True)
@@ -87,79 +100,78 @@ def best_price(px, n, bid):
 
 
 @numba.njit(cache=True, nogil=True)
-def _shown(px, sz, n, p):
-    i = _find(px, n, p)
-    return sz[i] if i >= 0 else 0
+def level_size(book, v, bid, p, n):
+    """The size shown at price ``p`` on a side of venue ``v`` (0 when there is no such level)."""
+    side = B_BPX if bid else B_APX
+    i = _find(book[side, v], n, p)
+    return book[side + 1, v, i] if i >= 0 else 0
 
 
 @numba.njit(cache=True, nogil=True)
-def _compact(v, ocount, oside, oprice, orem, oahead, ono):
+def _compact(v, vstate, orders):
     """Drop the orders of venue ``v`` with nothing remaining, keeping the others' order."""
     w = 0
-    for q in range(ocount[v]):
-        if orem[v, q] > 0:
+    for q in range(vstate[V_OCOUNT, v]):
+        if orders[O_REM, v, q] > 0:
             if w != q:
-                oside[v, w] = oside[v, q]
-                oprice[v, w] = oprice[v, q]
-                orem[v, w] = orem[v, q]
-                oahead[v, w] = oahead[v, q]
-                ono[v, w] = ono[v, q]
+                for f in range(5):
+                    orders[f, v, w] = orders[f, v, q]
             w += 1
-    ocount[v] = w
+    vstate[V_OCOUNT, v] = w
 
 
 @numba.njit(cache=True, nogil=True)
-def _book_through(v, bpx, bsz, bn, apx, asz, an, ocount, oside, oprice, orem, oahead, ono, f_no, f_side, f_px, f_qty, f_done):
+def _record(fills, nf, orders, v, q, qty):
+    fills[F_NO, nf] = orders[O_NO, v, q]
+    fills[F_SIDE, nf] = orders[O_SIDE, v, q]
+    fills[F_PRICE, nf] = orders[O_PRICE, v, q]
+    fills[F_QTY, nf] = qty
+    orders[O_REM, v, q] -= qty
+    fills[F_DONE, nf] = orders[O_REM, v, q] == 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _book_through(v, book, vstate, orders, fills):
     """After a book message on ``v``: orders the opposite side moved through fill completely at
     their own price; the others' queue ahead shrinks to what their level shows. Returns the
     number of fills written."""
-    best_bid = best_price(bpx[v], bn[v], True)
-    best_ask = best_price(apx[v], an[v], False)
+    best_bid = best_price(book[B_BPX, v], vstate[V_BN, v], True)
+    best_ask = best_price(book[B_APX, v], vstate[V_AN, v], False)
     nf = 0
-    for q in range(ocount[v]):
-        p = oprice[v, q]
-        if oside[v, q] > 0:
-            through = best_ask <= p
-        else:
-            through = best_bid >= p
-        if through:
-            f_no[nf] = ono[v, q]
-            f_side[nf] = oside[v, q]
-            f_px[nf] = p
-            f_qty[nf] = orem[v, q]
-            f_done[nf] = True
+    for q in range(vstate[V_OCOUNT, v]):
+        p = orders[O_PRICE, v, q]
+        bid = orders[O_SIDE, v, q] > 0
+        if (best_ask <= p) if bid else (best_bid >= p):
+            _record(fills, nf, orders, v, q, orders[O_REM, v, q])
             nf += 1
-            orem[v, q] = 0
         else:
-            if oside[v, q] > 0:
-                shown = _shown(bpx[v], bsz[v], bn[v], p)
-            else:
-                shown = _shown(apx[v], asz[v], an[v], p)
-            if shown < oahead[v, q]:
-                oahead[v, q] = shown
+            shown = level_size(book, v, bid, p, vstate[V_BN, v] if bid else vstate[V_AN, v])
+            if shown < orders[O_AHEAD, v, q]:
+                orders[O_AHEAD, v, q] = shown
     if nf:
-        _compact(v, ocount, oside, oprice, orem, oahead, ono)
+        _compact(v, vstate, orders)
     return nf
 
 
 @numba.njit(cache=True, nogil=True)
-def _trade_fills(v, price, size, side, ocount, oside, oprice, orem, oahead, ono, f_no, f_side, f_px, f_qty, f_done):
+def _trade_fills(v, price, size, side, vstate, orders, fills):
     """A public trade fills our resting orders on its passive side in price-time priority (best
     price for the aggressor first, then order number): at the trade's price the queue ahead is
     consumed first. Returns the number of fills written."""
     passive = -side
-    cnt = ocount[v]
+    cnt = vstate[V_OCOUNT, v]
     elig = np.empty(cnt, np.int64)
     ne = 0
     for q in range(cnt):
-        if oside[v, q] == passive and (oprice[v, q] <= price if passive < 0 else oprice[v, q] >= price):
+        op = orders[O_PRICE, v, q]
+        if orders[O_SIDE, v, q] == passive and (op <= price if passive < 0 else op >= price):
             # insertion sort on (price * -passive, order number), stable
-            key = oprice[v, q] * -passive
+            key = op * -passive
             j = ne
             while j > 0:
                 r = elig[j - 1]
-                rk = oprice[v, r] * -passive
-                if rk > key or (rk == key and ono[v, r] > ono[v, q]):
+                rk = orders[O_PRICE, v, r] * -passive
+                if rk > key or (rk == key and orders[O_NO, v, r] > orders[O_NO, v, q]):
                     elig[j] = r
                     j -= 1
                 else:
@@ -172,78 +184,71 @@ def _trade_fills(v, price, size, side, ocount, oside, oprice, orem, oahead, ono,
         if budget <= 0:
             break
         q = elig[e]
-        if oprice[v, q] == price:
-            used = min(oahead[v, q], budget)
-            oahead[v, q] -= used
+        if orders[O_PRICE, v, q] == price:
+            used = min(orders[O_AHEAD, v, q], budget)
+            orders[O_AHEAD, v, q] -= used
             budget -= used
-        take = min(orem[v, q], budget)
+        take = min(orders[O_REM, v, q], budget)
         if take <= 0:
             continue
         budget -= take
-        orem[v, q] -= take
-        f_no[nf] = ono[v, q]
-        f_side[nf] = oside[v, q]
-        f_px[nf] = oprice[v, q]
-        f_qty[nf] = take
-        f_done[nf] = orem[v, q] == 0
+        _record(fills, nf, orders, v, q, take)
         nf += 1
     if nf:
-        _compact(v, ocount, oside, oprice, orem, oahead, ono)
+        _compact(v, vstate, orders)
     return nf
 
 
 @numba.njit(cache=True, nogil=True)
-def fold_rows(kind, venue, ts, price, size, side, bid_off, bid_px, bid_sz, ask_off, ask_px, ask_sz, i, n, until,
-              bpx, bsz, bn, apx, asz, an, has_book, up, ocount, oside, oprice, orem, oahead, ono,
-              f_no, f_side, f_px, f_qty, f_done, clock):
+def fold_rows(rows, blv, alv, i, n, until, book, vstate, orders, fills, clock):
     """Fold rows ``i .. n - 1`` (see the module docstring); returns ``(row, status, nfills)``.
     ``clock[0]`` (the exchange's time) becomes the latest row time folded."""
-    cap = bpx.shape[1]
+    cap = book.shape[2]
     for r in range(i, n):
-        k = kind[r]
-        if (k != K_SNAPSHOT and k != K_DELTA and k != K_TRADE) or ts[r] >= until:
+        k = rows[R_KIND, r]
+        t = rows[R_TS, r]
+        if (k != K_SNAPSHOT and k != K_DELTA and k != K_TRADE) or t >= until:
             return r, STOP, 0
-        v = venue[r]
+        v = rows[R_VENUE, r]
         if k == K_TRADE:
-            if ts[r] > clock[0]:
-                clock[0] = ts[r]
-            if ocount[v] > 0:
-                nf = _trade_fills(v, price[r], size[r], side[r], ocount, oside, oprice, orem, oahead, ono,
-                                  f_no, f_side, f_px, f_qty, f_done)
+            if t > clock[0]:
+                clock[0] = t
+            if vstate[V_OCOUNT, v] > 0:
+                nf = _trade_fills(v, rows[R_PRICE, r], rows[R_SIZE, r], rows[R_SIDE, r], vstate, orders, fills)
                 if nf:
                     return r + 1, FILLS, nf
             continue
-        b0, b1, a0, a1 = bid_off[r], bid_off[r + 1], ask_off[r], ask_off[r + 1]
+        b0, b1, a0, a1 = rows[R_B0, r], rows[R_B1, r], rows[R_A0, r], rows[R_A1, r]
         if k == K_SNAPSHOT:
             if b1 - b0 > cap or a1 - a0 > cap:
                 return r, GROW, 0
-        elif bn[v] + (b1 - b0) > cap or an[v] + (a1 - a0) > cap:
+        elif vstate[V_BN, v] + (b1 - b0) > cap or vstate[V_AN, v] + (a1 - a0) > cap:
             return r, GROW, 0
-        if ts[r] > clock[0]:
-            clock[0] = ts[r]
+        if t > clock[0]:
+            clock[0] = t
+        bpx, bsz, apx, asz = book[B_BPX, v], book[B_BSZ, v], book[B_APX, v], book[B_ASZ, v]
         if k == K_SNAPSHOT:
             m = 0
             for x in range(b0, b1):
-                m = _put(bpx[v], bsz[v], m, bid_px[x], bid_sz[x])
-            bn[v] = m
+                m = _put(bpx, bsz, m, blv[0, x], blv[1, x])
+            vstate[V_BN, v] = m
             m = 0
             for x in range(a0, a1):
-                m = _put(apx[v], asz[v], m, ask_px[x], ask_sz[x])
-            an[v] = m
-            has_book[v] = True
-            up[v] = True
+                m = _put(apx, asz, m, alv[0, x], alv[1, x])
+            vstate[V_AN, v] = m
+            vstate[V_HAS_BOOK, v] = 1
+            vstate[V_UP, v] = 1
         else:
-            m = bn[v]
+            m = vstate[V_BN, v]
             for x in range(b0, b1):
-                m = _put(bpx[v], bsz[v], m, bid_px[x], bid_sz[x]) if bid_sz[x] > 0 else _drop(bpx[v], bsz[v], m, bid_px[x])
-            bn[v] = m
-            m = an[v]
+                m = _put(bpx, bsz, m, blv[0, x], blv[1, x]) if blv[1, x] > 0 else _drop(bpx, bsz, m, blv[0, x])
+            vstate[V_BN, v] = m
+            m = vstate[V_AN, v]
             for x in range(a0, a1):
-                m = _put(apx[v], asz[v], m, ask_px[x], ask_sz[x]) if ask_sz[x] > 0 else _drop(apx[v], asz[v], m, ask_px[x])
-            an[v] = m
-        if ocount[v] > 0:
-            nf = _book_through(v, bpx, bsz, bn, apx, asz, an, ocount, oside, oprice, orem, oahead, ono,
-                               f_no, f_side, f_px, f_qty, f_done)
+                m = _put(apx, asz, m, alv[0, x], alv[1, x]) if alv[1, x] > 0 else _drop(apx, asz, m, alv[0, x])
+            vstate[V_AN, v] = m
+        if vstate[V_OCOUNT, v] > 0:
+            nf = _book_through(v, book, vstate, orders, fills)
             if nf:
                 return r + 1, FILLS, nf
     return n, DONE, 0
