@@ -194,10 +194,11 @@ def closed_loop(market: Iterable[EventColumns | ev.Event], instruments: Sequence
     # exchange-made events as lists.
     acting = getattr(engine, "ACTING_KINDS", None) if probe is None and hasattr(engine, "apply_columns") else None
     waiting: list = []
+    arena: list = [None]
     batch_rows = acting is not None and not (acting & ev.MARKET_KINDS)
 
     def step_waiting() -> list[Action]:
-        cols = join(waiting, st.events - sum(_part_len(p) for p in waiting))
+        cols = join(waiting, st.events - sum(_part_len(p) for p in waiting), arena)
         waiting.clear()
         writer.append_columns(cols)
         return engine.apply_columns(cols)

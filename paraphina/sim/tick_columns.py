@@ -40,75 +40,84 @@ def packed(cols: EventColumns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, nogil=True)
-def join_rows(rows, a, c, evs):
-    """Market rows ``a .. c - 1`` (packed) with event ``x`` (``evs[:, x]``: place, time, kind,
-    venue) placed before market row ``a + place`` (places non-decreasing; ``c - a`` places it
-    last); events have no levels and no trade columns."""
-    n_m = c - a
+def join_rows(rows, a, c, evs, first_seq, w0, seq, ts, kind, venue, vseq, pvseq, price, size, side, flags, boff, aoff):
+    """Write market rows ``a .. c - 1`` (packed) with event ``x`` (``evs[:, x]``: place, time,
+    kind, venue) placed before market row ``a + place`` (places non-decreasing; ``c - a`` places
+    it last) into the arena arrays from slot ``w0`` on, numbered from ``first_seq``; events have
+    no levels and no trade columns. Level offsets count from the first market row's levels.
+    Returns the number of rows written."""
     n_e = evs.shape[1]
-    n = n_m + n_e
-    o_ts = np.empty(n, np.int64)
-    o_kind = np.empty(n, np.uint8)
-    o_venue = np.empty(n, np.int16)
-    o_vseq = np.empty(n, np.int64)
-    o_pvseq = np.empty(n, np.int64)
-    o_price = np.empty(n, np.int64)
-    o_size = np.empty(n, np.int64)
-    o_side = np.empty(n, np.int8)
-    o_flags = np.empty(n, np.uint8)
-    o_boff = np.empty(n + 1, np.int32)
-    o_aoff = np.empty(n + 1, np.int32)
-    o_boff[0] = 0
-    o_aoff[0] = 0
+    n = c - a + n_e
+    boff[w0] = 0
+    aoff[w0] = 0
     b0 = rows[R_B0, a]
     a0 = rows[R_A0, a]
     m = 0
     x = 0
-    for w in range(n):
+    for k in range(n):
+        w = w0 + k
+        seq[w] = first_seq + k
         if x < n_e and evs[0, x] <= m:
-            o_ts[w] = evs[1, x]
-            o_kind[w] = evs[2, x]
-            o_venue[w] = evs[3, x]
-            o_vseq[w] = -1
-            o_pvseq[w] = -1
-            o_price[w] = 0
-            o_size[w] = 0
-            o_side[w] = 0
-            o_flags[w] = 0
-            o_boff[w + 1] = o_boff[w]
-            o_aoff[w + 1] = o_aoff[w]
+            ts[w] = evs[1, x]
+            kind[w] = evs[2, x]
+            venue[w] = evs[3, x]
+            vseq[w] = -1
+            pvseq[w] = -1
+            price[w] = 0
+            size[w] = 0
+            side[w] = 0
+            flags[w] = 0
+            boff[w + 1] = boff[w]
+            aoff[w + 1] = aoff[w]
             x += 1
         else:
             r = a + m
-            o_ts[w] = rows[R_TS, r]
-            o_kind[w] = rows[R_KIND, r]
-            o_venue[w] = rows[R_VENUE, r]
-            o_vseq[w] = rows[R_VSEQ, r]
-            o_pvseq[w] = rows[R_PVSEQ, r]
-            o_price[w] = rows[R_PRICE, r]
-            o_size[w] = rows[R_SIZE, r]
-            o_side[w] = rows[R_SIDE, r]
-            o_flags[w] = rows[R_FLAGS, r]
-            o_boff[w + 1] = rows[R_B1, r] - b0
-            o_aoff[w + 1] = rows[R_A1, r] - a0
+            ts[w] = rows[R_TS, r]
+            kind[w] = rows[R_KIND, r]
+            venue[w] = rows[R_VENUE, r]
+            vseq[w] = rows[R_VSEQ, r]
+            pvseq[w] = rows[R_PVSEQ, r]
+            price[w] = rows[R_PRICE, r]
+            size[w] = rows[R_SIZE, r]
+            side[w] = rows[R_SIDE, r]
+            flags[w] = rows[R_FLAGS, r]
+            boff[w + 1] = rows[R_B1, r] - b0
+            aoff[w + 1] = rows[R_A1, r] - a0
             m += 1
-    return o_ts, o_kind, o_venue, o_vseq, o_pvseq, o_price, o_size, o_side, o_flags, o_boff, o_aoff
+    return n
 
 
-def join(parts: list, first_seq: int) -> EventColumns:
+class _Arena:
+    """Fresh arrays the joined columns of many steps are carved from (one allocation per
+    :data:`ARENA_ROWS` rows instead of a dozen per step). A region is written once and never
+    reused, so columns the log writer still holds stay intact."""
+
+    __slots__ = ("arrays", "used")
+
+    def __init__(self, rows: int) -> None:
+        z = np.empty
+        self.arrays = (z(rows, np.int64), z(rows, np.int64), z(rows, np.uint8), z(rows, np.int16), z(rows, np.int64),
+                       z(rows, np.int64), z(rows, np.int64), z(rows, np.int64), z(rows, np.int8), z(rows, np.uint8),
+                       z(rows + 1, np.int32), z(rows + 1, np.int32))
+        self.used = 0
+
+
+ARENA_ROWS = 1 << 14
+_NO_EVENTS = np.zeros((4, 0), np.int64)
+
+
+def join(parts: list, first_seq: int, arena: list) -> EventColumns:
     """One run of columns numbered from ``first_seq``, from ``parts`` in order: market rows
-    ``(cols, start, stop)`` and lists of events."""
+    ``(cols, start, stop)`` and lists of events. ``arena`` is the caller's ``[_Arena | None]``
+    (one per run)."""
     ranges = [p for p in parts if type(p) is tuple]
     cols = ranges[0][0] if ranges else None
     contiguous = cols is not None and all(r[0] is cols and r[1] == q[2] for q, r in zip(ranges, ranges[1:]))
     if not contiguous:
         out = _concat(parts)
-    elif len(parts) == 1:
-        out = cols.slice(ranges[0][1], ranges[0][2])
-    else:
-        out = _join_one(cols, parts, ranges[0][1], ranges[-1][2])
-    out.seq = np.arange(first_seq, first_seq + len(out), dtype=np.int64)
-    return out
+        out.seq = np.arange(first_seq, first_seq + len(out), dtype=np.int64)
+        return out
+    return _join_one(cols, parts, ranges[0][1], ranges[-1][2], first_seq, arena)
 
 
 def _concat(parts: list) -> EventColumns:
@@ -116,7 +125,7 @@ def _concat(parts: list) -> EventColumns:
     return concat(cols) if len(cols) > 1 else cols[0]
 
 
-def _join_one(cols: EventColumns, parts: list, a: int, c: int) -> EventColumns:
+def _join_one(cols: EventColumns, parts: list, a: int, c: int, first_seq: int, arena: list) -> EventColumns:
     evs: list[tuple[int, int, int, int]] = []
     payload: list = []
     text: list = []
@@ -131,10 +140,18 @@ def _join_one(cols: EventColumns, parts: list, a: int, c: int) -> EventColumns:
             evs.append((m, e.ts_ns, e.KIND, getattr(e, "venue", -1)))
             payload.append(encode_payload(e))
         text.extend([None] * len(p))
-    (ts, kind, venue, vseq, pvseq, price, size, side, flags, bid_off, ask_off) = join_rows(
-        packed(cols)[0], a, c, np.array(evs, np.int64).T.copy())
+    n = c - a + len(evs)
+    ar = arena[0]
+    if ar is None or ar.used + n + 1 > len(ar.arrays[0]):
+        ar = arena[0] = _Arena(max(ARENA_ROWS, n + 1))
+    w0 = ar.used
+    join_rows(packed(cols)[0], a, c, np.array(evs, np.int64).T if evs else _NO_EVENTS, first_seq, w0, *ar.arrays)
+    ar.used = w0 + n + 1   # the next region starts past this one's last offset
+    w1 = w0 + n
+    seq, ts, kind, venue, vseq, pvseq, price, size, side, flags, boff, aoff = ar.arrays
     b0, b1, a0, a1 = int(cols.bid_off[a]), int(cols.bid_off[c]), int(cols.ask_off[a]), int(cols.ask_off[c])
-    return EventColumns(seq=ts, ts_ns=ts, kind=kind, venue=venue, venue_seq=vseq, prev_venue_seq=pvseq, price=price,
-                        size=size, side=side, flags=flags, bid_off=bid_off, bid_px=cols.bid_px[b0:b1],
-                        bid_sz=cols.bid_sz[b0:b1], ask_off=ask_off, ask_px=cols.ask_px[a0:a1],
+    return EventColumns(seq=seq[w0:w1], ts_ns=ts[w0:w1], kind=kind[w0:w1], venue=venue[w0:w1],
+                        venue_seq=vseq[w0:w1], prev_venue_seq=pvseq[w0:w1], price=price[w0:w1], size=size[w0:w1],
+                        side=side[w0:w1], flags=flags[w0:w1], bid_off=boff[w0 : w1 + 1], bid_px=cols.bid_px[b0:b1],
+                        bid_sz=cols.bid_sz[b0:b1], ask_off=aoff[w0 : w1 + 1], ask_px=cols.ask_px[a0:a1],
                         ask_sz=cols.ask_sz[a0:a1], payload=payload, text=text)
