@@ -119,7 +119,6 @@ class _Arrays:
         self.orders = np.zeros((5, n_venues, orders), np.int64)
         self.fills = np.zeros((5, orders), np.int64)
         self.queue: list[list[int]] = [[] for _ in range(n_venues)]
-        self.clock = np.array([-1], np.int64)   # the exchange's time (ns)
 
     def grow_levels(self, need: int) -> None:
         b = self.book
@@ -192,20 +191,12 @@ class SimExchange:
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.venues = [_Venue(p.initial_balance) for p in venues]
         self._a = _Arrays(len(venues))
+        self.now_ns = -1   # the exchange's clock: the latest time it has seen
         self._ids: dict[int, tuple[str, str]] = {}   # order number -> (client id, exchange id) of resting orders
         self._queue: list[tuple[int, int, Action]] = []
         self._action_no = 0
         self._order_no = 0
         self._fill_no = 0
-
-    @property
-    def now_ns(self) -> int:
-        """The exchange's clock: the latest time it has seen (-1 before any)."""
-        return int(self._a.clock[0])
-
-    @now_ns.setter
-    def now_ns(self, t: int) -> None:
-        self._a.clock[0] = t
 
     # --- account views ------------------------------------------------------------------------
 
@@ -307,7 +298,9 @@ class SimExchange:
         until = self._queue[0][0] if self._queue else NO_ASK
         rows, blv, alv = packed(cols)
         while True:
-            j, status, nf = fold_rows(rows, blv, alv, i, n, until, a.book, a.vstate, a.orders, a.fills, a.clock)
+            j, status, nf, latest = fold_rows(rows, blv, alv, i, n, until, a.book, a.vstate, a.orders, a.fills)
+            if latest > self.now_ns:
+                self.now_ns = latest
             if status != GROW:
                 break
             v = int(rows[R_VENUE, j])

@@ -200,32 +200,31 @@ def _trade_fills(v, price, size, side, vstate, orders, fills):
 
 
 @numba.njit(cache=True, nogil=True)
-def fold_rows(rows, blv, alv, i, n, until, book, vstate, orders, fills, clock):
-    """Fold rows ``i .. n - 1`` (see the module docstring); returns ``(row, status, nfills)``.
-    ``clock[0]`` (the exchange's time) becomes the latest row time folded."""
+def fold_rows(rows, blv, alv, i, n, until, book, vstate, orders, fills):
+    """Fold rows ``i .. n - 1`` (see the module docstring); returns ``(row, status, nfills,
+    latest)``, ``latest`` the latest time of a row folded (-1 when none was)."""
     cap = book.shape[2]
+    latest = -1
     for r in range(i, n):
         k = rows[R_KIND, r]
         t = rows[R_TS, r]
         if (k != K_SNAPSHOT and k != K_DELTA and k != K_TRADE) or t >= until:
-            return r, STOP, 0
+            return r, STOP, 0, latest
         v = rows[R_VENUE, r]
         if k == K_TRADE:
-            if t > clock[0]:
-                clock[0] = t
+            latest = max(latest, t)
             if vstate[V_OCOUNT, v] > 0:
                 nf = _trade_fills(v, rows[R_PRICE, r], rows[R_SIZE, r], rows[R_SIDE, r], vstate, orders, fills)
                 if nf:
-                    return r + 1, FILLS, nf
+                    return r + 1, FILLS, nf, latest
             continue
         b0, b1, a0, a1 = rows[R_B0, r], rows[R_B1, r], rows[R_A0, r], rows[R_A1, r]
         if k == K_SNAPSHOT:
             if b1 - b0 > cap or a1 - a0 > cap:
-                return r, GROW, 0
+                return r, GROW, 0, latest
         elif vstate[V_BN, v] + (b1 - b0) > cap or vstate[V_AN, v] + (a1 - a0) > cap:
-            return r, GROW, 0
-        if t > clock[0]:
-            clock[0] = t
+            return r, GROW, 0, latest
+        latest = max(latest, t)
         bpx, bsz, apx, asz = book[B_BPX, v], book[B_BSZ, v], book[B_APX, v], book[B_ASZ, v]
         if k == K_SNAPSHOT:
             m = 0
@@ -250,5 +249,5 @@ def fold_rows(rows, blv, alv, i, n, until, book, vstate, orders, fills, clock):
         if vstate[V_OCOUNT, v] > 0:
             nf = _book_through(v, book, vstate, orders, fills)
             if nf:
-                return r + 1, FILLS, nf
-    return n, DONE, 0
+                return r + 1, FILLS, nf, latest
+    return n, DONE, 0, latest

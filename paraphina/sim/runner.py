@@ -194,17 +194,20 @@ def closed_loop(market: Iterable[EventColumns | ev.Event], instruments: Sequence
     # exchange-made events as lists.
     acting = getattr(engine, "ACTING_KINDS", None) if probe is None and hasattr(engine, "apply_columns") else None
     waiting: list = []
+    n_waiting = [0]
     arena: list = [None]
     batch_rows = acting is not None and not (acting & ev.MARKET_KINDS)
 
     def step_waiting() -> list[Action]:
-        cols = join(waiting, st.events - sum(_part_len(p) for p in waiting), arena)
+        cols = join(waiting, st.events - n_waiting[0], arena)
         waiting.clear()
+        n_waiting[0] = 0
         writer.append_columns(cols)
         return engine.apply_columns(cols)
 
     def wait_rows(cols: EventColumns, i: int, j: int) -> None:
         st.events += j - i
+        n_waiting[0] += j - i
         last = waiting[-1] if waiting else None
         if type(last) is tuple and last[0] is cols and last[2] == i:
             waiting[-1] = (cols, last[1], j)
@@ -228,12 +231,15 @@ def closed_loop(market: Iterable[EventColumns | ev.Event], instruments: Sequence
     def step(e: ev.Event) -> list[Action]:
         if acting is not None:
             st.events += 1
+            n_waiting[0] += 1
             last = waiting[-1] if waiting else None
             if type(last) is list:
                 last.append(e)
             else:
                 waiting.append([e])
-            return done(e, step_waiting() if e.KIND in acting else [])
+            if e.KIND not in acting:
+                return []   # nothing to track: not a timer, no actions, no probe
+            return done(e, step_waiting())
         st.events += 1
         writer.append(e)
         return done(e, engine.step(e))
@@ -315,7 +321,7 @@ def loop(market: Iterable[EventColumns], exchange: SimExchange, step: Callable[[
             push(opening(int(cols.ts_ns[0])))
             drain()
             first = False
-        ts, kind = cols.ts_ns, cols.kind
+        ts, kind = cols.ts_ns.tolist(), cols.kind.tolist()   # read row by row: Python ints are cheaper
         i = 0
         while i < n:
             due = exchange.next_due_ns()
@@ -328,9 +334,9 @@ def loop(market: Iterable[EventColumns], exchange: SimExchange, step: Callable[[
                         push(out)
                         drain()
                     i = j
-                    yield int(ts[j - 1])
+                    yield ts[j - 1]
                     continue
-            t = int(ts[i])
+            t = ts[i]
             push(exchange.advance(t))
             drain()
             if rows is not None and kind[i] in ev.MARKET_KINDS:
@@ -353,10 +359,6 @@ def loop(market: Iterable[EventColumns], exchange: SimExchange, step: Callable[[
 def _as_columns(market: Iterable[EventColumns | ev.Event]) -> Iterator[EventColumns]:
     for x in market:
         yield x if isinstance(x, EventColumns) else from_events([x])
-
-
-def _part_len(p) -> int:
-    return p[2] - p[1] if type(p) is tuple else len(p)
 
 
 MARKET_EVENTS = (ev.BookSnapshot, ev.BookDelta, ev.Trade, ev.FundingRate, ev.MarkPrice, ev.Timer, ev.BookReset, ev.GapDetected)
