@@ -10,8 +10,9 @@ action (``until``), or just after a row that filled orders (the fills are in the
 The exchange's book is not the engine's (:mod:`paraphina.book`): it keeps the venue's levels
 as the venue sends them, with no sequence checks (a gap changes nothing here), a snapshot's
 levels verbatim (a zero size or a repeated price too; the later one wins) and a delta's size of
-zero or less removing its level. Levels are unordered (best prices are scanned for): a side is
-``px[v, :n[v]]``, ``sz[v, :n[v]]``. Our orders on a venue are ``o*[v, :ocount[v]]`` in the order
+zero or less removing its level. A side is kept sorted best-last (bids ascending, asks
+descending: a venue's changes are mostly near the touch, so inserting shifts few levels; real
+books hold thousands of levels) and searched by bisection. Our orders on a venue are ``o*[v, :ocount[v]]`` in the order
 they were placed (their order numbers increase), which is the order the rules visit them in.
 
 Integers only: nothing here depends on floating-point evaluation.
@@ -52,58 +53,65 @@ N_ROW_FIELDS = 13
 
 
 @numba.njit(cache=True, nogil=True)
-def _find(px, n, p):
-    for i in range(n):
-        if px[i] == p:
-            return i
-    return -1
+def _locate(px, n, p, bid):
+    """Where ``p`` is or would go in a side kept best-last (bids ascending, asks descending)."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if (px[mid] < p) if bid else (px[mid] > p):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @numba.njit(cache=True, nogil=True)
-def _put(px, sz, n, p, s):
+def _find(px, n, p, bid):
+    i = _locate(px, n, p, bid)
+    return i if i < n and px[i] == p else -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _put(px, sz, n, p, s, bid):
     """Set level ``p`` to ``s``; returns the side's new level count."""
-    i = _find(px, n, p)
-    if i >= 0:
+    i = _locate(px, n, p, bid)
+    if i < n and px[i] == p:
         sz[i] = s
         return n
-    px[n] = p
-    sz[n] = s
+    for k in range(n, i, -1):
+        px[k] = px[k - 1]
+        sz[k] = sz[k - 1]
+    px[i] = p
+    sz[i] = s
     return n + 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _drop(px, sz, n, p):
-    """Remove level ``p`` if present (the last level takes its slot); returns the new count."""
-    i = _find(px, n, p)
+def _drop(px, sz, n, p, bid):
+    """Remove level ``p`` if present; returns the new count."""
+    i = _find(px, n, p, bid)
     if i < 0:
         return n
-    n -= 1
-    px[i] = px[n]
-    sz[i] = sz[n]
-    return n
+    for k in range(i, n - 1):
+        px[k] = px[k + 1]
+        sz[k] = sz[k + 1]
+    return n - 1
 
 
 @numba.njit(cache=True, nogil=True)
 def best_price(px, n, bid):
-    """The best price of a side (highest bid, lowest ask); NO_BID / NO_ASK when it is empty."""
-    if bid:
-        b = NO_BID
-        for i in range(n):
-            if px[i] > b:
-                b = px[i]
-        return b
-    b = NO_ASK
-    for i in range(n):
-        if px[i] < b:
-            b = px[i]
-    return b
+    """The best price of a side (its last level); NO_BID / NO_ASK when it is empty."""
+    if n == 0:
+        return NO_BID if bid else NO_ASK
+    return px[n - 1]
 
 
 @numba.njit(cache=True, nogil=True)
 def level_size(book, v, bid, p, n):
     """The size shown at price ``p`` on a side of venue ``v`` (0 when there is no such level)."""
     side = B_BPX if bid else B_APX
-    i = _find(book[side, v], n, p)
+    i = _find(book[side, v], n, p, bid)
     return book[side + 1, v, i] if i >= 0 else 0
 
 
@@ -229,22 +237,28 @@ def fold_rows(rows, blv, alv, i, n, until, book, vstate, orders, fills):
         if k == K_SNAPSHOT:
             m = 0
             for x in range(b0, b1):
-                m = _put(bpx, bsz, m, blv[0, x], blv[1, x])
+                m = _put(bpx, bsz, m, blv[0, x], blv[1, x], True)
             vstate[V_BN, v] = m
             m = 0
             for x in range(a0, a1):
-                m = _put(apx, asz, m, alv[0, x], alv[1, x])
+                m = _put(apx, asz, m, alv[0, x], alv[1, x], False)
             vstate[V_AN, v] = m
             vstate[V_HAS_BOOK, v] = 1
             vstate[V_UP, v] = 1
         else:
             m = vstate[V_BN, v]
             for x in range(b0, b1):
-                m = _put(bpx, bsz, m, blv[0, x], blv[1, x]) if blv[1, x] > 0 else _drop(bpx, bsz, m, blv[0, x])
+                if blv[1, x] > 0:
+                    m = _put(bpx, bsz, m, blv[0, x], blv[1, x], True)
+                else:
+                    m = _drop(bpx, bsz, m, blv[0, x], True)
             vstate[V_BN, v] = m
             m = vstate[V_AN, v]
             for x in range(a0, a1):
-                m = _put(apx, asz, m, alv[0, x], alv[1, x]) if alv[1, x] > 0 else _drop(apx, asz, m, alv[0, x])
+                if alv[1, x] > 0:
+                    m = _put(apx, asz, m, alv[0, x], alv[1, x], False)
+                else:
+                    m = _drop(apx, asz, m, alv[0, x], False)
             vstate[V_AN, v] = m
         if vstate[V_OCOUNT, v] > 0:
             nf = _book_through(v, book, vstate, orders, fills)
