@@ -51,7 +51,7 @@ from paraphina.sim.tick_columns import packed
 from paraphina.sim.exchange_kernel import (
     B_APX, B_ASZ, B_BPX, B_BSZ, F_DONE, F_NO, F_PRICE, F_QTY, F_SIDE, FILLS, GROW, N_ROW_FIELDS, NO_ASK, NO_BID,
     O_AHEAD, O_NO, O_PRICE, O_REM, O_SIDE, R_A0, R_A1, R_B0, R_B1, R_KIND, R_PRICE, R_SIDE, R_SIZE, R_TS, R_VENUE,
-    V_AN, V_BN, V_HAS_BOOK, V_OCOUNT, V_UP, best_price, fold_rows, level_size,
+    V_AN, V_BN, V_HAS_BOOK, V_OCOUNT, V_UP, fold_rows, rest_order,
 )
 
 NS_PER_MS = 1_000_000
@@ -135,16 +135,12 @@ class _Arrays:
         return self.book[B_APX, v, :n], self.book[B_ASZ, v, :n]
 
     def best(self, v: int, bid: bool) -> int | None:
-        if bid:
-            b = int(best_price(self.book[B_BPX, v], self.vstate[V_BN, v], True))
-        else:
-            b = int(best_price(self.book[B_APX, v], self.vstate[V_AN, v], False))
-        return None if b in (NO_BID, NO_ASK) else b
+        """The side's best price (its last level), ``None`` when it is empty."""
+        n = self.vstate[V_BN if bid else V_AN, v]
+        return int(self.book[B_BPX if bid else B_APX, v, n - 1]) if n else None
 
-    def shown(self, v: int, bid: bool, price: int) -> int:
-        return int(level_size(self.book, v, bid, price, self.vstate[V_BN if bid else V_AN, v]))
-
-    def add_order(self, v: int, side: int, price: int, remaining: int, ahead: int, order_no: int) -> None:
+    def add_order(self, v: int, side: int, price: int, remaining: int, order_no: int) -> None:
+        """A resting order at the back of its level's queue."""
         q = len(self.queue[v])
         if q == self.orders.shape[2]:
             o = self.orders
@@ -152,9 +148,8 @@ class _Arrays:
             grown[:, :, : o.shape[2]] = o
             self.orders = grown
             self.fills = np.zeros((5, grown.shape[2]), np.int64)
-        self.orders[:, v, q] = (side, price, remaining, ahead, order_no)
+        rest_order(self.book, self.vstate, self.orders, v, side, price, remaining, order_no)
         self.queue[v].append(order_no)
-        self.vstate[V_OCOUNT, v] = q + 1
 
     def remove_order(self, v: int, order_no: int) -> None:
         qv = self.queue[v]
@@ -192,6 +187,7 @@ class SimExchange:
         self.venues = [_Venue(p.initial_balance) for p in venues]
         self._a = _Arrays(len(venues))
         self.now_ns = -1   # the exchange's clock: the latest time it has seen
+        self._funding_check_ns = -1   # no venue's funding falls due before this (a timer skips the venues)
         self._ids: dict[int, tuple[str, str]] = {}   # order number -> (client id, exchange id) of resting orders
         self._queue: list[tuple[int, int, Action]] = []
         self._action_no = 0
@@ -328,9 +324,12 @@ class SimExchange:
 
     def _fold_timer(self, e: ev.Timer, out: list[ev.Event]) -> None:
         t = e.ts_ns
+        if t < self._funding_check_ns:
+            return
         for v, a in enumerate(self.venues):
             if a.funding_due(t):
                 out.extend(self._settle_funding(v, t))
+        self._funding_check_ns = self._next_funding_ns()
 
     def _fold_funding_rate(self, e: ev.FundingRate, out: list[ev.Event]) -> None:
         out.extend(self._settle_funding(e.venue, e.ts_ns))  # what fell due under the previous rate
@@ -341,6 +340,12 @@ class SimExchange:
             # next record, not a schedule, says when the next payment is.
             out.extend(self._settle_funding(e.venue, e.ts_ns))
             a.next_funding_ns = -1
+        self._funding_check_ns = self._next_funding_ns()
+
+    def _next_funding_ns(self) -> int:
+        """The earliest time a venue's funding falls due (``funding_due``), far future if none."""
+        due = [a.next_funding_ns for a in self.venues if a.next_funding_ns >= 0 and a.interval_ms > 0]
+        return min(due) if due else NO_ASK
 
     def _fold_mark(self, e: ev.MarkPrice, out: list[ev.Event]) -> None:
         self.venues[e.venue].mark = e.mark_ticks()
@@ -420,7 +425,7 @@ class SimExchange:
             else:
                 acct.orders[a.client_order_id] = self._order_no
                 self._ids[self._order_no] = (a.client_order_id, xid)
-                arrays.add_order(v, a.side, a.price, remaining, arrays.shown(v, a.side > 0, a.price), self._order_no)
+                arrays.add_order(v, a.side, a.price, remaining, self._order_no)
         if remaining < size:
             out.extend(self._account_events(v, t))
         return out

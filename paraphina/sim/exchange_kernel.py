@@ -116,6 +116,20 @@ def level_size(book, v, bid, p, n):
 
 
 @numba.njit(cache=True, nogil=True)
+def rest_order(book, vstate, orders, v, side, price, remaining, order_no):
+    """Append a resting order to venue ``v``'s (room checked by the caller): it joins the back
+    of its level, so the size shown there now is ahead of it."""
+    bid = side > 0
+    q = vstate[V_OCOUNT, v]
+    orders[O_SIDE, v, q] = side
+    orders[O_PRICE, v, q] = price
+    orders[O_REM, v, q] = remaining
+    orders[O_AHEAD, v, q] = level_size(book, v, bid, price, vstate[V_BN, v] if bid else vstate[V_AN, v])
+    orders[O_NO, v, q] = order_no
+    vstate[V_OCOUNT, v] = q + 1
+
+
+@numba.njit(cache=True, nogil=True)
 def _compact(v, vstate, orders):
     """Drop the orders of venue ``v`` with nothing remaining, keeping the others' order."""
     w = 0
