@@ -103,7 +103,6 @@ class _Arena:
 
 
 ARENA_ROWS = 1 << 14
-_NO_EVENTS = np.zeros((4, 0), np.int64)
 
 
 def join(parts: list, first_seq: int, arena: list) -> EventColumns:
@@ -126,7 +125,10 @@ def _concat(parts: list) -> EventColumns:
 
 
 def _join_one(cols: EventColumns, parts: list, a: int, c: int, first_seq: int, arena: list) -> EventColumns:
-    evs: list[tuple[int, int, int, int]] = []
+    places: list[int] = []
+    times: list[int] = []
+    kinds: list[int] = []
+    venues: list[int] = []
     payload: list = []
     text: list = []
     m = 0
@@ -137,15 +139,19 @@ def _join_one(cols: EventColumns, parts: list, a: int, c: int, first_seq: int, a
             m += p[2] - p[1]
             continue
         for e in p:
-            evs.append((m, e.ts_ns, e.KIND, getattr(e, "venue", -1)))
+            places.append(m)
+            times.append(e.ts_ns)
+            kinds.append(e.KIND)
+            venues.append(getattr(e, "venue", -1))
             payload.append(encode_payload(e))
         text.extend([None] * len(p))
-    n = c - a + len(evs)
+    n = c - a + len(places)
     ar = arena[0]
     if ar is None or ar.used + n + 1 > len(ar.arrays[0]):
         ar = arena[0] = _Arena(max(ARENA_ROWS, n + 1))
     w0 = ar.used
-    join_rows(packed(cols)[0], a, c, np.array(evs, np.int64).T if evs else _NO_EVENTS, first_seq, w0, *ar.arrays)
+    evs = np.array((places, times, kinds, venues), np.int64).reshape(4, len(places))   # C order, always
+    join_rows(packed(cols)[0], a, c, evs, first_seq, w0, *ar.arrays)
     ar.used = w0 + n + 1   # the next region starts past this one's last offset
     w1 = w0 + n
     seq, ts, kind, venue, vseq, pvseq, price, size, side, flags, boff, aoff = ar.arrays
