@@ -1,3 +1,3 @@
-from paraphina.cli import main
+from paraphina.cli import script
 
-main()
+script()

@@ -29,7 +29,7 @@ import numpy as np
 
 from paraphina import events as ev
 from paraphina.actions import Action, CancelAll, KillVenue, PlaceOrder, SetKillSwitch
-from paraphina.book import F_VAR_LONG, F_VAR_SHORT, I_LAST_BOOK_TS, I_LAST_MID_TS, STATUS_GAP, fold_market
+from paraphina.book import F_VAR_LONG, F_VAR_SHORT, I_LAST_BOOK_TS, I_LAST_MID_TS, STATUS_GAP
 from paraphina.columns import K_TIMER, EventColumns, decode_payload, from_events
 from paraphina.config import Config, adapt_to_instruments, config_hash
 from paraphina.context import TickContext, VenueView
@@ -111,12 +111,7 @@ class Engine:
         kind = cols.kind
         i = 0
         while i < n:
-            j, status = fold_market(
-                kind, cols.venue, cols.ts_ns, cols.venue_seq, cols.prev_venue_seq, cols.price, cols.size,
-                cols.flags, cols.bid_off, cols.bid_px, cols.bid_sz, cols.ask_off, cols.ask_px, cols.ask_sz,
-                i, n, b.bpx, b.bsz, b.bn, b.apx, b.asz, b.an, b.ints, b.floats, b.tick,
-                self._alpha_s, self._alpha_l, clock,
-            )
+            j, status = b.fold(cols, i, n, self._alpha_s, self._alpha_l, clock)
             core.now_ns = int(clock[0])
             if status == STATUS_GAP:
                 g = j - 1
@@ -159,10 +154,7 @@ class Engine:
         return []
 
     def _invalidate_book(self, v: int) -> None:
-        b = self.state.books
-        b.bn[v] = 0
-        b.an[v] = 0
-        b.ints[v, 0] = 0  # I_VALID
+        self.state.books.invalidate(v)
 
     # --- loops ------------------------------------------------------------------------------
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
-import structlog
-
 
 def get_logger(name: str = "paraphina"):
+    # Imported here, not at the top: structlog (and the asyncio it loads) costs about 25 ms of
+    # every command's start-up, and most runs never log.
+    import structlog
+
     if not structlog.is_configured():
         structlog.configure(
             processors=[structlog.processors.add_log_level, structlog.dev.ConsoleRenderer(colors=False)],

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paraphina import events as ev
-from paraphina.book import I_GAPS, I_IGNORED, Books, fold_market
+from paraphina.book import I_GAPS, I_IGNORED, Books
 from paraphina.columns import from_events
 
 
@@ -15,10 +15,7 @@ def fold(books: Books, events, first_seq=0):
     clock = __import__("numpy").zeros(1, "int64")
     i, out = 0, []
     while i < len(cols):
-        j, status = fold_market(cols.kind, cols.venue, cols.ts_ns, cols.venue_seq, cols.prev_venue_seq, cols.price,
-                                cols.size, cols.flags, cols.bid_off, cols.bid_px, cols.bid_sz, cols.ask_off,
-                                cols.ask_px, cols.ask_sz, i, len(cols), books.bpx, books.bsz, books.bn, books.apx,
-                                books.asz, books.an, books.ints, books.floats, books.tick, 0.2, 0.05, clock)
+        j, status = books.fold(cols, i, len(cols), 0.2, 0.05, clock)
         out.append((j, status))
         i = j if status else j + 1
     return out
@@ -108,3 +105,12 @@ def test_checkpoint_round_trip():
     fold(b, [ev.BookSnapshot(ts_ns=1, venue=1, bid_px=[5], bid_sz=[1], ask_px=[7], ask_sz=[2])])
     c = Books.from_dict(b.to_dict())
     assert c.top(1) == b.top(1) and (c.ints == b.ints).all() and c.tick.tolist() == [0.1, 0.5]
+
+
+def test_a_checkpoint_of_the_old_layout_is_refused_by_name():
+    import pytest
+
+    old = {"bpx": b"", "bsz": b"", "bn": b"", "apx": b"", "asz": b"", "an": b"", "ints": b"", "floats": b"",
+           "n_venues": 1, "capacity": 8, "tick": [0.1]}
+    with pytest.raises(ValueError, match="older paraphina"):
+        Books.from_dict(old)

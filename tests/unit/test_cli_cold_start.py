@@ -79,3 +79,33 @@ def test_unknown_command_is_one_line():
     code, _, _, errors = _probe_all("no-such-command")
     assert code == 2
     assert len(errors) == 1 and "no-such-command" in errors[0]
+
+
+EXIT_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: print(f"frozen={gc.get_freeze_count()}", file=sys.stderr))
+import paraphina.cli
+entry = getattr(paraphina.cli, sys.argv[1])
+sys.argv = ["paraphina", *sys.argv[2:]]
+entry()
+"""
+
+
+def test_the_program_freezes_the_collector_on_its_way_out():
+    # The program (console script and ``python -m paraphina``) skips the interpreter's last
+    # garbage collections over numba's objects; ``main`` alone leaves the collector alone.
+    def frozen_at_exit(entry: str) -> int:
+        done = subprocess.run([sys.executable, "-c", EXIT_PROBE, entry, "--version"], capture_output=True,
+                              text=True, check=False, env=_pythonpath())
+        assert done.returncode == 0 and "paraphina" in done.stdout
+        return int(done.stderr.strip().splitlines()[-1].removeprefix("frozen="))
+
+    assert frozen_at_exit("script") > 0
+    assert frozen_at_exit("main") == 0
+
+
+def test_the_console_script_is_the_program():
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "paraphina"]
+    assert ep.value == "paraphina.cli:script"
