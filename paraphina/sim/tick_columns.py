@@ -18,15 +18,18 @@ from paraphina.sim.exchange_kernel import (
     N_ROW_FIELDS, R_A0, R_A1, R_B0, R_B1, R_FLAGS, R_KIND, R_PRICE, R_PVSEQ, R_SIDE, R_SIZE, R_TS, R_VENUE, R_VSEQ,
 )
 
-_last_packed: list = [None, None]   # [columns, their packed form]: a chunk is packed once
+# (columns, their packed form) of the last chunk packed: a chunk is packed once. One tuple,
+# replaced whole, so a reader never sees one chunk's columns with another's packing.
+_last_packed: list = [None]
 
 
 def packed(cols: EventColumns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, bid levels, ask levels): a chunk's scalar columns as one int64 array ``rows[field,
     row]`` (fields ``R_*`` of :mod:`paraphina.sim.exchange_kernel`) and its levels as (price,
     size) pairs, for kernels that take few arguments (numba's call cost is per argument)."""
-    if _last_packed[0] is cols:
-        return _last_packed[1]
+    last = _last_packed[0]
+    if last is not None and last[0] is cols:
+        return last[1]
     rows = np.empty((N_ROW_FIELDS, len(cols)), np.int64)
     rows[R_TS], rows[R_KIND], rows[R_VENUE] = cols.ts_ns, cols.kind, cols.venue
     rows[R_PRICE], rows[R_SIZE], rows[R_SIDE] = cols.price, cols.size, cols.side
@@ -35,7 +38,7 @@ def packed(cols: EventColumns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows[R_VSEQ], rows[R_PVSEQ], rows[R_FLAGS] = cols.venue_seq, cols.prev_venue_seq, cols.flags
     out = (rows, np.stack((cols.bid_px, cols.bid_sz)).astype(np.int64, copy=False),
            np.stack((cols.ask_px, cols.ask_sz)).astype(np.int64, copy=False))
-    _last_packed[0], _last_packed[1] = cols, out
+    _last_packed[0] = (cols, out)
     return out
 
 
