@@ -33,6 +33,10 @@ funding. Fill model:
 An outage (BookReset with reason ``venue_outage``) takes the venue down until its next
 snapshot: actions on it are rejected (``venue_unavailable``); resting orders stay and are
 checked against the book that comes back.
+
+The books and resting orders live in arrays (:class:`_Arrays`) that one compiled kernel folds
+over runs of market rows (:mod:`paraphina.sim.exchange_kernel`, :meth:`SimExchange.fold_rows`);
+Python makes the events (acks, fills, account events) and folds the rare kinds.
 """
 
 from __future__ import annotations
@@ -47,12 +51,11 @@ import numpy as np
 from paraphina import events as ev
 from paraphina.actions import Action, CancelAll, CancelOrder, PlaceOrder, SetKillSwitch
 from paraphina.columns import K_DELTA, K_SNAPSHOT, K_TRADE, EventColumns, from_events
-from paraphina.sim.tick_columns import packed
 from paraphina.sim.exchange_kernel import (
-    B_APX, B_ASZ, B_BPX, B_BSZ, F_DONE, F_NO, F_PRICE, F_QTY, F_SIDE, FILLS, GROW, N_ROW_FIELDS, NO_ASK, NO_BID,
-    O_AHEAD, O_NO, O_PRICE, O_REM, O_SIDE, R_A0, R_A1, R_B0, R_B1, R_KIND, R_PRICE, R_SIDE, R_SIZE, R_TS, R_VENUE,
-    V_AN, V_BN, V_HAS_BOOK, V_OCOUNT, V_UP, fold_rows, rest_order,
+    B_APX, B_ASZ, B_BPX, B_BSZ, FILLS, GROW, NO_ASK, O_AHEAD, O_NO, O_PRICE, O_REM, O_SIDE, R_A0, R_A1, R_B0, R_B1,
+    R_KIND, R_TS, R_VENUE, V_AN, V_BN, V_HAS_BOOK, V_OCOUNT, V_UP, fold_rows, rest_order,
 )
+from paraphina.sim.tick_columns import packed
 
 NS_PER_MS = 1_000_000
 
