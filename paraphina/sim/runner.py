@@ -324,8 +324,8 @@ def loop(market: Iterable[EventColumns], exchange: SimExchange, step: Callable[[
         ts, kind = cols.ts_ns.tolist(), cols.kind.tolist()   # read row by row: Python ints are cheaper
         i = 0
         while i < n:
-            due = exchange.next_due_ns()
-            if rows is not None and kind[i] in ev.MARKET_KINDS and (due is None or ts[i] < due):
+            if rows is not None and kind[i] in ev.MARKET_KINDS and (
+                    (due := exchange.next_due_ns()) is None or ts[i] < due):
                 out: list[ev.Event] = []
                 j = exchange.fold_rows(cols, i, n, out)
                 if j > i:
@@ -340,12 +340,16 @@ def loop(market: Iterable[EventColumns], exchange: SimExchange, step: Callable[[
             push(exchange.advance(t))
             drain()
             if rows is not None and kind[i] in ev.MARKET_KINDS:
+                due = exchange.next_due_ns()
+                if due is not None and due <= t:   # advance runs everything due by t: never
+                    raise RuntimeError(f"an action due at {due} is still queued at {t}")
                 continue   # nothing is due before it now: the compiled fold takes it
             e = cols.event(i)
             actions = step_row(cols, i, e)
             if kind[i] in ev.MARKET_KINDS:
                 out = []
-                exchange.fold_rows(cols, i, i + 1, out)
+                if exchange.fold_rows(cols, i, i + 1, out) != i + 1:   # advance ran what was due: never
+                    raise RuntimeError(f"the exchange did not fold row {i} at {t}")
                 push(out)
             else:
                 push(exchange.on_market(e))
