@@ -221,6 +221,10 @@ class MarketGenerator:
         b.snapshot = np.zeros((n, n_venues), bool)
         for v in range(n_venues):
             down = self._down[v]
+            if not outage[:, v].any():   # the common case, at once: up throughout
+                b.snapshot[0, v] = k0 == 0 or down
+                self._down[v] = False
+                continue
             for s in range(n):
                 if outage[s, v]:
                     if not down:
@@ -284,9 +288,10 @@ class MarketGenerator:
                                           float(b.fair[s]))
             payload[r] = encode_payload(funding)
             payload[r + 1] = encode_payload(mark)
-        for r in np.flatnonzero(kind == K_TRADE).tolist():
-            self._trade_no += 1
-            text[r] = f"sim-{self._trade_no}"
+        trades = np.flatnonzero(kind == K_TRADE).tolist()
+        for no, r in enumerate(trades, self._trade_no + 1):
+            text[r] = f"sim-{no}"
+        self._trade_no += len(trades)
         new = EventColumns(seq=np.zeros(rows, np.int64), ts_ns=ts, kind=kind, venue=venue, venue_seq=vseq,
                            prev_venue_seq=pvseq, price=price, size=size, side=side, flags=flags, bid_off=bid_off,
                            bid_px=b.bid_px, bid_sz=b.bid_sz, ask_off=ask_off, ask_px=b.ask_px, ask_sz=b.ask_sz,
