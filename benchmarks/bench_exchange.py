@@ -1,11 +1,12 @@
 """The simulated exchange alone, in CPU time per simulated tick (rows printed as ``name<TAB>value``).
 
 Runs ``synth_baseline.yaml`` (5 venues, the heuristic, seed 1) once with a recording exchange
-that notes every call the runner makes (``advance``, ``on_market``, ``on_actions``, not the
-ones they make of each other), then makes the same calls on fresh exchanges and times them in
-process CPU time (``time.process_time``), best of five. The engine, the generator and the log
-are not in the figure. The digest of everything the calls returned lets two versions of the
-exchange be compared: it must not change.
+that notes every call the runner makes (``advance``, ``on_market``, ``on_actions`` and, since
+the runner hands the exchange columns, ``fold_rows``; not the ones they make of each other),
+then makes the same calls on fresh exchanges and times them in process CPU time
+(``time.process_time``), best of five. The engine, the generator and the log are not in the
+figure. The digest of every event the calls made, in order, lets two versions of the exchange
+be compared (however the runner calls them): it must not change.
 
 Usage: python benchmarks/bench_exchange.py [--ticks N]
 """
@@ -57,6 +58,9 @@ def record(ticks: int) -> tuple[tuple, list[tuple]]:
         def on_actions(self, actions, now_ns):
             return self._note(("on_actions", list(actions), now_ns), SimExchange.on_actions, actions, now_ns)
 
+        def fold_rows(self, cols, i, n, out):
+            return self._note(("fold_rows", cols, i, n), SimExchange.fold_rows, cols, i, n, out)
+
     scenario = load_scenario(os.path.join(HERE, "..", "scenarios", "synth_baseline.yaml"))
     config = scenario_config(scenario, None, None)
     real, runner.SimExchange = runner.SimExchange, Recording
@@ -70,18 +74,21 @@ def record(ticks: int) -> tuple[tuple, list[tuple]]:
 
 
 def replay(made: tuple, calls: list[tuple]) -> list:
+    """Every event the calls made, in order."""
     from paraphina.sim.exchange import SimExchange
 
     args, kw = made
     x = SimExchange(*args, **kw)
-    out = []
+    out: list = []
     for c in calls:
         if c[0] == "advance":
-            out.append(x.advance(c[1]))
+            out.extend(x.advance(c[1]))
         elif c[0] == "on_market":
-            out.append(x.on_market(c[1]))
+            out.extend(x.on_market(c[1]))
+        elif c[0] == "fold_rows":
+            x.fold_rows(c[1], c[2], c[3], out)
         else:
-            out.append(x.on_actions(c[1], c[2]))
+            out.extend(x.on_actions(c[1], c[2]))
     return out
 
 

@@ -209,3 +209,27 @@ def concat(parts: Sequence[EventColumns]) -> EventColumns:
         flags=cat("flags"), bid_off=offsets("bid_off"), bid_px=cat("bid_px"), bid_sz=cat("bid_sz"),
         ask_off=offsets("ask_off"), ask_px=cat("ask_px"), ask_sz=cat("ask_sz"), payload=payload, text=text,
     )
+
+
+def take(cols: EventColumns, idx: np.ndarray) -> EventColumns:
+    """Rows ``idx`` of ``cols``, in that order (levels gathered and offsets re-based)."""
+    idx = np.asarray(idx, np.int64)
+
+    def levels(off: np.ndarray, px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo = off[idx].astype(np.int64)
+        lens = off[idx + 1] - lo
+        new_off = np.zeros(len(idx) + 1, np.int64)
+        np.cumsum(lens, out=new_off[1:])
+        pos = np.repeat(lo - new_off[:-1], lens) + np.arange(new_off[-1])
+        return new_off.astype(np.int32), px[pos], sz[pos]
+
+    bid_off, bid_px, bid_sz = levels(cols.bid_off, cols.bid_px, cols.bid_sz)
+    ask_off, ask_px, ask_sz = levels(cols.ask_off, cols.ask_px, cols.ask_sz)
+    rows = idx.tolist()
+    return EventColumns(
+        seq=cols.seq[idx], ts_ns=cols.ts_ns[idx], kind=cols.kind[idx], venue=cols.venue[idx],
+        venue_seq=cols.venue_seq[idx], prev_venue_seq=cols.prev_venue_seq[idx], price=cols.price[idx],
+        size=cols.size[idx], side=cols.side[idx], flags=cols.flags[idx], bid_off=bid_off, bid_px=bid_px,
+        bid_sz=bid_sz, ask_off=ask_off, ask_px=ask_px, ask_sz=ask_sz,
+        payload=[cols.payload[i] for i in rows], text=[cols.text[i] for i in rows],
+    )

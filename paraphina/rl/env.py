@@ -132,7 +132,7 @@ class SimRun:
             return [ev.SessionStart(ts_ns=min(ts_ns, T0_NS), source="paraphina.rl.env"), *self.opening]
 
         before = engine.state.core.tick_index
-        for _ in loop(self.gen.events(), self.exchange, step, opening):
+        for _ in loop(self.gen.chunks(), self.exchange, step, opening):
             if engine.state.core.tick_index != before:
                 before = engine.state.core.tick_index
                 yield None

@@ -33,6 +33,10 @@ funding. Fill model:
 An outage (BookReset with reason ``venue_outage``) takes the venue down until its next
 snapshot: actions on it are rejected (``venue_unavailable``); resting orders stay and are
 checked against the book that comes back.
+
+The books and resting orders live in arrays (:class:`_Arrays`) that one compiled kernel folds
+over runs of market rows (:mod:`paraphina.sim.exchange_kernel`, :meth:`SimExchange.fold_rows`);
+Python makes the events (acks, fills, account events) and folds the rare kinds.
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ import numpy as np
 
 from paraphina import events as ev
 from paraphina.actions import Action, CancelAll, CancelOrder, PlaceOrder, SetKillSwitch
+from paraphina.columns import K_DELTA, K_SNAPSHOT, K_TRADE, EventColumns, from_events
+from paraphina.sim.exchange_kernel import (
+    B_APX, B_ASZ, B_BPX, B_BSZ, FILLS, GROW, NO_ASK, O_AHEAD, O_NO, O_PRICE, O_REM, O_SIDE, R_A0, R_A1, R_B0, R_B1,
+    R_KIND, R_TS, R_VENUE, V_AN, V_BN, V_HAS_BOOK, V_OCOUNT, V_UP, fold_rows, rest_order,
+)
+from paraphina.sim.tick_columns import packed
 
 NS_PER_MS = 1_000_000
 
@@ -63,7 +73,7 @@ class VenueParams(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SimOrder:
-    """One of our orders resting at the exchange."""
+    """One of our orders resting at the exchange (a copy: the exchange keeps its orders in arrays)."""
 
     __slots__ = ("cid", "side", "price", "remaining", "ahead", "order_no", "exchange_id")
 
@@ -78,15 +88,11 @@ class SimOrder:
 
 
 class _Venue:
-    __slots__ = ("bids", "asks", "has_book", "up", "orders", "position", "avg_entry", "balance", "realised",
+    __slots__ = ("orders", "position", "avg_entry", "balance", "realised",
                  "fees", "funding_paid", "filled_lots", "rate", "interval_ms", "next_funding_ns", "mark")
 
     def __init__(self, balance: float) -> None:
-        self.bids: dict[int, int] = {}
-        self.asks: dict[int, int] = {}
-        self.has_book = False
-        self.up = True
-        self.orders: dict[str, SimOrder] = {}
+        self.orders: dict[str, int] = {}   # client order id -> order number, in the order placed
         self.position = 0            # lots, signed
         self.avg_entry = 0.0         # price units
         self.balance = balance       # quote: initial + realised - fees + funding
@@ -103,11 +109,71 @@ class _Venue:
         """Whether a funding payment falls due by ``t`` (:meth:`SimExchange._settle_funding`'s test)."""
         return self.next_funding_ns >= 0 and self.interval_ms > 0 and t >= self.next_funding_ns
 
-    def best_bid(self) -> int | None:
-        return max(self.bids) if self.bids else None
 
-    def best_ask(self) -> int | None:
-        return min(self.asks) if self.asks else None
+class _Arrays:
+    """What :func:`paraphina.sim.exchange_kernel.fold_rows` folds: every venue's book sides and
+    our resting orders, packed (see that module), grown by doubling when a venue needs more room.
+    ``queue[v]`` mirrors the order numbers of ``orders[O_NO, v, :count]``."""
+
+    def __init__(self, n_venues: int, levels: int = 64, orders: int = 8) -> None:
+        self.book = np.zeros((4, n_venues, levels), np.int64)
+        self.vstate = np.zeros((5, n_venues), np.int64)
+        self.vstate[V_UP] = 1
+        self.orders = np.zeros((5, n_venues, orders), np.int64)
+        self.fills = np.zeros((5, orders), np.int64)
+        self.queue: list[list[int]] = [[] for _ in range(n_venues)]
+
+    def grow_levels(self, need: int) -> None:
+        b = self.book
+        grown = np.zeros((4, b.shape[1], max(need, 2 * b.shape[2])), np.int64)
+        grown[:, :, : b.shape[2]] = b
+        self.book = grown
+
+    def side(self, v: int, bid: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(prices, sizes) of a side, views into the arrays."""
+        if bid:
+            n = self.vstate[V_BN, v]
+            return self.book[B_BPX, v, :n], self.book[B_BSZ, v, :n]
+        n = self.vstate[V_AN, v]
+        return self.book[B_APX, v, :n], self.book[B_ASZ, v, :n]
+
+    def best(self, v: int, bid: bool) -> int | None:
+        """The side's best price (its last level), ``None`` when it is empty."""
+        n = self.vstate[V_BN if bid else V_AN, v]
+        return int(self.book[B_BPX if bid else B_APX, v, n - 1]) if n else None
+
+    def add_order(self, v: int, side: int, price: int, remaining: int, order_no: int) -> None:
+        """A resting order at the back of its level's queue."""
+        q = len(self.queue[v])
+        if q == self.orders.shape[2]:
+            o = self.orders
+            grown = np.zeros((5, o.shape[1], 2 * o.shape[2]), np.int64)
+            grown[:, :, : o.shape[2]] = o
+            self.orders = grown
+            self.fills = np.zeros((5, grown.shape[2]), np.int64)
+        rest_order(self.book, self.vstate, self.orders, v, side, price, remaining, order_no)
+        self.queue[v].append(order_no)
+
+    def remove_order(self, v: int, order_no: int) -> None:
+        qv = self.queue[v]
+        q = qv.index(order_no)
+        n = len(qv)
+        if q < n - 1:
+            self.orders[:, v, q : n - 1] = self.orders[:, v, q + 1 : n]
+        del qv[q]
+        self.vstate[V_OCOUNT, v] = n - 1
+
+    def clear_orders(self, v: int) -> None:
+        self.queue[v].clear()
+        self.vstate[V_OCOUNT, v] = 0
+
+    def drop_levels(self, v: int, bid: bool, prices: list[int]) -> None:
+        """Remove these levels of a side, keeping the others' order."""
+        px, sz = self.side(v, bid)
+        keep = ~np.isin(px, prices)
+        m = int(keep.sum())
+        px[:m], sz[:m] = px[keep], sz[keep]
+        self.vstate[V_BN if bid else V_AN, v] = m
 
 
 class SimExchange:
@@ -122,7 +188,10 @@ class SimExchange:
         self.lots = [float(Decimal(i.lot_size)) for i in instruments]
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.venues = [_Venue(p.initial_balance) for p in venues]
-        self.now_ns = -1
+        self._a = _Arrays(len(venues))
+        self.now_ns = -1   # the exchange's clock: the latest time it has seen
+        self._funding_check_ns = -1   # no venue's funding falls due before this (a timer skips the venues)
+        self._ids: dict[int, tuple[str, str]] = {}   # order number -> (client id, exchange id) of resting orders
         self._queue: list[tuple[int, int, Action]] = []
         self._action_no = 0
         self._order_no = 0
@@ -140,8 +209,25 @@ class SimExchange:
     def fill_count(self) -> int:
         return self._fill_no
 
+    def best_bid(self, v: int) -> int | None:
+        return self._a.best(v, True)
+
+    def best_ask(self, v: int) -> int | None:
+        return self._a.best(v, False)
+
+    def book(self, v: int) -> tuple[dict[int, int], dict[int, int]]:
+        """The venue's book as the exchange holds it: ({bid price: size}, {ask price: size})."""
+        return tuple(dict(zip(*(x.tolist() for x in self._a.side(v, bid)))) for bid in (True, False))
+
     def open_orders(self, v: int) -> list[SimOrder]:
-        return list(self.venues[v].orders.values())
+        o = self._a.orders
+        out = []
+        for q in range(int(self._a.vstate[V_OCOUNT, v])):
+            no = int(o[O_NO, v, q])
+            cid, xid = self._ids[no]
+            out.append(SimOrder(cid, int(o[O_SIDE, v, q]), int(o[O_PRICE, v, q]), int(o[O_REM, v, q]),
+                                int(o[O_AHEAD, v, q]), no, xid))
+        return out
 
     def set_position(self, v: int, lots: int, entry_price: float, ts_ns: int) -> list[ev.Event]:
         """Start a venue with a position (a scenario's initial inventory); returns the account events."""
@@ -166,6 +252,10 @@ class SimExchange:
                 self._enqueue(a, now_ns)
         return self.advance(max(now_ns, self.now_ns))
 
+    def next_due_ns(self) -> int | None:
+        """When the next queued action takes effect (``None``: nothing queued)."""
+        return self._queue[0][0] if self._queue else None
+
     def advance(self, now_ns: int) -> list[ev.Event]:
         """Execute every queued action due at or before ``now_ns``; their events carry the time
         each took effect. Call it before delivering a market event stamped ``now_ns``."""
@@ -188,23 +278,61 @@ class SimExchange:
             out = []
             if t > self.now_ns:
                 self.now_ns = t
+        if e.KIND in _ROW_KINDS:
+            cols = from_events([e])
+            self.fold_rows(cols, 0, 1, out)
+            return out
         fold = _FOLDS.get(type(e))
         if fold is not None:
             fold(self, e, out)
         return out
 
-    # One fold per market event kind (``_FOLDS``, at the end of the module); each appends what
-    # the event caused to ``out``.
+    def fold_rows(self, cols: EventColumns, i: int, n: int, out: list[ev.Event]) -> int:
+        """Fold the book and trade rows ``i`` on of ``cols`` (compiled), up to row ``n``, a row of
+        another kind or the first row stamped at or after the next queued action, whichever
+        comes first, or just past a row that filled orders: its fills and account events are
+        appended to ``out``. Returns the first row not folded. The caller has advanced the
+        exchange to each row's time (nothing queued falls due before the rows folded)."""
+        a = self._a
+        until = self._queue[0][0] if self._queue else NO_ASK
+        rows, blv, alv = packed(cols)
+        while True:
+            j, status, nf, latest = fold_rows(rows, blv, alv, i, n, until, a.book, a.vstate, a.orders, a.fills)
+            if latest > self.now_ns:
+                self.now_ns = latest
+            if status != GROW:
+                break
+            v = int(rows[R_VENUE, j])
+            a.grow_levels(max(int(a.vstate[V_BN, v] + rows[R_B1, j] - rows[R_B0, j]),
+                              int(a.vstate[V_AN, v] + rows[R_A1, j] - rows[R_A0, j])))
+            i = j
+        if status == FILLS:
+            r = j - 1
+            v, t = int(rows[R_VENUE, r]), int(rows[R_TS, r])
+            trade_id = (cols.text[r] or "") if rows[R_KIND, r] == K_TRADE else ""
+            acct = self.venues[v]
+            fills = a.fills[:, :nf].tolist()
+            for no, side, price, qty, done in zip(*fills):
+                cid = self._ids[no][0]
+                out.append(self._fill(v, cid, side, price, qty, "maker", t, trade_id))
+                if done:
+                    del acct.orders[cid]
+                    del self._ids[no]
+                    a.queue[v].remove(no)
+            out.extend(self._account_events(v, t))
+        return j
 
-    def _fold_trade(self, e: ev.Trade, out: list[ev.Event]) -> None:
-        if self.venues[e.venue].orders:
-            out.extend(self._on_trade(e))
+    # One fold per kind of market event the kernel does not fold (``_FOLDS``, at the end of the
+    # module); each appends what the event caused to ``out``.
 
     def _fold_timer(self, e: ev.Timer, out: list[ev.Event]) -> None:
         t = e.ts_ns
+        if t < self._funding_check_ns:
+            return
         for v, a in enumerate(self.venues):
             if a.funding_due(t):
                 out.extend(self._settle_funding(v, t))
+        self._funding_check_ns = self._next_funding_ns()
 
     def _fold_funding_rate(self, e: ev.FundingRate, out: list[ev.Event]) -> None:
         out.extend(self._settle_funding(e.venue, e.ts_ns))  # what fell due under the previous rate
@@ -215,13 +343,19 @@ class SimExchange:
             # next record, not a schedule, says when the next payment is.
             out.extend(self._settle_funding(e.venue, e.ts_ns))
             a.next_funding_ns = -1
+        self._funding_check_ns = self._next_funding_ns()
+
+    def _next_funding_ns(self) -> int:
+        """The earliest time a venue's funding falls due (``funding_due``), far future if none."""
+        due = [a.next_funding_ns for a in self.venues if a.next_funding_ns >= 0 and a.interval_ms > 0]
+        return min(due) if due else NO_ASK
 
     def _fold_mark(self, e: ev.MarkPrice, out: list[ev.Event]) -> None:
         self.venues[e.venue].mark = e.mark_ticks()
 
     def _fold_reset(self, e: ev.BookReset, out: list[ev.Event]) -> None:
         if e.reason == "venue_outage":
-            self.venues[e.venue].up = False
+            self._a.vstate[V_UP, e.venue] = 0
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -239,14 +373,19 @@ class SimExchange:
         if isinstance(a, PlaceOrder):
             return self._place(a, t)
         if isinstance(a, CancelOrder):
-            order = acct.orders.pop(a.client_order_id, None)
-            if order is None:
+            order_no = acct.orders.pop(a.client_order_id, None)
+            if order_no is None:
                 return [ev.OrderRejected(ts_ns=t, venue=v, client_order_id=a.client_order_id, reason="cancel_unknown_order")]
+            self._a.remove_order(v, order_no)
+            del self._ids[order_no]
             return [ev.OrderCanceled(ts_ns=t, venue=v, client_order_id=a.client_order_id, reason="canceled")]
         if isinstance(a, CancelAll):
             out: list[ev.Event] = [ev.OrderCanceled(ts_ns=t, venue=v, client_order_id=cid, reason="cancel_all")
                                    for cid in acct.orders]
+            for order_no in acct.orders.values():
+                del self._ids[order_no]
             acct.orders.clear()
+            self._a.clear_orders(v)
             return out
         return []
 
@@ -257,9 +396,10 @@ class SimExchange:
         def reject(reason: str) -> list[ev.Event]:
             return [ev.OrderRejected(ts_ns=t, venue=v, client_order_id=a.client_order_id, reason=reason)]
 
-        if not acct.up:
+        arrays = self._a
+        if not arrays.vstate[V_UP, v]:
             return reject("venue_unavailable")
-        if not acct.has_book:
+        if not arrays.vstate[V_HAS_BOOK, v]:
             return reject("no_book")
         if a.size <= 0 or a.price <= 0 or a.side not in (1, -1):
             return reject("invalid_order")
@@ -270,7 +410,7 @@ class SimExchange:
             if acct.position == 0 or (acct.position > 0) == (a.side > 0):
                 return reject("reduce_only_would_increase")
             size = min(size, abs(acct.position))
-        best_opp = acct.best_ask() if a.side > 0 else acct.best_bid()
+        best_opp = arrays.best(v, bid=a.side < 0)
         crosses = best_opp is not None and (a.price >= best_opp if a.side > 0 else a.price <= best_opp)
         if a.post_only and crosses:
             return reject("post_only_would_cross")
@@ -286,111 +426,40 @@ class SimExchange:
             if a.time_in_force == "IOC":
                 out.append(ev.OrderCanceled(ts_ns=t, venue=v, client_order_id=a.client_order_id, reason="ioc_remainder"))
             else:
-                levels = acct.bids if a.side > 0 else acct.asks
-                acct.orders[a.client_order_id] = SimOrder(a.client_order_id, a.side, a.price, remaining,
-                                                          levels.get(a.price, 0), self._order_no, xid)
+                acct.orders[a.client_order_id] = self._order_no
+                self._ids[self._order_no] = (a.client_order_id, xid)
+                arrays.add_order(v, a.side, a.price, remaining, self._order_no)
         if remaining < size:
             out.extend(self._account_events(v, t))
         return out
 
     def _take(self, v: int, a: PlaceOrder, size: int, t: int) -> list[ev.Fill]:
         """Walk the opposite side from the touch to the limit price, consuming displayed size."""
-        acct = self.venues[v]
-        levels = acct.asks if a.side > 0 else acct.bids
-        prices = sorted(levels) if a.side > 0 else sorted(levels, reverse=True)
+        arrays = self._a
+        bid = a.side < 0
+        px, sz = arrays.side(v, bid)
+        # (price, slot) from the touch outwards; a level emptied here is removed after the walk
+        # (prices are distinct, so the walk's order is the prices' alone)
+        walk = sorted(zip(px.tolist(), range(len(px))), reverse=bid)
         fills: list[ev.Fill] = []
+        emptied: list[int] = []
         left = size
-        for p in prices:
+        for p, slot in walk:
             if left == 0 or (p > a.price if a.side > 0 else p < a.price):
                 break
-            take = min(left, levels[p])
+            take = min(left, int(sz[slot]))
             if take <= 0:
                 continue
-            levels[p] -= take
-            if levels[p] == 0:
-                del levels[p]
+            sz[slot] -= take
+            if sz[slot] == 0:
+                emptied.append(p)
             left -= take
             fills.append(self._fill(v, a.client_order_id, a.side, p, take, "taker", t))
+        if emptied:
+            arrays.drop_levels(v, bid, emptied)
         return fills
 
     # --- market -------------------------------------------------------------------------------
-
-    def _fold_book(self, e: ev.BookDelta | ev.BookSnapshot, out: list[ev.Event]) -> None:
-        """Fold a book snapshot or delta, then fill the resting orders the book moved through and
-        shrink the others' queue ahead to what their level shows (appended to ``out``)."""
-        v = e.venue
-        acct = self.venues[v]
-        if type(e) is ev.BookSnapshot:
-            acct.bids = dict(zip(e.bid_px, e.bid_sz))
-            acct.asks = dict(zip(e.ask_px, e.ask_sz))
-            acct.has_book = True
-            acct.up = True
-        else:
-            # A level by level fold: a size above zero sets the level, any other removes it.
-            bids, asks = acct.bids, acct.asks
-            for p, s in zip(e.bid_px, e.bid_sz):
-                if s > 0:
-                    bids[p] = s
-                else:
-                    bids.pop(p, None)
-            for p, s in zip(e.ask_px, e.ask_sz):
-                if s > 0:
-                    asks[p] = s
-                else:
-                    asks.pop(p, None)
-        orders = acct.orders
-        if not orders:
-            return
-        bids, asks = acct.bids, acct.asks
-        best_bid = max(bids) if bids else None
-        best_ask = min(asks) if asks else None
-        filled = False
-        for order in list(orders.values()):
-            if order.side > 0:
-                through = best_ask is not None and best_ask <= order.price
-            else:
-                through = best_bid is not None and best_bid >= order.price
-            if through:
-                out.append(self._fill(v, order.cid, order.side, order.price, order.remaining, "maker", e.ts_ns))
-                del orders[order.cid]
-                filled = True
-            else:
-                shown = (bids if order.side > 0 else asks).get(order.price, 0)
-                if shown < order.ahead:
-                    order.ahead = shown
-        if filled:
-            out.extend(self._account_events(v, e.ts_ns))
-
-    def _on_trade(self, e: ev.Trade) -> list[ev.Event]:
-        """A public trade fills our resting orders on its passive side, in price-time priority."""
-        v = e.venue
-        acct = self.venues[v]
-        passive = -e.side
-        eligible = [o for o in acct.orders.values()
-                    if o.side == passive and (o.price <= e.price if passive < 0 else o.price >= e.price)]
-        if not eligible:
-            return []
-        eligible.sort(key=lambda o: (o.price * -passive, o.order_no))
-        budget = e.size
-        out: list[ev.Event] = []
-        for o in eligible:
-            if budget <= 0:
-                break
-            if o.price == e.price:
-                used = min(o.ahead, budget)
-                o.ahead -= used
-                budget -= used
-            take = min(o.remaining, budget)
-            if take <= 0:
-                continue
-            budget -= take
-            o.remaining -= take
-            out.append(self._fill(v, o.cid, o.side, o.price, take, "maker", e.ts_ns, e.trade_id))
-            if o.remaining == 0:
-                del acct.orders[o.cid]
-        if out:
-            out.extend(self._account_events(v, e.ts_ns))
-        return out
 
     def _settle_funding(self, v: int, t: int) -> list[ev.Event]:
         a = self.venues[v]
@@ -468,19 +537,18 @@ class SimExchange:
 
     def _mid_ticks(self, v: int) -> float | None:
         """The venue's mid in ticks: the funding mark when the venue publishes none."""
-        a = self.venues[v]
-        bb, ba = a.best_bid(), a.best_ask()
+        bb, ba = self._a.best(v, True), self._a.best(v, False)
         return None if bb is None or ba is None else 0.5 * (bb + ba)
 
     def _mid(self, v: int) -> float | None:
-        a = self.venues[v]
-        bb, ba = a.best_bid(), a.best_ask()
+        bb, ba = self._a.best(v, True), self._a.best(v, False)
         return None if bb is None or ba is None else 0.5 * (bb + ba) * self.ticks[v]
 
 
-# The fold of each market event kind, by exact type (event kinds are final classes); the kinds
-# not here (GapDetected, account events) change nothing at the exchange.
-_FOLDS = {ev.BookDelta: SimExchange._fold_book, ev.BookSnapshot: SimExchange._fold_book,
-          ev.Trade: SimExchange._fold_trade, ev.Timer: SimExchange._fold_timer,
+# The kinds the compiled fold takes (SimExchange.fold_rows), and the Python fold of each other
+# market event kind, by exact type (event kinds are final classes); the kinds in neither
+# (GapDetected, account events) change nothing at the exchange.
+_ROW_KINDS = frozenset({K_SNAPSHOT, K_DELTA, K_TRADE})
+_FOLDS = {ev.Timer: SimExchange._fold_timer,
           ev.FundingRate: SimExchange._fold_funding_rate, ev.MarkPrice: SimExchange._fold_mark,
           ev.BookReset: SimExchange._fold_reset}

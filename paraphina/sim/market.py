@@ -27,7 +27,6 @@ element-wise additions and products in the order a step at a time would make the
 from __future__ import annotations
 
 import bisect
-import heapq
 import math
 from collections import deque
 from collections.abc import Iterator
@@ -36,7 +35,8 @@ from decimal import Decimal
 import numpy as np
 
 from paraphina import events as ev
-from paraphina.sim.market_kernel import N_VENUE_PARAMS, generate_block
+from paraphina.columns import K_TIMER, K_TRADE, EventColumns, concat, encode_payload, from_events, take
+from paraphina.sim.market_kernel import N_VENUE_PARAMS, assemble_block, generate_block
 from paraphina.sim.scenario import (
     BasisSpike, FundingDrift, FundingFlip, LiquidityDrain, Scenario, VenueOutage, VenueSpec, VolSpike,
 )
@@ -47,8 +47,6 @@ MS_PER_DAY = 86_400_000
 MS_PER_HOUR = 3_600_000
 
 _LATENT_MEMORY = 256  # steps: far more than feed and order latency
-_PRIO_MARKET = 0
-_PRIO_TIMER = 1
 # Steps generated per call of the compiled kernel: enough to amortise the call, few enough that
 # a run stopped early (kill switch) wastes little.
 BLOCK_STEPS = 64
@@ -62,12 +60,21 @@ class _Block:
                  "ask_off", "ask_px", "ask_sz", "trade_off", "trade_px", "trade_sz", "trade_side")
 
 
+_EMPTY = from_events([])
+
+
 class MarketGenerator:
     """Generates one run of a scenario. Iterate :meth:`events`, or call :meth:`step` per step.
 
     ``steps`` overrides the scenario's horizon; ``timer_ms`` is the clock interval. The random
-    part of each step runs compiled, :data:`BLOCK_STEPS` steps at a time; the events of a step
-    are made when the step is taken.
+    part of each step and the rows of its events run compiled, :data:`BLOCK_STEPS` steps at a
+    time, into :class:`~paraphina.columns.EventColumns` (:meth:`chunks`); event objects are made
+    only for :meth:`step` and :meth:`events`.
+
+    Delivery order is ``(ts_ns, market before timer, creation order)`` over the whole run: an
+    event made at step ``k`` is stamped at or after the step's time, so the events due before
+    step ``k + 1`` are exactly those stamped before it, and releasing them step by step (or a
+    block at a time) gives one sorted stream.
     """
 
     def __init__(self, scenario: Scenario, seed: int, *, timer_ms: int = 250, steps: int | None = None) -> None:
@@ -86,9 +93,8 @@ class MarketGenerator:
         self.regime = m.vol_markov.initial if m.vol_markov is not None else 0
         self._fair = math.exp(math.log(m.initial_price))
         self.step_index = 0
-        self.next_timer_ns = T0_NS
-        self._pending: list[tuple[int, int, int, ev.Event]] = []
-        self._counter = 0
+        self._next_timer = np.array([T0_NS], np.int64)
+        self._pending: EventColumns = _EMPTY   # made, sorted in delivery order, not yet released
         self._trade_no = 0
         # (step time, latent fair) of the last steps: the truth a run can be measured against.
         self._latent: deque[tuple[int, float]] = deque(maxlen=_LATENT_MEMORY)
@@ -102,8 +108,10 @@ class MarketGenerator:
                                    v.size_refresh_prob, v.trades_per_step, v.trade_size]
                                   for i, v in enumerate(venues)], np.float64).reshape(len(venues), N_VENUE_PARAMS)
         self._down = [False] * len(venues)     # feed stopped (outage or stale); a snapshot ends it
-        self._venue_seq = [0] * len(venues)
-        self._next_publish_ns = [T0_NS] * len(venues)
+        self._venue_seq = np.zeros(len(venues), np.int64)
+        self._next_publish_ns = np.full(len(venues), T0_NS, np.int64)
+        self._feed_ns = np.array([v.feed_latency_ms * NS_PER_MS for v in venues], np.int64)
+        self._publish_ns = np.array([v.funding.publish_ms * NS_PER_MS for v in venues], np.int64)
         self._block: _Block | None = None
 
     # --- public -------------------------------------------------------------------------------
@@ -129,39 +137,45 @@ class MarketGenerator:
             yield from self.step()
         yield from self.drain()
 
+    def chunks(self) -> Iterator[EventColumns]:
+        """Every event of the run as columns, in delivery order: a block of steps per chunk
+        (``seq`` is not numbered). :attr:`step_index` is the end of the block released."""
+        while self.step_index < self.steps:
+            b = self._block_at(self.step_index)
+            self._take_step(b, b.end - 1)
+            cols = self._release(self.step_ts(b.end) if b.end < self.steps else None)
+            if len(cols):
+                yield cols
+        cols = self._release(None)
+        if len(cols):
+            yield cols
+
+    def steps_through(self, ts_ns: int) -> int:
+        """:attr:`step_index` when the event stamped ``ts_ns`` is released (the steps taken)."""
+        return min(self.steps, (ts_ns - T0_NS) // self.dt_ns + 1)
+
     def step(self) -> list[ev.Event]:
         """Generate the next step; return the events now due (``ts_ns`` before the next step)."""
         k = self.step_index
-        t = self.step_ts(k)
-        b = self._block
-        if b is None or k >= b.end:
-            b = self._block = self._generate(k, max(1, min(BLOCK_STEPS, self.steps - k)))
-        s = k - b.start
-        fair = b.fair[s]
-        self._fair = fair
-        self.regime = b.regime[s]
-        self._latent.append((t, fair))
-        n_venues = len(self.scenario.venues)
-        for v, spec in enumerate(self.scenario.venues):
-            ts = t + spec.feed_latency_ms * NS_PER_MS
-            if not b.up[s][v]:
-                if b.reset[s][v]:
-                    self._push(ts, _PRIO_MARKET, ev.BookReset(ts_ns=ts, venue=v, reason="venue_outage"))
-                continue
-            self._book_event(b, s * n_venues + v, v, ts, b.snapshot[s][v])
-            if t >= self._next_publish_ns[v]:
-                while self._next_publish_ns[v] <= t:
-                    self._next_publish_ns[v] += spec.funding.publish_ms * NS_PER_MS
-                self._publish(k, t, ts, v, spec, b.mid[s][v], fair)
-        while self.next_timer_ns < t + self.dt_ns:
-            self._push(self.next_timer_ns, _PRIO_TIMER, ev.Timer(ts_ns=self.next_timer_ns))
-            self.next_timer_ns += self.timer_ns
-        self.step_index = k + 1
-        return self._release(t + self.dt_ns)
+        self._take_step(self._block_at(k), k)
+        return list(self._release(self.step_ts(k) + self.dt_ns).events())
 
     def drain(self) -> list[ev.Event]:
         """Events still held back by feed latency after the last step."""
-        return self._release(None)
+        return list(self._release(None).events())
+
+    def _block_at(self, k: int) -> _Block:
+        b = self._block
+        if b is None or k >= b.end:
+            b = self._block = self._generate(k, max(1, min(BLOCK_STEPS, self.steps - k)))
+        return b
+
+    def _take_step(self, b: _Block, k: int) -> None:
+        """Steps up to ``k`` (of block ``b``) are taken."""
+        s = k - b.start
+        self._fair = float(b.fair[s])
+        self.regime = int(b.regime[s])
+        self.step_index = k + 1
 
     # --- shocks -------------------------------------------------------------------------------
 
@@ -207,6 +221,10 @@ class MarketGenerator:
         b.snapshot = np.zeros((n, n_venues), bool)
         for v in range(n_venues):
             down = self._down[v]
+            if not outage[:, v].any():   # the common case, at once: up throughout
+                b.snapshot[0, v] = k0 == 0 or down
+                self._down[v] = False
+                continue
             for s in range(n):
                 if outage[s, v]:
                     if not down:
@@ -243,33 +261,48 @@ class MarketGenerator:
             float(m.drift_daily), dt_day, math.sqrt(dt_day), m.process == "jump_diffusion",
             m.jumps_per_hour * self.dt_ms / MS_PER_HOUR, float(m.jump_mean), float(m.jump_std),
             self._vparams, self._depth, b.up, b.snapshot, basis, spread_mult, depth_mult, *self._book)
-        # Events are made from Python lists: one conversion per block, not per level.
-        for name in ("up", "reset", "snapshot", "fair", "regime", "mid", "bid_off", "bid_px", "bid_sz", "ask_off",
-                     "ask_px", "ask_sz", "trade_off", "trade_px", "trade_sz", "trade_side"):
-            setattr(b, name, getattr(b, name).tolist())
+        for s, fair in enumerate(b.fair.tolist()):
+            self._latent.append((self.step_ts(k0 + s), fair))
+        self._add_rows(b)
         return b
 
     # --- events ---------------------------------------------------------------------------------
 
-    def _book_event(self, b: _Block, row: int, v: int, ts: int, snapshot: bool) -> None:
-        """The venue's book message and trades of one step (``row`` of the block)."""
-        b0, b1, a0, a1 = b.bid_off[row], b.bid_off[row + 1], b.ask_off[row], b.ask_off[row + 1]
-        prev_seq = self._venue_seq[v]
-        seq = self._venue_seq[v] = prev_seq + 1
-        bid_px, bid_sz, ask_px, ask_sz = b.bid_px[b0:b1], b.bid_sz[b0:b1], b.ask_px[a0:a1], b.ask_sz[a0:a1]
-        if snapshot:
-            self._push(ts, _PRIO_MARKET, ev.BookSnapshot(ts_ns=ts, venue=v, venue_seq=seq, bid_px=bid_px, bid_sz=bid_sz,
-                                                         ask_px=ask_px, ask_sz=ask_sz))
-        else:
-            self._push(ts, _PRIO_MARKET, ev.BookDelta(ts_ns=ts, venue=v, venue_seq=seq, prev_venue_seq=prev_seq,
-                                                      bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz))
-        t0, t1 = b.trade_off[row], b.trade_off[row + 1]
-        for price, size, side in zip(b.trade_px[t0:t1], b.trade_sz[t0:t1], b.trade_side[t0:t1]):
-            self._trade_no += 1
-            self._push(ts, _PRIO_MARKET, ev.Trade(ts_ns=ts, venue=v, price=price, size=size, side=side,
-                                                  trade_id=f"sim-{self._trade_no}"))
+    def _add_rows(self, b: _Block) -> None:
+        """The block's events as rows (compiled), their payloads and trade ids, merged into the
+        pending rows in delivery order."""
+        n = b.end - b.start
+        (ts, kind, venue, vseq, pvseq, price, size, side, flags, bid_off, ask_off, pubs, resets) = assemble_block(
+            b.start, n, T0_NS, self.dt_ns, self._feed_ns, b.up, b.reset, b.snapshot, self._publish_ns,
+            self._next_publish_ns, self._venue_seq, self._next_timer, self.timer_ns, b.bid_off, b.ask_off,
+            b.trade_off, b.trade_px, b.trade_sz, b.trade_side)
+        rows = len(ts)
+        payload: list[bytes | None] = [None] * rows
+        text: list[str | None] = [None] * rows
+        for r in resets.tolist():
+            payload[r] = encode_payload(ev.BookReset(ts_ns=int(ts[r]), venue=int(venue[r]), reason="venue_outage"))
+        venues = self.scenario.venues
+        for s, v, r in pubs.tolist():
+            k = b.start + s
+            funding, mark = self._publish(k, self.step_ts(k), int(ts[r]), v, venues[v], float(b.mid[s, v]),
+                                          float(b.fair[s]))
+            payload[r] = encode_payload(funding)
+            payload[r + 1] = encode_payload(mark)
+        trades = np.flatnonzero(kind == K_TRADE).tolist()
+        for no, r in enumerate(trades, self._trade_no + 1):
+            text[r] = f"sim-{no}"
+        self._trade_no += len(trades)
+        new = EventColumns(seq=np.zeros(rows, np.int64), ts_ns=ts, kind=kind, venue=venue, venue_seq=vseq,
+                           prev_venue_seq=pvseq, price=price, size=size, side=side, flags=flags, bid_off=bid_off,
+                           bid_px=b.bid_px, bid_sz=b.bid_sz, ask_off=ask_off, ask_px=b.ask_px, ask_sz=b.ask_sz,
+                           payload=payload, text=text)
+        # The pending rows were made earlier: a stable sort on (time, market before timer) keeps
+        # them ahead of new rows with the same key, and the new rows in creation order.
+        rows_all = concat([self._pending, new]) if len(self._pending) else new
+        self._pending = take(rows_all, np.lexsort((rows_all.kind == K_TIMER, rows_all.ts_ns)))
 
-    def _publish(self, k: int, t: int, ts: int, v: int, spec: VenueSpec, mid: float, fair: float) -> None:
+    def _publish(self, k: int, t: int, ts: int, v: int, spec: VenueSpec, mid: float,
+                 fair: float) -> tuple[ev.FundingRate, ev.MarkPrice]:
         f = spec.funding
         rate = f.rate + f.drift_per_step * k
         for s in self._active(FundingDrift, k, v):
@@ -279,10 +312,8 @@ class MarketGenerator:
         interval_ns = f.interval_ms * NS_PER_MS
         next_funding = T0_NS + ((t - T0_NS) // interval_ns + 1) * interval_ns
         tick = self.ticks[v]
-        self._push(ts, _PRIO_MARKET, ev.FundingRate(ts_ns=ts, venue=v, rate=rate, interval_ms=f.interval_ms,
-                                                     next_funding_ts_ns=next_funding))
-        self._push(ts, _PRIO_MARKET, ev.MarkPrice(ts_ns=ts, venue=v, mark_price=round(mid / tick),
-                                                   index_price=round(fair / tick)))
+        return (ev.FundingRate(ts_ns=ts, venue=v, rate=rate, interval_ms=f.interval_ms, next_funding_ts_ns=next_funding),
+                ev.MarkPrice(ts_ns=ts, venue=v, mark_price=round(mid / tick), index_price=round(fair / tick)))
 
     def _active(self, kind: type, k: int, v: int) -> list:
         return [s for s in self.scenario.shocks
@@ -290,14 +321,12 @@ class MarketGenerator:
 
     # --- ordering -------------------------------------------------------------------------------
 
-    def _push(self, ts: int, prio: int, event: ev.Event) -> None:
-        self._counter += 1
-        heapq.heappush(self._pending, (ts, prio, self._counter, event))
-
-    def _release(self, before_ns: int | None) -> list[ev.Event]:
-        out = []
-        pending = self._pending
-        while pending and (before_ns is None or pending[0][0] < before_ns):
-            out.append(heapq.heappop(pending)[3])
-        return out
-
+    def _release(self, before_ns: int | None) -> EventColumns:
+        """The pending rows stamped before ``before_ns`` (all of them for ``None``)."""
+        p = self._pending
+        n = len(p)
+        cut = n if before_ns is None else int(np.searchsorted(p.ts_ns, before_ns, "left"))
+        if cut == 0:
+            return _EMPTY
+        self._pending = p.slice(cut, n) if cut < n else _EMPTY
+        return p.slice(0, cut) if cut < n else p

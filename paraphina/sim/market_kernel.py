@@ -25,6 +25,8 @@ import math
 import numba
 import numpy as np
 
+from paraphina import events as ev
+
 # per-venue parameter rows (float64): what the scenario says about each venue's book and trades
 P_TICK, P_LOT, P_SPREAD_BPS, P_SPACING_BPS, P_LEVEL_SIZE, P_REFRESH_PROB, P_TRADES_PER_STEP, P_TRADE_SIZE = range(8)
 N_VENUE_PARAMS = 8
@@ -219,3 +221,105 @@ def _levels_out(snap, old_px, old_sz, new_px, new_sz, n, out_px, out_sz, w):
             out_sz[w] = new_sz[i]
             w += 1
     return w
+
+
+K_SNAPSHOT = ev.BookSnapshot.KIND
+K_DELTA = ev.BookDelta.KIND
+K_TRADE = ev.Trade.KIND
+K_TIMER = ev.Timer.KIND
+K_RESET = ev.BookReset.KIND
+K_FUNDING = ev.FundingRate.KIND
+K_MARK = ev.MarkPrice.KIND
+
+
+@numba.njit(cache=True, nogil=True)
+def assemble_block(k0, n_steps, t0_ns, dt_ns, feed_ns, up, reset, snapshot, publish_ns, next_publish, venue_seq,
+                   next_timer, timer_ns, bid_off, ask_off, trade_off, tr_px, tr_sz, tr_side):
+    """The rows of steps ``k0 .. k0 + n_steps - 1`` in the order the generator creates them (per
+    step, per venue: its reset, or its book message, trades and, when its publish time has come,
+    funding rate and mark price; then the step's timers), as the columns of
+    :class:`paraphina.columns.EventColumns` (levels are :func:`generate_block`'s, in place).
+    ``next_publish``, ``venue_seq`` and ``next_timer`` are the generator's state, updated.
+    Returns the columns, then ``(step, venue, row)`` of each publish (its funding rate's row; the
+    mark price follows) and the row of each reset, for Python to fill in their payloads."""
+    n_venues = up.shape[1]
+    cap = n_steps * n_venues * 3 + tr_px.shape[0] + n_steps * (dt_ns // timer_ns + 2) + 1
+    ts = np.empty(cap, np.int64)
+    kind = np.empty(cap, np.uint8)
+    venue = np.full(cap, -1, np.int16)
+    vseq = np.full(cap, -1, np.int64)
+    pvseq = np.full(cap, -1, np.int64)
+    price = np.zeros(cap, np.int64)
+    size = np.zeros(cap, np.int64)
+    side = np.zeros(cap, np.int8)
+    flags = np.zeros(cap, np.uint8)
+    rb = np.zeros(cap + 1, np.int32)
+    ra = np.zeros(cap + 1, np.int32)
+    pub = np.empty((n_steps * n_venues, 3), np.int64)
+    resets = np.empty(n_steps * n_venues, np.int64)
+    npub = 0
+    nres = 0
+    w = 0
+    for s in range(n_steps):
+        t = t0_ns + (k0 + s) * dt_ns
+        for v in range(n_venues):
+            r = s * n_venues + v
+            tv = t + feed_ns[v]
+            if not up[s, v]:
+                if reset[s, v]:
+                    ts[w] = tv
+                    kind[w] = K_RESET
+                    venue[w] = v
+                    rb[w + 1] = rb[w]
+                    ra[w + 1] = ra[w]
+                    resets[nres] = w
+                    nres += 1
+                    w += 1
+                continue
+            prev = venue_seq[v]
+            venue_seq[v] = prev + 1
+            ts[w] = tv
+            venue[w] = v
+            vseq[w] = prev + 1
+            flags[w] = 1
+            if snapshot[s, v]:
+                kind[w] = K_SNAPSHOT
+            else:
+                kind[w] = K_DELTA
+                pvseq[w] = prev
+            rb[w + 1] = bid_off[r + 1]
+            ra[w + 1] = ask_off[r + 1]
+            w += 1
+            for x in range(trade_off[r], trade_off[r + 1]):
+                ts[w] = tv
+                kind[w] = K_TRADE
+                venue[w] = v
+                price[w] = tr_px[x]
+                size[w] = tr_sz[x]
+                side[w] = tr_side[x]
+                rb[w + 1] = rb[w]
+                ra[w + 1] = ra[w]
+                w += 1
+            if t >= next_publish[v]:
+                while next_publish[v] <= t:
+                    next_publish[v] += publish_ns[v]
+                pub[npub, 0] = s
+                pub[npub, 1] = v
+                pub[npub, 2] = w
+                npub += 1
+                for kd in (K_FUNDING, K_MARK):
+                    ts[w] = tv
+                    kind[w] = kd
+                    venue[w] = v
+                    rb[w + 1] = rb[w]
+                    ra[w + 1] = ra[w]
+                    w += 1
+        while next_timer[0] < t + dt_ns:
+            ts[w] = next_timer[0]
+            kind[w] = K_TIMER
+            rb[w + 1] = rb[w]
+            ra[w + 1] = ra[w]
+            w += 1
+            next_timer[0] += timer_ns
+    return (ts[:w], kind[:w], venue[:w], vseq[:w], pvseq[:w], price[:w], size[:w], side[:w], flags[:w],
+            rb[: w + 1], ra[: w + 1], pub[:npub], resets[:nres])

@@ -2,7 +2,7 @@
 
 Every event the engine sees is appended to the log in exactly the order it is stepped, so the
 log alone replays the run byte for byte (``paraphina replay`` gives the same action stream).
-Per market event ``e`` the loop is:
+Per market event ``e`` the loop (:func:`loop`) is:
 
 1. ``exchange.advance(e.ts_ns)``: queued actions that took effect by now; their acks and fills
    are delivered first (they happened before ``e``);
@@ -11,6 +11,12 @@ Per market event ``e`` the loop is:
    against the very event that caused it;
 3. the resulting events are logged and stepped in time order (then arrival order), and any
    actions they cause go back to the exchange, until nothing is left.
+
+The market arrives as :class:`~paraphina.columns.EventColumns` (the generator makes them so).
+For an engine that folds columns and never acts on books and trades, a run of book and trade
+rows with nothing queued at the exchange before them is stepped in one piece: the exchange
+folds the rows compiled (:meth:`SimExchange.fold_rows`) and the engine gets the very columns,
+so no event object is made for them; what the exchange makes (acks, fills) is few.
 
 The engine interface assumed (``paraphina.engine.Engine`` satisfies it)::
 
@@ -36,13 +42,14 @@ import numpy as np
 import paraphina
 from paraphina import events as ev
 from paraphina.actions import Action, SetKillSwitch, StreamHasher
-from paraphina.columns import from_events
+from paraphina.columns import EventColumns, from_events
 from paraphina.config import Config, config_hash
 from paraphina.eventlog import LogError, LogWriter
 from paraphina.outputs import open_replacing, replacing
 from paraphina.sim.exchange import SimExchange, VenueParams
 from paraphina.sim.market import T0_NS, MarketGenerator
 from paraphina.sim.scenario import Scenario, VenueSpec
+from paraphina.sim.tick_columns import join
 
 
 class SimEngine(Protocol):
@@ -76,6 +83,7 @@ class SimResult:
     funding: float = 0.0
     max_abs_position: float = 0.0   # largest net position (base units, engine's view) at a tick
     report: Any = None               # paraphina.sim.attribution.RunReport when the run was probed
+    stopped_at_ns: int | None = None  # the last market event's time when the kill switch stopped the run early
 
 
 def policy_engine_factory(policy, observers=()) -> EngineFactory:
@@ -152,19 +160,21 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
         from paraphina.sim.attribution import RunProbe
 
         probe = RunProbe(gen.latent_at, gen.ticks, gen.lots)
-    r = closed_loop(gen.events(), instruments, exchange, config, policy_name, log_path, engine_factory,
+    r = closed_loop(gen.chunks(), instruments, exchange, config, policy_name, log_path, engine_factory,
                     session=session, opening=opening, note=f"scenario={scenario.scenario_id} seed={seed} policy={policy_name}",
                     stop_on_kill=stop_on_kill, overwrite=overwrite, actions_path=actions_path, probe=probe)
-    r.scenario_id, r.seed, r.steps = scenario.scenario_id, seed, gen.step_index
+    r.scenario_id, r.seed = scenario.scenario_id, seed
+    r.steps = gen.step_index if r.stopped_at_ns is None else gen.steps_through(r.stopped_at_ns)
     return r
 
 
-def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument], exchange: SimExchange, config: Config,
+def closed_loop(market: Iterable[EventColumns | ev.Event], instruments: Sequence[ev.Instrument], exchange: SimExchange, config: Config,
                 policy_name: str, log_path: str, engine_factory: EngineFactory, *, session: dict,
                 opening: list[ev.Event] = (), note: str = "", stop_on_kill: bool = True, overwrite: bool = False,
                 actions_path: str | None = None, probe=None) -> SimResult:
-    """The engine and the simulated exchange in a loop over ``market`` events (a generator's or
-    a recorded log's), every event logged in the order it is stepped."""
+    """The engine and the simulated exchange in a loop over ``market`` (columns of events: a
+    generator's or a recorded log's; or single events, a feed's), every event logged in the
+    order it is stepped."""
     chash = config_hash(config)
     # The full resolved config travels with the log, so `paraphina replay` reproduces the run
     # without being told how it was configured.
@@ -178,28 +188,33 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
     actions_f = open_replacing(actions_path)
     st = _RunState()
     # Events the engine cannot act on wait here and are stepped (and logged) as one columnar
-    # run with the next event it can act on: one conversion and one engine call per tick
-    # instead of per event, same actions. Only for an engine that says which kinds act, and
-    # not when a probe must see each event's actions.
+    # run with the next event it can act on: one engine call per tick instead of per event,
+    # same actions. Only for an engine that says which kinds act, and not when a probe must see
+    # each event's actions. ``waiting`` holds market rows as (columns, start, stop) and
+    # exchange-made events as lists.
     acting = getattr(engine, "ACTING_KINDS", None) if probe is None and hasattr(engine, "apply_columns") else None
-    waiting: list[ev.Event] = []
+    waiting: list = []
+    n_waiting = [0]
+    arena: list = [None]
+    batch_rows = acting is not None and not (acting & ev.MARKET_KINDS)
 
     def step_waiting() -> list[Action]:
-        cols = from_events(waiting, st.events - len(waiting))
+        cols = join(waiting, st.events - n_waiting[0], arena)
         waiting.clear()
+        n_waiting[0] = 0
         writer.append_columns(cols)
         return engine.apply_columns(cols)
 
-    def step(e: ev.Event) -> list[Action]:
-        st.events += 1
-        if acting is not None:
-            waiting.append(e)
-            if e.KIND not in acting:
-                return []
-            actions = step_waiting()
+    def wait_rows(cols: EventColumns, i: int, j: int) -> None:
+        st.events += j - i
+        n_waiting[0] += j - i
+        last = waiting[-1] if waiting else None
+        if type(last) is tuple and last[0] is cols and last[2] == i:
+            waiting[-1] = (cols, last[1], j)
         else:
-            writer.append(e)
-            actions = engine.step(e)
+            waiting.append((cols, i, j))
+
+    def done(e: ev.Event, actions: list[Action]) -> list[Action]:
         if probe is not None:
             probe.on_event(e, actions, getattr(engine, "tick_model", None))
         if isinstance(e, ev.Timer):
@@ -213,6 +228,28 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
                 st.killed_at_tick = st.ticks
         return actions
 
+    def step(e: ev.Event) -> list[Action]:
+        if acting is not None:
+            st.events += 1
+            n_waiting[0] += 1
+            last = waiting[-1] if waiting else None
+            if type(last) is list:
+                last.append(e)
+            else:
+                waiting.append([e])
+            if e.KIND not in acting:
+                return []   # nothing to track: not a timer, no actions, no probe
+            return done(e, step_waiting())
+        st.events += 1
+        writer.append(e)
+        return done(e, engine.step(e))
+
+    def step_row(cols: EventColumns, i: int, e: ev.Event) -> list[Action]:
+        if acting is None:
+            return step(e)
+        wait_rows(cols, i, i + 1)
+        return done(e, step_waiting() if e.KIND in acting else [])
+
     def opening_events(ts_ns: int) -> list[ev.Event]:
         return [ev.SessionStart(ts_ns=min(ts_ns, T0_NS), source=session.get("source", ""), config_hash=chash,
                                 versions=_versions(), note=note), *opening]
@@ -221,8 +258,10 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
     # a kill leaves whatever was there before intact.
     try:
         with replacing(log_path) as tmp, LogWriter.create(tmp, instruments, session) as writer:
-            for _ in loop(market, exchange, step, opening_events):
+            for ts_ns in loop(_as_columns(market), exchange, step, opening_events, step_row=step_row,
+                              rows=wait_rows if batch_rows else None):
                 if stop_on_kill and st.killed_at_tick is not None:
+                    st.stopped_at_ns = ts_ns
                     break
             if waiting and step_waiting():
                 raise RuntimeError("the engine acted on an event of a kind it does not list in ACTING_KINDS")
@@ -241,18 +280,28 @@ def closed_loop(market: Iterable[ev.Event], instruments: Sequence[ev.Instrument]
         pnl_finite=st.finite, positions=[a.position * lots[v] for v, a in enumerate(acc)],
         fills=exchange.fill_count, fees=sum(a.fees for a in acc),
         funding=sum(a.funding_paid for a in acc), max_abs_position=st.max_abs_position,
-        report=probe.report() if probe is not None else None,
+        report=probe.report() if probe is not None else None, stopped_at_ns=st.stopped_at_ns,
     )
 
 
-def loop(market: Iterable[ev.Event], exchange: SimExchange, step: Callable[[ev.Event], list[Action]],
-         opening: Callable[[int], list[ev.Event]]) -> Iterator[ev.Event]:
+def loop(market: Iterable[EventColumns], exchange: SimExchange, step: Callable[[ev.Event], list[Action]],
+         opening: Callable[[int], list[ev.Event]], *,
+         step_row: Callable[[EventColumns, int, ev.Event], list[Action]] | None = None,
+         rows: Callable[[EventColumns, int, int], None] | None = None) -> Iterator[int]:
     """The engine (behind ``step``) and the exchange stepped together over ``market``, in the
-    order of the module docstring; yields each market event once it and everything it caused
-    have been stepped. ``opening(ts_ns)`` gives the events delivered before the first market
-    event (at ``ts_ns``): the session start, a starting position."""
+    order of the module docstring; yields each market event's time once it and everything it
+    caused have been stepped. ``opening(ts_ns)`` gives the events delivered before the first
+    market event (at ``ts_ns``): the session start, a starting position.
+
+    ``step_row(cols, i, e)`` steps market row ``i`` (``e`` is it as an event; default
+    ``step(e)``). With ``rows(cols, i, j)``, runs of book and trade rows are stepped through it
+    in one piece (they must cause no actions) while the exchange folds them compiled; such a
+    run yields once, its last row's time."""
     work: list[tuple[int, int, ev.Event]] = []   # (ts_ns, arrival, event): delivered in time order
     arrivals = itertools.count()
+    if step_row is None:
+        def step_row(cols: EventColumns, i: int, e: ev.Event) -> list[Action]:
+            return step(e)
 
     def push(events: Iterable[ev.Event]) -> None:
         for x in events:
@@ -266,19 +315,54 @@ def loop(market: Iterable[ev.Event], exchange: SimExchange, step: Callable[[ev.E
                 push(exchange.on_actions(actions, x.ts_ns))
 
     first = True
-    for e in market:
-        if first:
-            push(opening(e.ts_ns))
+    for cols in market:
+        n = len(cols)
+        if first and n:
+            push(opening(int(cols.ts_ns[0])))
             drain()
             first = False
-        push(exchange.advance(e.ts_ns))
-        drain()
-        actions = step(e)
-        push(exchange.on_market(e))
-        if actions:
-            push(exchange.on_actions(actions, e.ts_ns))
-        drain()
-        yield e
+        ts, kind = cols.ts_ns.tolist(), cols.kind.tolist()   # read row by row: Python ints are cheaper
+        i = 0
+        while i < n:
+            if rows is not None and kind[i] in ev.MARKET_KINDS and (
+                    (due := exchange.next_due_ns()) is None or ts[i] < due):
+                out: list[ev.Event] = []
+                j = exchange.fold_rows(cols, i, n, out)
+                if j > i:
+                    rows(cols, i, j)
+                    if out:
+                        push(out)
+                        drain()
+                    i = j
+                    yield ts[j - 1]
+                    continue
+            t = ts[i]
+            push(exchange.advance(t))
+            drain()
+            if rows is not None and kind[i] in ev.MARKET_KINDS:
+                due = exchange.next_due_ns()
+                if due is not None and due <= t:   # advance runs everything due by t: never
+                    raise RuntimeError(f"an action due at {due} is still queued at {t}")
+                continue   # nothing is due before it now: the compiled fold takes it
+            e = cols.event(i)
+            actions = step_row(cols, i, e)
+            if kind[i] in ev.MARKET_KINDS:
+                out = []
+                if exchange.fold_rows(cols, i, i + 1, out) != i + 1:   # advance ran what was due: never
+                    raise RuntimeError(f"the exchange did not fold row {i} at {t}")
+                push(out)
+            else:
+                push(exchange.on_market(e))
+            if actions:
+                push(exchange.on_actions(actions, t))
+            drain()
+            i += 1
+            yield t
+
+
+def _as_columns(market: Iterable[EventColumns | ev.Event]) -> Iterator[EventColumns]:
+    for x in market:
+        yield x if isinstance(x, EventColumns) else from_events([x])
 
 
 MARKET_EVENTS = (ev.BookSnapshot, ev.BookDelta, ev.Trade, ev.FundingRate, ev.MarkPrice, ev.Timer, ev.BookReset, ev.GapDetected)
@@ -298,26 +382,34 @@ def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, en
     instruments = reader.info.instruments
     params = list(params) if params is not None else [VenueParams() for _ in instruments]
     exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
-    market = _reporting((e for _, e in reader.events() if isinstance(e, MARKET_EVENTS)), reader, progress)
+    market = _reporting(_market_columns(reader), reader, progress)
     session = {"source": "paraphina.backtest", "input": str(in_log), "policy": policy_name, **(session_extra or {})}
     return closed_loop(market, instruments, exchange, config, policy_name, out_log, engine_factory, session=session,
                        note=f"backtest of {in_log} with {policy_name}", stop_on_kill=stop_on_kill,
                        overwrite=overwrite, actions_path=actions_path)
 
 
-def _reporting(events: Iterator[ev.Event], reader, progress: Callable[[int], None] | None) -> Iterator[ev.Event]:
+def _market_columns(reader) -> Iterator[EventColumns]:
+    """The market events of a log, as columns made from its decoded events (the bytes a
+    simulated run writes for them, whatever wrote the input)."""
+    for cols in reader.iter_columns():
+        events = [e for e in cols.events() if isinstance(e, MARKET_EVENTS)]
+        if events:
+            yield from_events(events)
+
+
+def _reporting(chunks: Iterator[EventColumns], reader, progress: Callable[[int], None] | None) -> Iterator[EventColumns]:
     if progress is None:
-        yield from events
+        yield from chunks
         return
-    for n, e in enumerate(events, 1):
-        if n % 4096 == 0:
-            progress(reader.info.end_offset)
-        yield e
+    for cols in chunks:
+        yield cols
+        progress(reader.info.end_offset)
     progress(reader.info.end_offset)
 
 
 class _RunState:
-    __slots__ = ("events", "ticks", "killed_at_tick", "peak", "max_dd", "finite", "max_abs_position")
+    __slots__ = ("events", "ticks", "killed_at_tick", "peak", "max_dd", "finite", "max_abs_position", "stopped_at_ns")
 
     def __init__(self) -> None:
         self.events = 0
@@ -327,6 +419,7 @@ class _RunState:
         self.max_dd = 0.0
         self.finite = True
         self.max_abs_position = 0.0
+        self.stopped_at_ns: int | None = None
 
     def track(self, summary: dict) -> None:
         self.max_abs_position = max(self.max_abs_position, abs(float(summary.get("position", 0.0))))

@@ -257,11 +257,10 @@ def test_fills_sum_to_position_changes_and_post_only_never_takes(ops):
             if isinstance(e, ev.PositionSnapshot):
                 assert e.position == running
         assert x.position(0) == running
-        book = x.venues[0]
         for o in x.open_orders(0):
             assert o.remaining > 0
             if o.cid in post_only_ids:
-                opp = book.best_ask() if o.side > 0 else book.best_bid()
+                opp = x.best_ask(0) if o.side > 0 else x.best_bid(0)
                 assert opp is None or (o.price < opp if o.side > 0 else o.price > opp)
 
 
@@ -270,8 +269,7 @@ def test_a_book_delta_is_folded_level_by_level_in_order():
     x = make()
     x.on_market(ev.BookDelta(ts_ns=T + 1, venue=0, bid_px=[999, 998, 998, 997, 997], bid_sz=[0, 3, 0, 0, 2],
                              ask_px=[1002, 1004, 1003], ask_sz=[-1, 9, 6]))
-    assert x.venues[0].bids == {1000: 5, 997: 2}
-    assert x.venues[0].asks == {1003: 6, 1004: 9}
+    assert x.book(0) == ({1000: 5, 997: 2}, {1003: 6, 1004: 9})
 
 
 def test_a_market_event_first_executes_what_fell_due_even_if_it_folds_nothing():
