@@ -46,3 +46,25 @@ def test_engine_columns_are_venue_columns_of_its_inputs(policy):
     assert len(checked) > 50
     assert any(p for _, p in checked)     # non-zero positions were among them
     assert isinstance(e.venue_inputs, VenueInputs)
+
+
+def test_venue_inputs_read_late_are_what_the_tick_saw():
+    """A policy may keep ``ctx.venue_inputs`` and read it after later events (a fill, a book
+    change): the structs, built on first read, carry the values of their tick."""
+    ins = [ev.Instrument(venue=f"v{i}", symbol="X", tick_size="0.1", lot_size="0.01") for i in range(2)]
+
+    def session():
+        e = Engine(load_config(), ins, load_policy("fixed-spread"))
+        for v, m in enumerate((1000, 1010)):
+            e.step(ev.BookSnapshot(ts_ns=1, venue=v, bid_px=[m - 1], bid_sz=[500], ask_px=[m + 1], ask_sz=[500]))
+        e.step(ev.Timer(ts_ns=2))
+        return e
+
+    early, late = session(), session()
+    seen = tuple(early.venue_inputs)                # read at once
+    kept = late.venue_inputs                        # read after the fill and a new book
+    late.step(ev.Fill(ts_ns=3, venue=0, client_order_id="x", side=1, price=999, size=200, fee=0.0))
+    late.step(ev.BookSnapshot(ts_ns=4, venue=0, bid_px=[1100], bid_sz=[9], ask_px=[1102], ask_sz=[9]))
+    assert kept == seen and tuple(kept) == seen and kept[-1] == seen[-1] and kept[:1] == seen[:1]
+    assert seen[0].position == 0.0 and seen[0].mid == pytest.approx(100.0) and len(seen[0].bids) == 1
+    assert late.venue_inputs is kept               # no tick since: the engine still holds the same one
