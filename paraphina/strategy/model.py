@@ -335,7 +335,7 @@ def main_tick(model: StrategyModel, cfg: Config, now_ms: int, venues: Sequence[V
 
 def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> list[OrderIntent]:
     """MM intents for this tick (see :func:`paraphina.strategy.quoting.quote`)."""
-    return _quoting.quote(tick, cfg, venues)[0]
+    return _quoting.quote_intents(tick, cfg, venues)
 
 
 def exits(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> list[OrderIntent]:

@@ -424,6 +424,16 @@ def mm_params(cfg: Config) -> np.ndarray:
 _MM_PARAMS_CACHE: dict[int, tuple[Config, np.ndarray]] = {}
 def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[list[OrderIntent], list[VenueQuote]]:
     """MM intents for every venue (venue order, buy before sell) and the per-venue workings."""
+    return _quote(tick, cfg, venues, True)
+
+
+def quote_intents(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> list[OrderIntent]:
+    """The intents of :func:`quote` without the workings (what a tick needs: no
+    :class:`VenueQuote` is built)."""
+    return _quote(tick, cfg, venues, False)[0]
+
+
+def _quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput], with_details: bool) -> tuple[list[OrderIntent], list[VenueQuote]]:
     s = tick.fair_value
     if (
         s is None
@@ -448,8 +458,9 @@ def quote(tick: TickModel, cfg: Config, venues: Sequence[VenueInput]) -> tuple[l
         if not row[Q_QUOTED]:
             continue
         quoted, r, h, target, bid, bid_size, ask, ask_size = row
-        details.append(VenueQuote(venue=venue, reservation=r, half_spread=h, q_target=target, bid_price=bid,
-                                  bid_size=bid_size, ask_price=ask, ask_size=ask_size))
+        if with_details:
+            details.append(VenueQuote(venue=venue, reservation=r, half_spread=h, q_target=target, bid_price=bid,
+                                      bid_size=bid_size, ask_price=ask, ask_size=ask_size))
         if bid_size > 0.0:
             intents.append(OrderIntent(venue=venue, side=1, price=bid, size=bid_size))
         if ask_size > 0.0:
@@ -467,6 +478,7 @@ __all__ = [
     "liq_size_factor",
     "passive_prices",
     "quote",
+    "quote_intents",
     "quote_size",
     "reservation_price",
     "usable_funding_rate",
