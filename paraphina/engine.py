@@ -71,7 +71,6 @@ from paraphina.strategy.tick import TickModel
 
 NS_PER_MS = 1_000_000
 PURPOSE_CODE = {"mm": "m", "exit": "x", "hedge": "h"}
-_NAN = math.nan
 
 
 class Engine:

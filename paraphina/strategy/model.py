@@ -22,7 +22,7 @@ from paraphina.intents import OrderIntent
 from paraphina.strategy import exits as _exits
 from paraphina.strategy import hedge as _hedge
 from paraphina.strategy import quoting as _quoting
-from paraphina.strategy.accounting import Aggregates, aggregate_columns
+from paraphina.strategy.accounting import aggregate_columns
 from paraphina.strategy.common import (
     C_AVG_ENTRY,
     C_DEPTH,
