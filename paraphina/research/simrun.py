@@ -62,9 +62,9 @@ def run_record(r: SimResult) -> dict[str, Any]:
 
 
 def simulate(scenario: Scenario, config: Config, policy: str, seed: int, ticks: int | None) -> SimResult:
-    with tempfile.TemporaryDirectory(prefix="paraphina-mc-") as tmp:
-        return run_simulation(scenario, config, policy, seed, ticks, os.path.join(tmp, "run.arrow"),
-                              policy_engine_factory(policy))
+    """One run kept as its result only (no log: a Monte Carlo record needs the summary and the
+    action stream's hash, which do not depend on whether the events were also written)."""
+    return run_simulation(scenario, config, policy, seed, ticks, None, policy_engine_factory(policy))
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ The engine interface assumed (``paraphina.engine.Engine`` satisfies it)::
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import math
@@ -63,7 +64,7 @@ EngineFactory = Callable[[Config, Sequence[ev.Instrument]], SimEngine]
 
 @dataclass
 class SimResult:
-    log_path: str
+    log_path: str | None   # None: the run kept no log
     scenario_id: str
     seed: int
     policy: str
@@ -131,10 +132,11 @@ def starting_inventory(scenario: Scenario, config: Config) -> tuple[float, int]:
 
 
 def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: int, ticks: int | None,
-                   log_path: str, engine_factory: EngineFactory, *, stop_on_kill: bool = True,
+                   log_path: str | None, engine_factory: EngineFactory, *, stop_on_kill: bool = True,
                    overwrite: bool = False, actions_path: str | None = None,
                    session_extra: dict | None = None, measure: bool = False, telemetry=None) -> SimResult:
-    """Run one scenario with one seed; write the log to ``log_path``; return the result.
+    """Run one scenario with one seed; write the log to ``log_path`` (``None``: no log, for
+    callers that keep only the result, such as Monte Carlo); return the result.
 
     ``measure`` also measures the run against the generator's latent price
     (:mod:`paraphina.sim.attribution`): ``SimResult.report``. ``telemetry`` (the run's
@@ -169,7 +171,7 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
 
 
 def closed_loop(market: Iterable[EventColumns | ev.Event], instruments: Sequence[ev.Instrument], exchange: SimExchange, config: Config,
-                policy_name: str, log_path: str, engine_factory: EngineFactory, *, session: dict,
+                policy_name: str, log_path: str | None, engine_factory: EngineFactory, *, session: dict,
                 opening: list[ev.Event] = (), note: str = "", stop_on_kill: bool = True, overwrite: bool = False,
                 actions_path: str | None = None, probe=None) -> SimResult:
     """The engine and the simulated exchange in a loop over ``market`` (columns of events: a
@@ -257,7 +259,7 @@ def closed_loop(market: Iterable[EventColumns | ev.Event], instruments: Sequence
     # Both files are written beside their destination and renamed into place once complete:
     # a kill leaves whatever was there before intact.
     try:
-        with replacing(log_path) as tmp, LogWriter.create(tmp, instruments, session) as writer:
+        with _log_writer(log_path, instruments, session) as writer:
             for ts_ns in loop(_as_columns(market), exchange, step, opening_events, step_row=step_row,
                               rows=wait_rows if batch_rows else None):
                 if stop_on_kill and st.killed_at_tick is not None:
@@ -282,6 +284,25 @@ def closed_loop(market: Iterable[EventColumns | ev.Event], instruments: Sequence
         funding=sum(a.funding_paid for a in acc), max_abs_position=st.max_abs_position,
         report=probe.report() if probe is not None else None, stopped_at_ns=st.stopped_at_ns,
     )
+
+
+class _NoLog:
+    """The log writer of a run that keeps no log: the events go to the engine only."""
+
+    def append(self, e: ev.Event) -> None:
+        pass
+
+    def append_columns(self, cols: EventColumns) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _log_writer(log_path: str | None, instruments: Sequence[ev.Instrument], session: dict) -> Iterator:
+    if log_path is None:
+        yield _NoLog()
+        return
+    with replacing(log_path) as tmp, LogWriter.create(tmp, instruments, session) as writer:
+        yield writer
 
 
 def loop(market: Iterable[EventColumns], exchange: SimExchange, step: Callable[[ev.Event], list[Action]],
