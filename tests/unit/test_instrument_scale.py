@@ -118,3 +118,39 @@ def test_a_files_own_numbers_are_never_resized_the_preset_under_it_is(tmp_path):
 def test_spec_preset_names_no_price():
     assert price_reference("spec") is None
     assert build_config("spec", {}, price=2.0)[1] == "preset spec"
+
+
+def _first_snapshot_mid(path) -> float:
+    from paraphina import events as ev
+    from paraphina.eventlog import LogReader
+
+    reader = LogReader(str(path))
+    ticks = [float(i.tick_size) for i in reader.info.instruments]
+    for _, e in reader.events():
+        if isinstance(e, ev.BookSnapshot) and e.bid_px and e.ask_px:
+            return (max(e.bid_px) + min(e.ask_px)) / 2.0 * ticks[e.venue]
+    raise AssertionError("no snapshot")
+
+
+def test_a_logs_price_is_its_first_two_sided_snapshots_mid(tmp_path):
+    # Read from the Arrow stream without the hash chain's check; the checked reader agrees.
+    from conftest import write_sample
+
+    from paraphina.commands.common import log_price_usd
+
+    log = write_sample(tmp_path / "s.arrow", n=3000, batch_events=500)
+    assert log_price_usd(str(log)) == _first_snapshot_mid(log)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_damaged_log_has_no_price_and_raises_nothing(tmp_path, damage):
+    # The command then reads the log through its checked reader, which reports the damage.
+    from conftest import write_sample
+
+    from paraphina.commands.common import log_price_usd
+
+    log = write_sample(tmp_path / "s.arrow", n=3000, batch_events=500)
+    data = log.read_bytes()
+    cut = {"truncated": data[:300], "garbage": data[:200] + b"\xff" * 5000, "empty": b""}[damage]
+    log.write_bytes(cut)
+    assert log_price_usd(str(log)) is None
