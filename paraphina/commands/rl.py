@@ -187,9 +187,9 @@ def offline(logs, out_dir, seed, steps, alpha, hidden, batch, behaviour_models, 
     from paraphina.commands.common import resolve_config
     from paraphina.progress import Progress
     from paraphina.rl.logdata import log_transitions
-    from paraphina.rl.offline import TD3BCSettings, _torch, offline_rl, settings_record
+    from paraphina.rl.offline import TD3BCSettings, offline_rl, require_torch, settings_record
 
-    _torch()
+    require_torch()
     settings = TD3BCSettings(steps=steps, alpha=alpha, hidden=hidden, batch=batch, seed=seed)
     models = {sha256_file(p): p for p in behaviour_models}
     record = {"schema_version": 1, "logs": [{"path": p, "sha256": sha256_file(p)} for p in logs],

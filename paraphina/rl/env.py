@@ -45,7 +45,7 @@ from paraphina.rl.randomise import Randomisation, randomised_scenario, regime_of
 from paraphina.rl.schema import OBS_CLIP, action_bounds, action_dim, clip_action, obs_dim, observation
 from paraphina.sim.exchange import SimExchange
 from paraphina.sim.market import T0_NS, MarketGenerator
-from paraphina.sim.runner import _exchange_seed, loop, starting_inventory, steps_for_ticks, venue_params
+from paraphina.sim.runner import exchange_seed, loop, starting_inventory, steps_for_ticks, venue_params
 from paraphina.sim.scenario import Scenario
 
 REWARD_VERSION = 1
@@ -105,7 +105,7 @@ class SimRun:
         self.hasher = StreamHasher() if hash_actions else None
         self.instruments = scenario.instruments()
         self.gen = MarketGenerator(scenario, seed, timer_ms=config.loops.main_loop_interval_ms, steps=steps)
-        self.exchange = SimExchange(self.instruments, [venue_params(v) for v in scenario.venues], seed=_exchange_seed(seed))
+        self.exchange = SimExchange(self.instruments, [venue_params(v) for v in scenario.venues], seed=exchange_seed(seed))
         self.policy = policy if policy is not None else ExternalKnobPolicy(len(self.instruments))
         self.engine = Engine(config, self.instruments, PolicyHost(self.policy))
         self.notional = 0.0

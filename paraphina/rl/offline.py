@@ -60,7 +60,7 @@ class TD3BCSettings:
     seed: int = 0
 
 
-def _torch():
+def require_torch():
     try:
         import torch
     except ImportError:
@@ -70,7 +70,7 @@ def _torch():
 
 def train_td3bc(data: Transitions, n_venues: int, s: TD3BCSettings):
     """Train; returns (actor layers as numpy (W, b) with the standardisation folded in, history)."""
-    torch = _torch()
+    torch = require_torch()
     nn = torch.nn
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -183,7 +183,7 @@ def offline_rl(out_dir: str, data: Transitions, settings: TD3BCSettings, *, prog
                  "behaviour_policies": sorted({s["policy"] for s in data.sources}),
                  "return_per_log_by_policy": {k: v for k, v in sorted(per_policy.items())},
                  "reward": "reward v1 from the tick model, turnover term 0 (paraphina.rl.logdata)"},
-        "training": {"algo": ALGO, **asdict(settings), "torch": _torch().__version__,
+        "training": {"algo": ALGO, **asdict(settings), "torch": require_torch().__version__,
                      "final_critic_loss": hist["critic_loss"][-1],
                      "final_bc_mse": hist["bc_mse"][-1] if hist["bc_mse"] else None,
                      "q_data_mean": hist["q_data_mean"], "q_policy_mean": hist["q_policy_mean"]},

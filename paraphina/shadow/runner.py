@@ -30,7 +30,7 @@ from paraphina.policies import load_policy
 from paraphina.shadow.pair import ActionStream, PolicySpec, ShadowPair, make_plugin, plugin_info
 from paraphina.shadow.report import ShadowReport, divergence, stream_info, write_sidecar
 from paraphina.sim.exchange import SimExchange, VenueParams
-from paraphina.sim.runner import MARKET_EVENTS, SimResult, _exchange_seed, closed_loop, run_backtest
+from paraphina.sim.runner import MARKET_EVENTS, SimResult, exchange_seed, closed_loop, run_backtest
 
 
 class FeedSource(Protocol):
@@ -98,7 +98,7 @@ def run_shadow(feed: FeedSource, config: Config, session_path: str, *, baseline:
     b_plugin, c_plugin = make_plugin(baseline), make_plugin(candidate)
     b_info, c_info = plugin_info(b_plugin), plugin_info(c_plugin)
     params = list(params) if params is not None else [VenueParams() for _ in instruments]
-    exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
+    exchange = SimExchange(instruments, params, seed=exchange_seed(0))
     pair_ref: list[ShadowPair] = []
     base_path = f"{session_path}.baseline.actions"
     with ActionStream(f"{session_path}.candidate.actions", replace=True) as cand_stream:

@@ -149,7 +149,7 @@ def run_simulation(scenario: Scenario, config: Config, policy_name: str, seed: i
     instruments = scenario.instruments()
     steps = steps_for_ticks(scenario, config, ticks)
     gen = MarketGenerator(scenario, seed, timer_ms=config.loops.main_loop_interval_ms, steps=steps)
-    exchange = SimExchange(instruments, [venue_params(v) for v in scenario.venues], seed=_exchange_seed(seed))
+    exchange = SimExchange(instruments, [venue_params(v) for v in scenario.venues], seed=exchange_seed(seed))
     session = {"source": "paraphina.sim", "scenario_id": scenario.scenario_id,
                "scenario_version": scenario.scenario_version, "seed": seed, "policy": policy_name, "steps": steps, **(session_extra or {})}
     inventory, venue = starting_inventory(scenario, config)
@@ -402,7 +402,7 @@ def run_backtest(in_log: str, config: Config, policy_name: str, out_log: str, en
     reader = LogReader(in_log)
     instruments = reader.info.instruments
     params = list(params) if params is not None else [VenueParams() for _ in instruments]
-    exchange = SimExchange(instruments, params, seed=_exchange_seed(0))
+    exchange = SimExchange(instruments, params, seed=exchange_seed(0))
     market = _reporting(_market_columns(reader), reader, progress)
     session = {"source": "paraphina.backtest", "input": str(in_log), "policy": policy_name, **(session_extra or {})}
     return closed_loop(market, instruments, exchange, config, policy_name, out_log, engine_factory, session=session,
@@ -452,7 +452,7 @@ class _RunState:
         self.max_dd = max(self.max_dd, self.peak - x)
 
 
-def _exchange_seed(seed: int) -> int:
+def exchange_seed(seed: int) -> int:
     """A stream independent of the generator's (same run seed, different SeedSequence)."""
     return int(np.random.SeedSequence([seed, 0x5E]).generate_state(1, np.uint64)[0])
 

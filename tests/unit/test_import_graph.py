@@ -62,3 +62,33 @@ def test_the_checker_catches_a_forbidden_import(tmp_path):
     f = tmp_path / "bad.py"
     f.write_text("import time\nfrom paraphina.eventlog import LogWriter\nfrom os import path\n")
     assert violations(f) == ["os", "os.path", "paraphina.eventlog", "paraphina.eventlog.LogWriter", "time"]
+
+
+def private_imports(path: Path, package: str) -> list[str]:
+    """``from paraphina.X import _name`` where ``paraphina.X`` is outside ``package`` (the
+    importing module's own package): another package's private name, which should be promoted."""
+    bad = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("paraphina"):
+            owner = node.module.rsplit(".", 1)[0] if "." in node.module else node.module
+            for a in node.names:
+                if a.name.startswith("_") and not a.name.startswith("__") and owner != package:
+                    bad.append(f"{node.module}.{a.name}")
+    return bad
+
+
+def test_no_module_imports_another_packages_private_names():
+    problems = {}
+    for f in sorted(PKG.rglob("*.py")):
+        parts = f.relative_to(PKG.parent).with_suffix("").parts
+        package = ".".join(parts if f.name == "__init__.py" else parts[:-1])
+        if found := private_imports(f, package):
+            problems[str(f.relative_to(PKG))] = found
+    assert problems == {}
+
+
+def test_the_private_name_checker_catches_one(tmp_path):
+    f = tmp_path / "bad.py"
+    f.write_text("from paraphina.sim.runner import _helper, loop\nfrom paraphina.rl import env as _env\n")
+    assert private_imports(f, "paraphina.rl") == ["paraphina.sim.runner._helper"]
+    assert private_imports(f, "paraphina.sim") == []
