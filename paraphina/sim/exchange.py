@@ -55,7 +55,7 @@ from paraphina.sim.exchange_kernel import (
     B_APX, B_ASZ, B_BPX, B_BSZ, FILLS, GROW, NO_ASK, O_AHEAD, O_NO, O_PRICE, O_REM, O_SIDE, R_A0, R_A1, R_B0, R_B1,
     R_KIND, R_TS, R_VENUE, V_AN, V_BN, V_HAS_BOOK, V_OCOUNT, V_UP, fold_rows, rest_order,
 )
-from paraphina.sim.tick_columns import packed
+from paraphina.sim.tick_columns import ChunkPacker
 
 NS_PER_MS = 1_000_000
 
@@ -189,6 +189,7 @@ class SimExchange:
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.venues = [_Venue(p.initial_balance) for p in venues]
         self._a = _Arrays(len(venues))
+        self.packer = ChunkPacker()   # the run's generator chunks, packed once (the join reads them too)
         self.now_ns = -1   # the exchange's clock: the latest time it has seen
         self._funding_check_ns = -1   # no venue's funding falls due before this (a timer skips the venues)
         self._ids: dict[int, tuple[str, str]] = {}   # order number -> (client id, exchange id) of resting orders
@@ -295,7 +296,7 @@ class SimExchange:
         exchange to each row's time (nothing queued falls due before the rows folded)."""
         a = self._a
         until = self._queue[0][0] if self._queue else NO_ASK
-        rows, blv, alv = packed(cols)
+        rows, blv, alv = self.packer(cols)
         while True:
             j, status, nf, latest = fold_rows(rows, blv, alv, i, n, until, a.book, a.vstate, a.orders, a.fills)
             if latest > self.now_ns:

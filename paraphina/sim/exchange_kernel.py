@@ -47,7 +47,7 @@ V_BN, V_AN, V_HAS_BOOK, V_UP, V_OCOUNT = range(5)
 O_SIDE, O_PRICE, O_REM, O_AHEAD, O_NO = range(5)
 # fills[field, x]: order number, side, price, lots, order done
 F_NO, F_SIDE, F_PRICE, F_QTY, F_DONE = range(5)
-# rows[field, r]: a chunk's scalar columns, packed (paraphina.sim.tick_columns.packed)
+# rows[field, r]: a chunk's scalar columns, packed (paraphina.sim.tick_columns.ChunkPacker)
 R_TS, R_KIND, R_VENUE, R_PRICE, R_SIZE, R_SIDE, R_B0, R_B1, R_A0, R_A1, R_VSEQ, R_PVSEQ, R_FLAGS = range(13)
 N_ROW_FIELDS = 13
 

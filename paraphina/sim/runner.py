@@ -201,7 +201,7 @@ def closed_loop(market: Iterable[EventColumns | ev.Event], instruments: Sequence
     batch_rows = acting is not None and not (acting & ev.MARKET_KINDS)
 
     def step_waiting() -> list[Action]:
-        cols = join(waiting, st.events - n_waiting[0], arena)
+        cols = join(waiting, st.events - n_waiting[0], arena, exchange.packer)
         waiting.clear()
         n_waiting[0] = 0
         writer.append_columns(cols)

@@ -18,28 +18,33 @@ from paraphina.sim.exchange_kernel import (
     N_ROW_FIELDS, R_A0, R_A1, R_B0, R_B1, R_FLAGS, R_KIND, R_PRICE, R_PVSEQ, R_SIDE, R_SIZE, R_TS, R_VENUE, R_VSEQ,
 )
 
-# (columns, their packed form) of the last chunk packed: a chunk is packed once. One tuple,
-# replaced whole, so a reader never sees one chunk's columns with another's packing.
-_last_packed: list = [None]
+class ChunkPacker:
+    """A chunk's columns packed for the kernels that read them: ``packer(cols)`` is (rows, bid
+    levels, ask levels), the scalar columns as one int64 array ``rows[field, row]`` (fields
+    ``R_*`` of :mod:`paraphina.sim.exchange_kernel`) and the levels as (price, size) pairs, for
+    kernels that take few arguments (numba's call cost is per argument).
 
+    The exchange's fold and the join of a tick's columns read the same generator chunk many
+    times: one packer per run (the exchange's) packs each chunk once. It keeps the last chunk
+    only, so a run holds one packed chunk at a time."""
 
-def packed(cols: EventColumns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, bid levels, ask levels): a chunk's scalar columns as one int64 array ``rows[field,
-    row]`` (fields ``R_*`` of :mod:`paraphina.sim.exchange_kernel`) and its levels as (price,
-    size) pairs, for kernels that take few arguments (numba's call cost is per argument)."""
-    last = _last_packed[0]
-    if last is not None and last[0] is cols:
-        return last[1]
-    rows = np.empty((N_ROW_FIELDS, len(cols)), np.int64)
-    rows[R_TS], rows[R_KIND], rows[R_VENUE] = cols.ts_ns, cols.kind, cols.venue
-    rows[R_PRICE], rows[R_SIZE], rows[R_SIDE] = cols.price, cols.size, cols.side
-    rows[R_B0], rows[R_B1] = cols.bid_off[:-1], cols.bid_off[1:]
-    rows[R_A0], rows[R_A1] = cols.ask_off[:-1], cols.ask_off[1:]
-    rows[R_VSEQ], rows[R_PVSEQ], rows[R_FLAGS] = cols.venue_seq, cols.prev_venue_seq, cols.flags
-    out = (rows, np.stack((cols.bid_px, cols.bid_sz)).astype(np.int64, copy=False),
-           np.stack((cols.ask_px, cols.ask_sz)).astype(np.int64, copy=False))
-    _last_packed[0] = (cols, out)
-    return out
+    def __init__(self) -> None:
+        self._last: tuple | None = None   # (columns, their packed form)
+
+    def __call__(self, cols: EventColumns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        last = self._last
+        if last is not None and last[0] is cols:
+            return last[1]
+        rows = np.empty((N_ROW_FIELDS, len(cols)), np.int64)
+        rows[R_TS], rows[R_KIND], rows[R_VENUE] = cols.ts_ns, cols.kind, cols.venue
+        rows[R_PRICE], rows[R_SIZE], rows[R_SIDE] = cols.price, cols.size, cols.side
+        rows[R_B0], rows[R_B1] = cols.bid_off[:-1], cols.bid_off[1:]
+        rows[R_A0], rows[R_A1] = cols.ask_off[:-1], cols.ask_off[1:]
+        rows[R_VSEQ], rows[R_PVSEQ], rows[R_FLAGS] = cols.venue_seq, cols.prev_venue_seq, cols.flags
+        out = (rows, np.stack((cols.bid_px, cols.bid_sz)).astype(np.int64, copy=False),
+               np.stack((cols.ask_px, cols.ask_sz)).astype(np.int64, copy=False))
+        self._last = (cols, out)
+        return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -108,10 +113,10 @@ class _Arena:
 ARENA_ROWS = 1 << 14
 
 
-def join(parts: list, first_seq: int, arena: list) -> EventColumns:
+def join(parts: list, first_seq: int, arena: list, packer: ChunkPacker | None = None) -> EventColumns:
     """One run of columns numbered from ``first_seq``, from ``parts`` in order: market rows
     ``(cols, start, stop)`` and lists of events. ``arena`` is the caller's ``[_Arena | None]``
-    (one per run)."""
+    and ``packer`` its :class:`ChunkPacker` (one each per run; a fresh packer when None)."""
     ranges = [p for p in parts if type(p) is tuple]
     cols = ranges[0][0] if ranges else None
     contiguous = cols is not None and all(r[0] is cols and r[1] == q[2] for q, r in zip(ranges, ranges[1:]))
@@ -119,7 +124,7 @@ def join(parts: list, first_seq: int, arena: list) -> EventColumns:
         out = _concat(parts)
         out.seq = np.arange(first_seq, first_seq + len(out), dtype=np.int64)
         return out
-    return _join_one(cols, parts, ranges[0][1], ranges[-1][2], first_seq, arena)
+    return _join_one(cols, parts, ranges[0][1], ranges[-1][2], first_seq, arena, packer or ChunkPacker())
 
 
 def _concat(parts: list) -> EventColumns:
@@ -127,7 +132,8 @@ def _concat(parts: list) -> EventColumns:
     return concat(cols) if len(cols) > 1 else cols[0]
 
 
-def _join_one(cols: EventColumns, parts: list, a: int, c: int, first_seq: int, arena: list) -> EventColumns:
+def _join_one(cols: EventColumns, parts: list, a: int, c: int, first_seq: int, arena: list,
+              packer: ChunkPacker) -> EventColumns:
     places: list[int] = []
     times: list[int] = []
     kinds: list[int] = []
@@ -154,7 +160,7 @@ def _join_one(cols: EventColumns, parts: list, a: int, c: int, first_seq: int, a
         ar = arena[0] = _Arena(max(ARENA_ROWS, n + 1))
     w0 = ar.used
     evs = np.array((places, times, kinds, venues), np.int64).reshape(4, len(places))   # C order, always
-    join_rows(packed(cols)[0], a, c, evs, first_seq, w0, *ar.arrays)
+    join_rows(packer(cols)[0], a, c, evs, first_seq, w0, *ar.arrays)
     ar.used = w0 + n + 1   # the next region starts past this one's last offset
     w1 = w0 + n
     seq, ts, kind, venue, vseq, pvseq, price, size, side, flags, boff, aoff = ar.arrays
