@@ -426,6 +426,12 @@ class Books:
         _tops(self.px, self.sz, self.cnt, self.order, self.head, self.ints, out)
         return [tuple(r[1:5]) if r[0] else None for r in out.tolist()]
 
+    @property
+    def tops_rows(self) -> np.ndarray:
+        """The rows behind the last :meth:`tops` (one per venue: valid 0/1, bid ticks, bid lots,
+        ask ticks, ask lots, last book and last mid times); the next call overwrites them."""
+        return self._tops_buf
+
     def valid(self, v: int) -> bool:
         return bool(self.ints[v, I_VALID])
 

@@ -68,6 +68,7 @@ from paraphina.strategy.common import (
 )
 from paraphina.strategy.model import main_tick, record_fill, venue_input_from_config
 from paraphina.strategy.tick import TickModel
+from paraphina.tick_inputs import fill_venue_columns
 
 NS_PER_MS = 1_000_000
 PURPOSE_CODE = {"mm": "m", "exit": "x", "hedge": "h"}
@@ -109,10 +110,9 @@ class Engine:
             venue_input_from_config(vc, venue=v, tick_size=t, lot_size=l, size_step=l)
             for v, (vc, t, l) in enumerate(zip(self.venue_configs, ticks, lots))
         ]
-        # venue_columns() of the templates: the constant columns every tick copies.
-        f, i = venue_columns(self._venue_templates)
-        self._column_rows = (f.tolist(), i.tolist())
-        self._tick_rows: tuple[list, list] | None = None
+        # venue_columns() of the templates: the constant columns every tick starts from.
+        self._template_columns = venue_columns(self._venue_templates)
+        self._tick_rows: tuple[np.ndarray, np.ndarray] | None = None
 
     # --- input ------------------------------------------------------------------------------
 
@@ -331,70 +331,41 @@ class Engine:
 
     def _venue_inputs(self, tops: list) -> VenueInputs:
         """This tick's :class:`VenueInput` per venue. The kernels read only their
-        :func:`venue_columns`, filled in here from a template made once (the constant columns)
-        and this tick's values; each struct is built from the values captured here when
-        something first reads it (most ticks, nothing does)."""
+        :func:`venue_columns`, filled in by one compiled call (:func:`fill_venue_columns`) from
+        the constant columns of each venue, the book and the accounts; each struct is built
+        from those columns when something first reads it (most ticks, nothing does)."""
         core = self.state.core
         b = self.state.books
-        ints = b.ints.tolist()
-        var = b.floats.tolist()
-        vols = [(math.sqrt(r[F_VAR_SHORT]), math.sqrt(r[F_VAR_LONG])) for r in var]
-        self._tick_rows = (ints, vols)   # _venue_views reads the same rows on this tick
+        n = len(tops)
+        af: list = []
+        ai: list = []
+        for a in core.venues:   # flat lists: numpy reads them faster than rows of tuples
+            af += (a.margin_available, a.funding_rate, a.avg_entry)
+            ai += (a.position, a.liquidation_price, a.funding_interval_ms, a.funding_received_ns, a.next_funding_ns)
         levels, counts = b.float_levels(self._depth, self._lots_array)
-        touch = levels[:, :, :, 0].tolist()     # [venue][bids, asks][price, size] of the best level
-        cnt = counts.tolist()
-        frows = []
-        irows = []
-        live = []
-        ticks, lots = self.units.ticks, self.units.lots
-        frow_tmpl, irow_tmpl = self._column_rows
-        for v, top in enumerate(tops):
-            acct = core.venues[v]
-            last_mid = ints[v][I_LAST_MID_TS]
-            fr = frow_tmpl[v].copy()   # this venue's rows of venue_columns(): the template's, live columns set
-            ir = irow_tmpl[v].copy()
-            if top is not None:
-                (bid, bsz), (ask, asz) = touch[v]
-                mid = 0.5 * (bid + ask)
-                fr[C_MID], fr[C_SPREAD], fr[C_BEST_BID], fr[C_BEST_ASK] = mid, ask - bid, bid, ask
-                fr[C_DEPTH] = bid * bsz + ask * asz
-                ir[C_HAS_MID] = 1
-            else:  # no two-sided book: the book columns keep the template's (empty) values
-                bsz = asz = 0.0
-            vs, vl = vols[v]
-            fr[C_POSITION] = acct.position * lots[v]
-            fr[C_MARGIN] = acct.margin_available
-            fr[C_FUNDING_8H] = acct.funding_rate * (28_800_000 / acct.funding_interval_ms)
-            fr[C_VOL_SHORT], fr[C_AVG_ENTRY] = vs, acct.avg_entry
-            if acct.liquidation_price >= 0:
-                fr[C_PRICE_LIQ] = acct.liquidation_price * ticks[v]
-            fund_ns, next_ns = acct.funding_received_ns, acct.next_funding_ns
-            if last_mid >= 0:
-                ir[C_MID_MS], ir[C_HAS_MID_MS] = last_mid // NS_PER_MS, 1
-            if fund_ns >= 0:
-                ir[C_FUND_MS], ir[C_HAS_FUND_MS] = fund_ns // NS_PER_MS, 1
-            if next_ns >= 0:
-                ir[C_NEXT_FUND_MS], ir[C_HAS_NEXT_FUND] = next_ns // NS_PER_MS, 1
-            frows.append(fr)
-            irows.append(ir)
-            live.append((fr, ir, top is not None, bsz, asz, vl, cnt[v]))
-        n = len(frows)
-        columns = (np.array(frows, dtype=np.float64).reshape(n, N_FLOAT_COLUMNS),
-                   np.array(irows, dtype=np.int64).reshape(n, N_INT_COLUMNS))
+        book_f, book_i = b.floats.copy(), b.ints.copy()   # as of this tick (views read them later)
+        self._tick_rows = (book_i, book_f)
+        f = np.empty((n, N_FLOAT_COLUMNS), np.float64)
+        ints = np.empty((n, N_INT_COLUMNS), np.int64)
+        vol_long = np.empty(n, np.float64)
+        tmpl_f, tmpl_i = self._template_columns
+        # b.tops_rows: the rows behind ``tops`` (the main tick read them just before)
+        fill_venue_columns(tmpl_f, tmpl_i, b.tops_rows, levels, book_f, book_i, np.array(af, np.float64).reshape(n, 3),
+                           np.array(ai, np.int64).reshape(n, 5), f, ints, vol_long)
         templates = self._venue_templates
 
         def make(v: int) -> VenueInput:
-            fr, ir, has_top, bsz, asz, vl, (nb, na) = live[v]
-            tmpl = templates[v]
-            if has_top:
+            fr, ir = f[v].tolist(), ints[v].tolist()
+            if ir[C_HAS_MID]:
+                (nb, na), side = counts[v].tolist(), levels[v, :, 1, 0].tolist()
                 book = dict(mid=fr[C_MID], spread=fr[C_SPREAD], best_bid=fr[C_BEST_BID], best_ask=fr[C_BEST_ASK],
-                            bid_size=bsz, ask_size=asz, bids=BookLevels(levels, v, 0, nb),
+                            bid_size=side[0], ask_size=side[1], bids=BookLevels(levels, v, 0, nb),
                             asks=BookLevels(levels, v, 1, na), depth_usd=fr[C_DEPTH])
             else:
                 book = {}
             return msgspec.structs.replace(
-                tmpl, last_mid_update_ms=ir[C_MID_MS] if ir[C_HAS_MID_MS] else None,
-                local_vol_short=fr[C_VOL_SHORT], local_vol_long=vl, position=fr[C_POSITION],
+                templates[v], last_mid_update_ms=ir[C_MID_MS] if ir[C_HAS_MID_MS] else None,
+                local_vol_short=fr[C_VOL_SHORT], local_vol_long=float(vol_long[v]), position=fr[C_POSITION],
                 avg_entry=fr[C_AVG_ENTRY], funding_8h=fr[C_FUNDING_8H],
                 funding_received_ms=ir[C_FUND_MS] if ir[C_HAS_FUND_MS] else None,
                 next_funding_ms=ir[C_NEXT_FUND_MS] if ir[C_HAS_NEXT_FUND] else None,
@@ -402,7 +373,7 @@ class Engine:
                 margin_available_usd=fr[C_MARGIN], **book,
             )
 
-        return VenueInputs(make=make, n=n, columns=columns)
+        return VenueInputs(make=make, n=n, columns=(f, ints))
 
     # --- policy outputs through the shield ------------------------------------------------
 
@@ -467,14 +438,14 @@ class Engine:
             policy_fault=core.policy_fault_seq > core.last_main_seq,
         )
 
-    def _venue_views(self, tops: list, rows: tuple[list, list] | None = None) -> list[VenueView]:
-        """``rows``: the book's integer rows and each venue's (short, long) local vol as
-        :meth:`_venue_inputs` read them on this tick (read afresh when None)."""
+    def _venue_views(self, tops: list, rows: tuple[np.ndarray, np.ndarray] | None = None) -> list[VenueView]:
+        """``rows``: the book's integer and float rows as :meth:`_venue_inputs` read them on
+        this tick (read afresh when None)."""
         core = self.state.core
-        if rows is None:
-            b = self.state.books
-            rows = (b.ints.tolist(), [(math.sqrt(r[F_VAR_SHORT]), math.sqrt(r[F_VAR_LONG])) for r in b.floats.tolist()])
-        ints, vols = rows
+        b = self.state.books
+        book_i, book_f = rows if rows is not None else (b.ints, b.floats)
+        ints = book_i.tolist()
+        vols = [(math.sqrt(r[F_VAR_SHORT]), math.sqrt(r[F_VAR_LONG])) for r in book_f.tolist()]
         views = []
         for v, ins in enumerate(self.instruments):
             tick, lot = self.units.ticks[v], self.units.lots[v]

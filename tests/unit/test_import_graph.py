@@ -7,7 +7,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "paraphina"
 CORE = ["events", "actions", "columns", "state", "engine", "book", "shield", "hookspecs", "intents",
-        "context", "mutators", "orders", "config", "host", "diagnosis"]
+        "context", "mutators", "orders", "config", "host", "diagnosis", "tick_inputs"]
 CORE_PACKAGES = ["strategy"]
 FORBIDDEN_STDLIB = {"os", "io", "sys", "pathlib", "socket", "time", "datetime", "random", "subprocess",
                     "threading", "asyncio", "logging", "shutil", "tempfile", "glob", "importlib.metadata",
